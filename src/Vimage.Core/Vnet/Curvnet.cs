@@ -1,0 +1,130 @@
+using System.Runtime.CompilerServices;
+
+namespace Vimage.Core;
+
+/// <summary>
+/// curvnet: the vnet the current thread works in (td_vnet). It is per thread, like FreeBSD's, so it does not flow
+/// across <c>await</c>: code that resumes elsewhere re-enters its vnet (as sockets do with so_vnet).
+/// </summary>
+public static class Curvnet
+{
+    [ThreadStatic]
+    internal static Vnet? t_current;
+
+    [ThreadStatic]
+    private static int t_depth;
+
+    [ThreadStatic]
+    private static int t_ticket;
+
+    /// <summary>
+    /// VNET_DEBUG: records nested sets in <see cref="RecursionLog"/>, and makes accessors check that a live vnet is
+    /// current. Off by default (the checks cost a branch on every access).
+    /// </summary>
+    public static bool Debug { get; set; }
+
+    /// <summary>The current vnet, or null outside any CURVNET_SET.</summary>
+    public static Vnet? Current => t_current;
+
+    /// <summary>VNET_DEBUG's vnet_recursion list (most recent last, bounded).</summary>
+    public static IReadOnlyList<VnetRecursion> RecursionLog => VnetRecursionLog.Snapshot();
+
+    /// <summary>CURVNET_SET: enters <paramref name="vnet"/> until the returned scope is disposed (CURVNET_RESTORE).</summary>
+    public static CurvnetScope Set(Vnet vnet,
+        [CallerMemberName] string caller = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0)
+    {
+        ArgumentNullException.ThrowIfNull(vnet);
+        vnet.EnsureUsable();
+        if (!Vnet.IsVimage && vnet != Vnet.Vnet0)
+        {
+            throw new InvalidOperationException("built without VIMAGE: only vnet0 exists");
+        }
+
+        Vnet? previous = t_current;
+        if (Debug && previous is not null)
+        {
+            VnetRecursionLog.Add(new VnetRecursion(caller, Path.GetFileName(file), line, previous, vnet));
+        }
+
+        t_current = vnet;
+        int ticket = ++t_ticket;
+        t_depth++;
+        return new CurvnetScope(previous, t_depth, ticket);
+    }
+
+    internal static void Restore(Vnet? previous, int depth, int ticket)
+    {
+        if (depth != t_depth || ticket <= 0)
+        {
+            throw new InvalidOperationException(
+                $"unbalanced CURVNET_RESTORE: restoring scope at depth {depth}, but the thread is at depth {t_depth}");
+        }
+
+        t_depth--;
+        t_current = previous;
+    }
+
+    /// <summary>Throws the VNET_DEBUG error for an access with no (or a dead) current vnet.</summary>
+    internal static Vnet RequireCurrent()
+    {
+        Vnet? current = t_current;
+        if (current is null)
+        {
+            throw new InvalidOperationException("no current vnet: virtualized globals need CURVNET_SET (Curvnet.Set)");
+        }
+
+        current.EnsureUsable();
+        return current;
+    }
+}
+
+/// <summary>The scope returned by <see cref="Curvnet.Set"/>; Dispose is CURVNET_RESTORE.</summary>
+public struct CurvnetScope : IDisposable
+{
+    private readonly Vnet? _previous;
+    private readonly int _depth;
+    private int _ticket;
+
+    internal CurvnetScope(Vnet? previous, int depth, int ticket)
+    {
+        _previous = previous;
+        _depth = depth;
+        _ticket = ticket;
+    }
+
+    public void Dispose()
+    {
+        Curvnet.Restore(_previous, _depth, _ticket);
+        _ticket = 0;
+    }
+}
+
+/// <summary>One VNET_DEBUG recursion record: where a CURVNET_SET nested inside another.</summary>
+public sealed record VnetRecursion(string Caller, string File, int Line, Vnet Previous, Vnet Next);
+
+internal static class VnetRecursionLog
+{
+    private const int Capacity = 256;
+    private static readonly Queue<VnetRecursion> Entries = new();
+
+    public static void Add(VnetRecursion entry)
+    {
+        lock (Entries)
+        {
+            if (Entries.Count == Capacity)
+            {
+                Entries.Dequeue();
+            }
+
+            Entries.Enqueue(entry);
+        }
+    }
+
+    public static IReadOnlyList<VnetRecursion> Snapshot()
+    {
+        lock (Entries)
+        {
+            return Entries.ToArray();
+        }
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, in both build modes: VIMAGE on (virtualized globals) and off (plain globals, vnet0 only).
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/setup.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+for mode in true false; do
+    echo "=== tests with -p:Vimage=$mode ==="
+    dotnet test Vimage.sln -c Release -p:Vimage=$mode --nologo -v q --logger "console;verbosity=minimal"
+done
