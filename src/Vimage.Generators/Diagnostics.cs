@@ -53,5 +53,29 @@ namespace Vimage.Generators
             "Conflicting virtualized globals",
             "'{0}' in '{1}' conflicts with '{2}': {3}",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SysctlVnetFlagOnGlobal = new(
+            "VIM009",
+            "CTLFLAG_VNET on a variable that is not [Vnet]",
+            "CTLFLAG_VNET needs a [Vnet] variable: '{0}' is a plain global (drop SysctlFlags.VNET or make the field [Vnet])",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SysctlBadField = new(
+            "VIM010",
+            "Unsupported [Sysctl] field",
+            "[Sysctl] field '{0}' {1}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SysctlBadName = new(
+            "VIM011",
+            "Invalid or duplicate sysctl name",
+            "[Sysctl] on '{0}': {1}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor SysctlBadBounds = new(
+            "VIM012",
+            "Invalid sysctl bounds",
+            "[Sysctl] on '{0}': {1}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis.CSharp;
@@ -13,6 +14,7 @@ namespace Vimage.Generators
         public const string LinkerSetHintName = "VimageLinkerSet.g.cs";
 
         private const string Linker = "global::Vimage.Core.Linker.";
+        private const string Core = "global::Vimage.Core.";
         private const string Unsafe = "global::System.Runtime.CompilerServices.Unsafe";
         private const string Never =
             "[global::System.ComponentModel.EditorBrowsable(global::System.ComponentModel.EditorBrowsableState.Never)]";
@@ -42,6 +44,11 @@ namespace Vimage.Generators
             List<Item> sysinits = SortMethods(items, ItemKind.Sysinit);
             List<Item> sysuninits = SortMethods(items, ItemKind.Sysuninit);
 
+            // OIDs in name order (unique: the generator drops duplicates).
+            List<Item> sysctls = items.Where(i => i.Kind == ItemKind.Sysctl)
+                .OrderBy(i => i.Sysctl!.Name, StringComparer.Ordinal)
+                .ToList();
+
             // Each variable's slot: the linker-set field holding its offset (or reference index).
             Dictionary<Item, string> slots = new();
             for (int i = 0; i < vnetVars.Count; i++)
@@ -54,10 +61,11 @@ namespace Vimage.Generators
                 slots[pcpuVars[i]] = classRef + ".Pcpu_" + i;
             }
 
-            yield return (LinkerSetHintName, LinkerSet(className, vnetVars, pcpuVars, sysinits, sysuninits));
+            yield return (LinkerSetHintName, LinkerSet(className, vnetVars, pcpuVars, sysinits, sysuninits, sysctls));
 
             HashSet<string> hintNames = new(StringComparer.OrdinalIgnoreCase) { LinkerSetHintName };
             IEnumerable<IGrouping<(string Type, string File), Item>> groups = items
+                .Where(item => item.EmitsMember)
                 .GroupBy(item => (item.Type!.GlobalName, item.File.FilePath))
                 .OrderBy(g => g.Key.GlobalName, StringComparer.Ordinal)
                 .ThenBy(g => g.Key.FilePath, StringComparer.Ordinal);
@@ -103,7 +111,8 @@ namespace Vimage.Generators
             List<Item> vnetVars,
             List<Item> pcpuVars,
             List<Item> sysinits,
-            List<Item> sysuninits)
+            List<Item> sysuninits,
+            List<Item> sysctls)
         {
             CodeWriter w = new();
             w.Line(Header).Line("#nullable enable").Line("#pragma warning disable CA2255, CS1591").Line();
@@ -141,11 +150,50 @@ namespace Vimage.Generators
                 w.Line();
             }
 
-            // Registration places the sets (the class constructor assigns every offset); only then can a module's
-            // constructors run, because they reach their variables through those offsets.
+            if (sysctls.Count != 0)
+            {
+                // After the sets: an OID over a [Vnet] variable names the registered set and the variable's index there.
+                Dictionary<(string Type, string Member), int> vnetIndex = new();
+                for (int i = 0; i < vnetVars.Count; i++)
+                {
+                    vnetIndex[(vnetVars[i].Type!.GlobalName, vnetVars[i].MemberName)] = i;
+                }
+
+                w.Line("internal static readonly " + Core + "SysctlDeclaration[] Sysctls = new " + Core + "SysctlDeclaration[]");
+                w.Line("{");
+                foreach (Item s in sysctls)
+                {
+                    SysctlModel m = s.Sysctl!;
+                    string head = Literal(m.Name) + ", (" + Core + "SysctlFlags)0x" + m.Flags.ToString("X", CultureInfo.InvariantCulture)
+                        + "u, " + Literal(m.Description) + ", " + LongLiteral(m.Min) + ", " + LongLiteral(m.Max) + ", "
+                        + m.MaxLength.ToString(CultureInfo.InvariantCulture) + ",";
+                    if (m.OnVnet)
+                    {
+                        w.Line("    " + Core + "SysctlDeclaration.ForVnet(" + head + " Vnet, "
+                            + vnetIndex[(s.Type!.GlobalName, s.MemberName)].ToString(CultureInfo.InvariantCulture) + "),");
+                    }
+                    else
+                    {
+                        w.Line("    " + Core + "SysctlDeclaration.ForGlobal(" + head);
+                        w.Line("        " + SetVariable(s) + "),");
+                    }
+                }
+
+                w.Line("};");
+                w.Line();
+            }
+
+            // Registration places the sets (the class constructor assigns every offset); then the assembly's OIDs are
+            // registered (linker_file_register_sysctls, before any of the module's SYSINITs run); only then can a
+            // module's constructors run, because they reach their variables through those offsets.
             w.Line("[global::System.Runtime.CompilerServices.ModuleInitializer]");
             w.Open("internal static void Load()");
             w.Line("global::System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(" + className + ").TypeHandle);");
+            if (sysctls.Count != 0)
+            {
+                w.Line(Core + "SysctlLinker.Register(typeof(" + className + ").Assembly, Sysctls);");
+            }
+
             if (hasVnetSet)
             {
                 w.Line(Linker + "VnetLinker.Link(Vnet);");
@@ -173,8 +221,17 @@ namespace Vimage.Generators
             string target = v.Type!.GlobalName + ".";
             string head = Linker + "SetVariable." + (v.IsReference ? "Reference<" : "Value<") + v.MemberType + ">("
                 + Literal(v.Type.DisplayName) + ", " + Literal(v.SymbolName) + ", " + target + "__vimage_ref_" + v.SymbolName;
-            return v.IsReference ? head + ", " + target + "__vimage_init_" + v.SymbolName + ")" : head + ")";
+            if (!v.IsReference)
+            {
+                return head + ")";
+            }
+
+            // A plain global has one copy: no per-vnet factory is ever called.
+            return v.Kind == ItemKind.Sysctl ? head + ", static () => null!)" : head + ", " + target + "__vimage_init_" + v.SymbolName + ")";
         }
+
+        /// <summary>A long literal; long.MinValue is spelled as C# allows it (the minus applied to 9223372036854775808L).</summary>
+        private static string LongLiteral(long value) => value.ToString(CultureInfo.InvariantCulture) + "L";
 
         private static string SysinitEntry(Item m)
             => "new((global::Vimage.Core.SiSub)0x" + m.Subsystem.ToString("x") + "u, (global::Vimage.Core.SiOrder)0x"
@@ -214,7 +271,7 @@ namespace Vimage.Generators
             bool first = true;
             foreach (Item item in members)
             {
-                if (!item.IsField && !methodHelpers.Add(item.MemberName))
+                if (item.Kind is ItemKind.Sysinit or ItemKind.Sysuninit && !methodHelpers.Add(item.MemberName))
                 {
                     continue; // one method with both [VnetSysinit] and [VnetSysuninit]
                 }
@@ -232,6 +289,10 @@ namespace Vimage.Generators
                         break;
                     case ItemKind.PerCpu:
                         PerCpu(w, item, slots[item]);
+                        break;
+                    case ItemKind.Sysctl:
+                        // A global knob: only the helper its SetVariable needs; direct access is fine.
+                        RefHelper(w, item);
                         break;
                     default:
                         w.Line(Never);
@@ -255,7 +316,13 @@ namespace Vimage.Generators
 
         private static void RefHelper(CodeWriter w, Item v)
         {
-            w.Line("// [" + (v.Kind == ItemKind.Vnet ? "Vnet" : "PerCpu") + "] " + v.MemberName);
+            string tag = v.Kind switch
+            {
+                ItemKind.Vnet => "Vnet",
+                ItemKind.PerCpu => "PerCpu",
+                _ => "Sysctl(" + Literal(v.Sysctl!.Name) + ")",
+            };
+            w.Line("// [" + tag + "] " + v.MemberName);
             w.Line(Never);
             w.Line("internal static ref " + v.MemberType + " __vimage_ref_" + v.SymbolName + "() => ref " + v.MemberIdentifier + ";");
         }

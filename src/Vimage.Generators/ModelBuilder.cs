@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Globalization;
 using System.Linq;
 using System.Threading;
 using Microsoft.CodeAnalysis;
@@ -14,6 +15,12 @@ namespace Vimage.Generators
         public const string PerCpuAttribute = "Vimage.Core.PerCpuAttribute";
         public const string SysinitAttribute = "Vimage.Core.VnetSysinitAttribute";
         public const string SysuninitAttribute = "Vimage.Core.VnetSysuninitAttribute";
+        public const string SysctlAttribute = "Vimage.Core.SysctlAttribute";
+
+        /// <summary>CTLFLAG_VNET.</summary>
+        public const uint CtlFlagVnet = 0x00020000;
+
+        public const int DefaultMaxLength = 255;
 
         public const uint SiSubVnet = 0x21E0000;
         public const uint SiSubVnetDone = 0xdc00000;
@@ -99,6 +106,187 @@ namespace Vimage.Generators
                 valid,
                 new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutable()));
         }
+
+        /// <summary>
+        /// A [Sysctl] field. On a [Vnet] field the [Vnet] item owns the field's shape (VIM001/VIM003/VIM007) and
+        /// its accessors; this item only carries the OID and is matched to that variable by the emitter. On a plain
+        /// static field it also gets a __vimage_ref_ helper, so the containing-type rules (VIM003) apply here.
+        /// </summary>
+        public static Item? Sysctl(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            if (context.TargetSymbol is not IFieldSymbol field || context.TargetNode is not VariableDeclaratorSyntax declarator
+                || context.Attributes.IsEmpty)
+            {
+                return null;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            LocationInfo? location = LocationInfo.From(declarator.Identifier.GetLocation());
+            ImmutableArray<DiagnosticInfo>.Builder diagnostics = ImmutableArray.CreateBuilder<DiagnosticInfo>();
+            bool valid = true;
+
+            bool onVnet = false, onPerCpu = false;
+            foreach (AttributeData attribute in field.GetAttributes())
+            {
+                string? attributeName = attribute.AttributeClass?.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat);
+                onVnet |= attributeName == "global::" + VnetAttribute;
+                onPerCpu |= attributeName == "global::" + PerCpuAttribute;
+            }
+
+            // The attribute's arguments; bad ones are already compiler errors.
+            string name = string.Empty, description = string.Empty;
+            uint flags = 0;
+            long min = long.MinValue, max = long.MaxValue;
+            int maxLength = DefaultMaxLength;
+            AttributeData data = context.Attributes[0];
+            if (data.AttributeConstructor is null || data.ConstructorArguments.Length != 3
+                || data.ConstructorArguments.Any(static a => a.Kind == TypedConstantKind.Error)
+                || data.NamedArguments.Any(static a => a.Value.Kind == TypedConstantKind.Error))
+            {
+                valid = false;
+            }
+            else
+            {
+                name = data.ConstructorArguments[0].Value as string ?? string.Empty;
+                flags = data.ConstructorArguments[1].Value is uint f ? f : 0;
+                description = data.ConstructorArguments[2].Value as string ?? string.Empty;
+                foreach (System.Collections.Generic.KeyValuePair<string, TypedConstant> named in data.NamedArguments)
+                {
+                    switch (named.Key)
+                    {
+                        case "Min" when named.Value.Value is long v:
+                            min = v;
+                            break;
+                        case "Max" when named.Value.Value is long v:
+                            max = v;
+                            break;
+                        case "MaxLength" when named.Value.Value is int v:
+                            maxLength = v;
+                            break;
+                    }
+                }
+
+                string? nameProblem = NameProblem(name);
+                if (nameProblem is not null)
+                {
+                    diagnostics.Add(Diag(Diagnostics.SysctlBadName, location, field.Name, nameProblem));
+                    valid = false;
+                }
+
+                if (min > max)
+                {
+                    diagnostics.Add(Diag(Diagnostics.SysctlBadBounds, location, field.Name,
+                        "Min (" + min.ToString(CultureInfo.InvariantCulture) + ") is greater than Max ("
+                        + max.ToString(CultureInfo.InvariantCulture) + ")"));
+                    valid = false;
+                }
+
+                if (maxLength < 0)
+                {
+                    diagnostics.Add(Diag(Diagnostics.SysctlBadBounds, location, field.Name,
+                        "MaxLength (" + maxLength.ToString(CultureInfo.InvariantCulture) + ") is negative"));
+                    valid = false;
+                }
+            }
+
+            ITypeSymbol type = field.Type;
+            string typeName = type.ToDisplayString(TypeFormat);
+            string? fieldProblem = null;
+            if (onPerCpu)
+            {
+                fieldProblem = "is [PerCpu]: a per-CPU variable cannot be a sysctl (export a sum through a handler instead)";
+            }
+            else if (!onVnet && (!field.IsStatic || field.IsReadOnly || field.IsConst || field.IsVolatile))
+            {
+                // A [Vnet] field with this problem already gets VIM001.
+                fieldProblem = "must be a static field that is not readonly, const or volatile";
+            }
+            else if (type.TypeKind == TypeKind.Error)
+            {
+                valid = false; // the compiler already reports it
+            }
+            else if (IsVnetPcpuStat(type))
+            {
+                if (!onVnet)
+                {
+                    fieldProblem = "has type '" + typeName + "': VNET_PCPUSTAT statistics must be a [Vnet] field";
+                }
+            }
+            else if (type.SpecialType is not (SpecialType.System_Int32 or SpecialType.System_UInt32 or SpecialType.System_Int64
+                     or SpecialType.System_UInt64 or SpecialType.System_Boolean or SpecialType.System_String))
+            {
+                fieldProblem = "has type '" + typeName
+                    + "': a sysctl variable must be int, uint, long, ulong, bool, string or (on a [Vnet] field) VnetPcpuStat<T>";
+            }
+
+            if (fieldProblem is not null)
+            {
+                diagnostics.Add(Diag(Diagnostics.SysctlBadField, location, field.Name, fieldProblem));
+                valid = false;
+            }
+
+            if ((flags & CtlFlagVnet) != 0 && !onVnet && !onPerCpu)
+            {
+                diagnostics.Add(Diag(Diagnostics.SysctlVnetFlagOnGlobal, location, field.Name));
+                valid = false;
+            }
+
+            // On a [Vnet] field, that item reports containing-type problems; do not report them twice.
+            ImmutableArray<DiagnosticInfo>.Builder typeDiagnostics = onVnet ? ImmutableArray.CreateBuilder<DiagnosticInfo>() : diagnostics;
+            ContainingType? containing = BuildContainingType(field.ContainingType, field.Name, location, typeDiagnostics, ref valid);
+
+            return new Item(
+                ItemKind.Sysctl,
+                containing,
+                BuildFileContext(declarator),
+                declarator.SpanStart,
+                location,
+                field.Name,
+                Identifier(field.Name),
+                SymbolName(field.Name),
+                typeName,
+                type.IsReferenceType,
+                AccessibilityText(field.DeclaredAccessibility),
+                null,
+                0,
+                0,
+                valid,
+                new EquatableArray<DiagnosticInfo>(diagnostics.ToImmutable()),
+                new SysctlModel(name, flags, description, min, max, maxLength, onVnet));
+        }
+
+        /// <summary>What is wrong with an OID name (VIM011), or null.</summary>
+        public static string? NameProblem(string name)
+        {
+            if (name.Length == 0)
+            {
+                return "the sysctl name is empty";
+            }
+
+            foreach (char c in name)
+            {
+                if (char.IsWhiteSpace(c) || char.IsControl(c))
+                {
+                    return "the sysctl name '" + name + "' contains whitespace or control characters";
+                }
+            }
+
+            if (name[0] == '.' || name[name.Length - 1] == '.')
+            {
+                return "the sysctl name '" + name + "' starts or ends with '.'";
+            }
+
+            if (name.Contains(".."))
+            {
+                return "the sysctl name '" + name + "' has an empty component";
+            }
+
+            return null;
+        }
+
+        private static bool IsVnetPcpuStat(ITypeSymbol type)
+            => type is INamedTypeSymbol { Arity: 1, Name: "VnetPcpuStat", ContainingType: null } named
+               && named.ContainingNamespace.ToDisplayString() == "Vimage.Core";
 
         public static Item? Method(GeneratorAttributeSyntaxContext context, ItemKind kind, CancellationToken cancellationToken)
         {

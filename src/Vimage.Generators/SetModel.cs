@@ -10,6 +10,9 @@ namespace Vimage.Generators
         PerCpu,
         Sysinit,
         Sysuninit,
+
+        /// <summary>A [Sysctl] declaration, on a [Vnet] field or on a plain static field (a global knob).</summary>
+        Sysctl,
     }
 
     /// <summary>A <see cref="Location"/> without a syntax-tree reference, so models compare by value.</summary>
@@ -62,8 +65,21 @@ namespace Vimage.Generators
         EquatableArray<StringValue> NamespaceUsings);
 
     /// <summary>
-    /// One [Vnet]/[PerCpu] field or [VnetSysinit]/[VnetSysuninit] method. <see cref="Valid"/> is false when a
-    /// diagnostic stops it from being emitted.
+    /// What a [Sysctl] attribute says: the OID's name, CTLFLAG_* bits, description and bounds, and whether the field
+    /// it sits on is a [Vnet] variable (else a plain static field).
+    /// </summary>
+    internal sealed record SysctlModel(
+        string Name,
+        uint Flags,
+        string Description,
+        long Min,
+        long Max,
+        int MaxLength,
+        bool OnVnet);
+
+    /// <summary>
+    /// One [Vnet]/[PerCpu] field, [VnetSysinit]/[VnetSysuninit] method or [Sysctl] declaration. <see cref="Valid"/>
+    /// is false when a diagnostic stops it from being emitted.
     /// </summary>
     internal sealed record Item(
         ItemKind Kind,
@@ -81,9 +97,16 @@ namespace Vimage.Generators
         uint Subsystem,
         uint Order,
         bool Valid,
-        EquatableArray<DiagnosticInfo> Diagnostics)
+        EquatableArray<DiagnosticInfo> Diagnostics,
+        SysctlModel? Sysctl = null)
     {
         public bool IsField => Kind is ItemKind.Vnet or ItemKind.PerCpu;
+
+        /// <summary>A [Sysctl] on a plain static field: it needs its own __vimage_ref_ helper (a [Vnet] field has one).</summary>
+        public bool IsGlobalSysctl => Kind == ItemKind.Sysctl && Sysctl is { OnVnet: false };
+
+        /// <summary>Whether the containing type's partial gets a member for this item.</summary>
+        public bool EmitsMember => Kind != ItemKind.Sysctl || IsGlobalSysctl;
     }
 
     /// <summary>Compilation-wide settings that change the emitted code.</summary>

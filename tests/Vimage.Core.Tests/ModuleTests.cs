@@ -113,6 +113,41 @@ public class ModuleTests
     }
 
     [Fact]
+    public void AModulesOidsAppearWithItsTunableAndVanishOnUnload()
+    {
+        Vnet? existing = Vnet.IsVimage ? Vnet.Create("tun-existing") : null;
+        Assert.False(Sysctl.Exists("test.mod.knob"));
+        SysctlTunables.Set("test.mod.knob", "77");
+        KernelModule module = KernelModule.Load(ModulePath("Vimage.TestModule"));
+        try
+        {
+            Assert.Equal(77, Sysctl.Get("test.mod.knob", Vnet.Vnet0));
+            if (existing is not null)
+            {
+                // The tunable reaches the master before the module's data is propagated: every vnet starts at 77.
+                Assert.Equal(77, Sysctl.Get("test.mod.knob", existing));
+                Vnet later = Vnet.Create("tun-later");
+                Assert.Equal(77, Sysctl.Get("test.mod.knob", later));
+                Sysctl.Set("test.mod.knob", "5", later);
+                Assert.Equal(77, Sysctl.Get("test.mod.knob", existing));
+                later.Destroy();
+            }
+
+            Assert.Contains("test.mod.knob", Sysctl.List("test", SysctlListOptions.NamesOnly));
+        }
+        finally
+        {
+            SysctlTunables.Unset("test.mod.knob");
+            module.Unload();
+            existing?.Destroy();
+        }
+
+        Assert.False(Sysctl.Exists("test.mod.knob"));
+        Assert.False(Sysctl.Exists("test.mod"));
+        Assert.Equal(SysctlError.UnknownOid, Assert.Throws<SysctlException>(() => Sysctl.Get("test.mod.knob")).Error);
+    }
+
+    [Fact]
     public void LoadingAMissingModuleIsAClearError()
     {
         var e = Assert.Throws<FileNotFoundException>(() => KernelModule.Load(ModulePath("Nope")));

@@ -17,6 +17,10 @@ public static partial class ModuleState
     [PerCpu]
     private static long s_mod_pcpu = 7;
 
+    [Vnet]
+    [Sysctl("test.mod.knob", SysctlFlags.RW | SysctlFlags.VNET | SysctlFlags.TUN, "A module's tunable, virtualized knob")]
+    private static int s_mod_knob = 3;
+
     public static long PerCpuSum() => DPCPU_VAR_mod_pcpu.Sum();
 
     public static long Counter(Vnet vnet) => V_mod_counter_In(vnet);

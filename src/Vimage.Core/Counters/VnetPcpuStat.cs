@@ -8,7 +8,7 @@ namespace Vimage.Core;
 /// (<c>ips_total</c>, ...), so <see cref="Inc"/> is one counter add at base + 8 * field. Declared as a
 /// <c>[Vnet]</c> field, each vnet allocates its array when created and frees it when destroyed.
 /// </summary>
-public struct VnetPcpuStat<TField> : IPerVnetResource where TField : unmanaged, Enum
+public struct VnetPcpuStat<TField> : IPerVnetResource, IPcpuStat where TField : unmanaged, Enum
 {
     private CounterArray _counters;
 
@@ -18,6 +18,9 @@ public struct VnetPcpuStat<TField> : IPerVnetResource where TField : unmanaged, 
     public static int FieldCount => FieldNames.Count;
 
     public readonly bool IsAllocated => _counters.IsAllocated;
+
+    /// <summary>The struct's name in sysctl's format string (S,ipstat).</summary>
+    public readonly string StructName => typeof(TField).Name.ToLowerInvariant();
 
     /// <summary>VNET_PCPUSTAT_ADD.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -43,7 +46,13 @@ public struct VnetPcpuStat<TField> : IPerVnetResource where TField : unmanaged, 
     }
 
     /// <summary>COUNTER_ARRAY_ZERO: what writing the OID (netstat -z) does.</summary>
-    public readonly void Zero() => _counters.Zero();
+    public readonly void Zero()
+    {
+        if (_counters.IsAllocated)
+        {
+            _counters.Zero();
+        }
+    }
 
     public void VnetInit()
     {

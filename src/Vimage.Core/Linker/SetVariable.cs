@@ -70,8 +70,20 @@ public sealed unsafe class SetVariable
             WriteField = value => field() = (T)value!,
             ReadAt = static address => Unsafe.ReadUnaligned<T>((void*)address),
             WriteAt = static (address, value) => Unsafe.WriteUnaligned((void*)address, (T)value),
+            IsPerVnetResource = typeof(IPerVnetResource).IsAssignableFrom(typeof(T)),
+            RunResourceHook = (set, index, init) =>
+            {
+                // The vnet's own copy (the field itself without VIMAGE), called in place so the struct keeps its state.
+                ref T slot = ref VnetKernel.IsVimage ? ref VnetAccess.Ref<T>(set.Offset(index)) : ref field();
+                ResourceHook<T>.Run(ref slot, init);
+            },
         };
     }
+
+    /// <summary>The type owns per-vnet resources: its set runs VnetInit/VnetUninit in every vnet.</summary>
+    internal bool IsPerVnetResource { get; private init; }
+
+    internal Action<VnetLinkerSet, int, bool>? RunResourceHook { get; private init; }
 
     /// <summary>A reference-type variable: each vnet gets the result of its own call to <paramref name="factory"/>.</summary>
     public static SetVariable Reference<T>(string declaringType, string name, FieldRef<T> field, Func<T> factory)
@@ -88,4 +100,28 @@ public sealed unsafe class SetVariable
     }
 
     public override string ToString() => $"{DeclaringType}.{Name} ({Type.Name}, {Size} bytes)";
+}
+
+/// <summary>Calls IPerVnetResource on a ref without boxing (the constrained call mutates the vnet's copy).</summary>
+internal static class ResourceHook<T>
+{
+    public static void Run(ref T slot, bool init)
+    {
+        if (slot is not IPerVnetResource)
+        {
+            return;
+        }
+
+        var boxed = (IPerVnetResource)slot!;
+        if (init)
+        {
+            boxed.VnetInit();
+        }
+        else
+        {
+            boxed.VnetUninit();
+        }
+
+        slot = (T)boxed;
+    }
 }

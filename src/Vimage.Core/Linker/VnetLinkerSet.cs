@@ -12,8 +12,8 @@ public sealed unsafe class VnetLinkerSet
     {
         Assembly = assembly;
         _variables = variables;
-        Sysinits = sysinits;
-        Sysuninits = sysuninits;
+        Sysinits = [.. ResourceEntries(variables, init: true), .. sysinits];
+        Sysuninits = [.. ResourceEntries(variables, init: false), .. sysuninits];
         Layout = SetLayout.Of(variables);
         _refIndexes = new int[variables.Length];
         Array.Fill(_refIndexes, -1);
@@ -21,6 +21,21 @@ public sealed unsafe class VnetLinkerSet
     }
 
     public Assembly Assembly { get; }
+
+    /// <summary>VNET_PCPUSTAT_SYSINIT/SYSUNINIT for every IPerVnetResource variable: (SI_SUB_INIT_IF, SI_ORDER_FIRST).</summary>
+    private IEnumerable<SysinitEntry> ResourceEntries(SetVariable[] variables, bool init)
+    {
+        for (int i = 0; i < variables.Length; i++)
+        {
+            SetVariable v = variables[i];
+            if (v.IsPerVnetResource)
+            {
+                int index = i;
+                yield return new SysinitEntry(SiSub.SI_SUB_INIT_IF, SiOrder.SI_ORDER_FIRST,
+                    $"{v.DeclaringType}.{v.Name} ({(init ? "alloc" : "free")})", () => v.RunResourceHook!(this, index, init));
+            }
+        }
+    }
 
     public string Name => Assembly.GetName().Name ?? "?";
 

@@ -52,6 +52,9 @@ internal static unsafe partial class VnetKernel
 
     public static bool IsBooted => Volatile.Read(ref s_booted);
 
+    /// <summary>The master copy exists (tunables can be stored into it).</summary>
+    public static bool IsMasterBuilt => s_master != null;
+
     public static ModSpaceAllocator Reserve
     {
         get
@@ -126,6 +129,7 @@ internal static unsafe partial class VnetKernel
                     set.FillReferences(s_masterRefs, master: true);
                 }
 
+                Sysctl.ApplyPendingTunables(); // loader tunables reach the master before vnet0 copies it
                 s_reserve = new ModSpaceAllocator("vnet", reserveStart, s_modMin);
                 s_refReserve = new ModSpaceAllocator("vnet reference-slot", s_staticRefs * IntPtr.Size, (long)s_modRefs * IntPtr.Size);
                 s_highWater = s_staticSize;
