@@ -131,6 +131,25 @@ public class VnetTests
     }
 
     [Fact]
+    public void DestroyWaitsForWorkersInsideTheVnetAndRefusesNewOnes()
+    {
+        Vnet v = Vnet.Create("busy");
+        Assert.True(v.TryEnter());
+        var destroyer = new Thread(v.Destroy);
+        destroyer.Start();
+        Assert.False(destroyer.Join(200)); // held open by the worker's reference
+        Assert.True(v.IsShuttingDown);
+        Assert.NotEqual(VnetState.Destroyed, v.State);
+        Assert.False(v.TryEnter()); // new work is refused
+        Assert.DoesNotContain("if_return", TestGlobals.EventsFor(v)); // no destructor ran while the worker was inside
+        v.Exit();
+        Assert.True(destroyer.Join(10_000));
+        Assert.Equal(VnetState.Destroyed, v.State);
+        Assert.Contains("if_return", TestGlobals.EventsFor(v));
+        Assert.Equal(0, v.ActiveUsers);
+    }
+
+    [Fact]
     public void ManyThreadsCreateAndDestroyVnetsWithoutInterference()
     {
         var errors = new List<Exception>();

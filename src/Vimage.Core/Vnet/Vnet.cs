@@ -16,6 +16,7 @@ public sealed unsafe class Vnet
 
     private int _interfaceCount;
     private int _socketCount;
+    private int _activeUsers;
 
     internal Vnet(int id, string name)
     {
@@ -90,6 +91,40 @@ public sealed unsafe class Vnet
     public void AddSocket() => Interlocked.Increment(ref _socketCount);
 
     public void RemoveSocket() => Interlocked.Decrement(ref _socketCount);
+
+    /// <summary>Threads inside <see cref="TryEnter"/> / <see cref="Exit"/> right now.</summary>
+    public int ActiveUsers => Volatile.Read(ref _activeUsers);
+
+    /// <summary>
+    /// Takes a short-lived reference for work arriving from outside the vnet (a queue worker delivering a packet):
+    /// false once the vnet is shutting down, so the caller drops the work instead of touching a dying stack.
+    /// <see cref="Destroy"/> waits for every such reference to be released before it runs any destructor,
+    /// which is what NET_EPOCH gives FreeBSD. Pair each successful call with <see cref="Exit"/>.
+    /// </summary>
+    public bool TryEnter()
+    {
+        Interlocked.Increment(ref _activeUsers);
+        if (State is VnetState.Live or VnetState.Creating)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _activeUsers);
+        return false;
+    }
+
+    public void Exit() => Interlocked.Decrement(ref _activeUsers);
+
+    /// <summary>Waits until no <see cref="TryEnter"/> reference is held (called once shutdown has begun).</summary>
+    internal void WaitForUsers()
+    {
+        Interlocked.MemoryBarrier(); // the state write must be visible before we read the count (Dekker with TryEnter)
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _activeUsers) != 0)
+        {
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+    }
 
     /// <summary>Throws unless the vnet can be entered (not destroyed).</summary>
     public void EnsureUsable()

@@ -268,6 +268,8 @@ internal static unsafe partial class VnetKernel
                 ListLock.ExitWriteLock();
             }
 
+            vnet.WaitForUsers(); // no worker is inside the stack when its destructors run
+
             List<Exception> failures = [];
             using (Curvnet.Set(vnet))
             {

@@ -1,0 +1,146 @@
+using Vimage.Core;
+using Vimage.Net.Iflib;
+
+namespace Vimage.Net.Epair;
+
+/// <summary>
+/// if_epair: two Ethernet interfaces joined back to back, on the iflib layer. A frame sent on one end is
+/// "DMA'd" into the other end's RX ring, which hashes flows onto its queues (D33731's multi-queue epair); a full
+/// ring stalls the sender's TX ring until the receiver frees descriptors, so nothing is dropped under load
+/// except when the other end is down (counted as output drops).
+/// </summary>
+public sealed class EpairCloner() : IfCloner("epair")
+{
+    private static long s_macCounter;
+
+    /// <summary>Queue configuration for new pairs (both ends).</summary>
+    public static IflibQueueConfig DefaultConfig { get; set; } = new(1, 1, 1024, 1024);
+
+    protected internal override IReadOnlyList<Ifnet> Create(int unit)
+    {
+        var a = new EpairEnd(unit, 'a');
+        var b = new EpairEnd(unit, 'b');
+        a.Peer = b;
+        b.Peer = a;
+        try
+        {
+            a.Attach(this);
+            b.Attach(this);
+        }
+        catch
+        {
+            a.DetachIfAttached();
+            b.DetachIfAttached();
+            throw;
+        }
+
+        return [a.Interface!, b.Interface!];
+    }
+
+    protected internal override void Destroy(Ifnet ifp)
+    {
+        var end = (EpairEnd)((IflibContext)ifp.Driver).Device;
+        end.DetachIfAttached();
+        end.Peer?.DetachIfAttached();
+    }
+
+    protected internal override int UnitOf(Ifnet ifp) => ((EpairEnd)((IflibContext)ifp.Driver).Device).Unit;
+
+    protected internal override IEnumerable<string> NamesFor(int unit) => [$"epair{unit}a", $"epair{unit}b"];
+
+    internal static byte[] NewMac(char side)
+    {
+        long n = Interlocked.Increment(ref s_macCounter);
+        return [0x02, (byte)(n >> 24), (byte)(n >> 16), (byte)(n >> 8), (byte)n, (byte)(side == 'a' ? 0x0a : 0x0b)];
+    }
+}
+
+/// <summary>One end of an epair: the device behind one interface.</summary>
+internal sealed class EpairEnd(int unit, char side) : VirtualNic
+{
+    public override string DriverName => "epair";
+
+    public int Unit { get; } = unit;
+
+    public EpairEnd? Peer { get; set; }
+
+    public IflibContext? Context { get; private set; }
+
+    public Ifnet? Interface { get; private set; }
+
+    public void Attach(EpairCloner cloner)
+    {
+        Context = new IflibContext(this, EpairCloner.DefaultConfig);
+        Ifnet ifp = Ifnets.Attach($"epair{Unit}{side}", IfType.IFT_ETHER, Context, EpairCloner.NewMac(side),
+            IfFlags.IFF_BROADCAST | IfFlags.IFF_SIMPLEX | IfFlags.IFF_MULTICAST);
+        ifp.Cloner = cloner;
+        Interface = ifp;
+        Context.Attach(ifp);
+        Context.RxSpaceAvailable = () => Peer?.Context?.TxInterrupt();
+    }
+
+    public void DetachIfAttached()
+    {
+        if (Interface is { } ifp)
+        {
+            Ifnets.Detach(ifp);
+        }
+    }
+
+    public override int TxdEncap(int qid, Mbuf m)
+    {
+        EpairEnd? peer = Peer;
+        Ifnet? other = peer?.Interface;
+        if (peer?.Context is not { } ctx || other is null || !other.IsRunning || other.IsDetached)
+        {
+            Interface?.Count(IfCounter.IFCOUNTER_OQDROPS);
+            m.Free();
+            return 0; // consumed: the other end is down, as FreeBSD's epair drops
+        }
+
+        m.ReceiveInterface = null;
+        return ctx.RxPost(m) ? 0 : MpRing.ENOBUFS;
+    }
+
+    public override int TxdCreditsUpdate(int qid, bool clear)
+    {
+        IflibContext? ctx = Peer?.Context;
+        if (ctx is null)
+        {
+            return 1;
+        }
+
+        foreach (IflibRxQueue rxq in ctx.RxQueues)
+        {
+            if (rxq.Ring.Space > 0)
+            {
+                return 1;
+            }
+        }
+
+        return 0;
+    }
+}
+
+/// <summary>Registers the epair and lo cloners and gives every vnet its lo0 (vnet_loif_init).</summary>
+internal static partial class NetCloners
+{
+    private static int s_registered;
+
+    public static void EnsureRegistered()
+    {
+        if (Interlocked.Exchange(ref s_registered, 1) == 0)
+        {
+            Ifnets.RegisterCloner(new EpairCloner());
+            Ifnets.RegisterCloner(new Loopback.LoopbackCloner());
+        }
+    }
+
+    [VnetSysinit(SiSub.SI_SUB_PSEUDO, SiOrder.SI_ORDER_ANY)]
+    private static void vnet_loif_init()
+    {
+        EnsureRegistered();
+        Ifnet lo0 = Ifnets.Create("lo0")[0];
+        lo0.SetUp(true);
+    }
+}

@@ -1,0 +1,45 @@
+namespace Vimage.Net;
+
+#pragma warning disable CA1707 // FreeBSD's names, kept on purpose.
+
+/// <summary>IFF_* interface flags (net/if.h), same values.</summary>
+[Flags]
+public enum IfFlags
+{
+    None = 0,
+    IFF_UP = 0x1,
+    IFF_BROADCAST = 0x2,
+    IFF_LOOPBACK = 0x8,
+    IFF_POINTOPOINT = 0x10,
+
+    /// <summary>IFF_DRV_RUNNING: resources allocated, the driver moves packets.</summary>
+    IFF_RUNNING = 0x40,
+    IFF_NOARP = 0x80,
+    IFF_PROMISC = 0x100,
+    IFF_SIMPLEX = 0x800,
+    IFF_MULTICAST = 0x8000,
+}
+
+/// <summary>if_type values used here (net/if_types.h).</summary>
+public enum IfType
+{
+    IFT_ETHER = 0x6,
+    IFT_LOOP = 0x18,
+}
+
+/// <summary>ift_counter: the per-interface statistics, in FreeBSD's order.</summary>
+public enum IfCounter
+{
+    IFCOUNTER_IPACKETS,
+    IFCOUNTER_IERRORS,
+    IFCOUNTER_OPACKETS,
+    IFCOUNTER_OERRORS,
+    IFCOUNTER_COLLISIONS,
+    IFCOUNTER_IBYTES,
+    IFCOUNTER_OBYTES,
+    IFCOUNTER_IMCASTS,
+    IFCOUNTER_OMCASTS,
+    IFCOUNTER_IQDROPS,
+    IFCOUNTER_OQDROPS,
+    IFCOUNTER_NOPROTO,
+}

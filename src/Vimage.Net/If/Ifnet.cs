@@ -1,0 +1,193 @@
+using System.Runtime.CompilerServices;
+using Vimage.Core;
+using Vimage.Net.Bpf;
+
+namespace Vimage.Net;
+
+/// <summary>
+/// A network interface (struct ifnet). It belongs to one vnet at a time (<see cref="Vnet"/>, if_vnet) and
+/// remembers the vnet that created it (<see cref="HomeVnet"/>, if_home_vnet), where it returns when the vnet
+/// it is loaned to is destroyed. Counters are per-CPU.
+/// </summary>
+public sealed class Ifnet
+{
+    private VnetPcpuStat<IfCounter> _counters;
+    private IfFlags _flags;
+    private int _detached;
+
+    internal Ifnet(string name, IfType type, IIfDriver driver, Vnet vnet, byte[] lladdr)
+    {
+        Name = name;
+        Type = type;
+        Driver = driver;
+        Vnet = vnet;
+        HomeVnet = vnet;
+        Lladdr = lladdr;
+        _counters.VnetInit();
+    }
+
+    /// <summary>if_xname, unique within its vnet.</summary>
+    public string Name { get; internal set; }
+
+    /// <summary>if_index within its vnet (1-based, reused after detach).</summary>
+    public int Index { get; internal set; }
+
+    public IfType Type { get; }
+
+    public IIfDriver Driver { get; }
+
+    /// <summary>if_vnet: the stack the interface is in now.</summary>
+    public Vnet Vnet { get; internal set; }
+
+    /// <summary>if_home_vnet: the stack that created it.</summary>
+    public Vnet HomeVnet { get; }
+
+    /// <summary>Link-level address (6 bytes for Ethernet, empty for loopback).</summary>
+    public byte[] Lladdr { get; }
+
+    public int Mtu { get; internal set; } = 1500;
+
+    public string Description { get; set; } = "";
+
+    /// <summary>Set when the interface was made by a cloner (ifconfig X create).</summary>
+    public IfCloner? Cloner { get; internal set; }
+
+    /// <summary>The capture hook (bpf_mtap).</summary>
+    public BpfTap Bpf { get; } = new();
+
+    public IfFlags Flags => (IfFlags)Volatile.Read(ref Unsafe.As<IfFlags, int>(ref _flags));
+
+    public bool IsUp => (Flags & IfFlags.IFF_UP) != 0;
+
+    public bool IsRunning => (Flags & IfFlags.IFF_RUNNING) != 0;
+
+    public bool IsDetached => Volatile.Read(ref _detached) != 0;
+
+    /// <summary>if_input: where received frames go (ether_input once the link layer attaches).</summary>
+    public Action<Ifnet, Mbuf>? InputHandler { get; set; }
+
+    public long Counter(IfCounter counter) => _counters.Fetch(counter);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Count(IfCounter counter, long value = 1) => _counters.Add(counter, value);
+
+    /// <summary>if_input: accounts and taps the frame, then hands it to the link layer (the caller is in the vnet).</summary>
+    public void Input(Mbuf m)
+    {
+        m.ReceiveInterface = this;
+        Count(IfCounter.IFCOUNTER_IPACKETS);
+        Count(IfCounter.IFCOUNTER_IBYTES, m.Length);
+        if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0)
+        {
+            Count(IfCounter.IFCOUNTER_IMCASTS);
+        }
+
+        Bpf.Tap(m.Data, Direction.In);
+        Action<Ifnet, Mbuf>? handler = InputHandler;
+        if (handler is null || !IsUp)
+        {
+            Count(handler is null ? IfCounter.IFCOUNTER_NOPROTO : IfCounter.IFCOUNTER_IQDROPS);
+            m.Free();
+            return;
+        }
+
+        handler(this, m);
+    }
+
+    /// <summary>if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down.</summary>
+    public void Transmit(Mbuf m)
+    {
+        if (!IsUp || !IsRunning || IsDetached)
+        {
+            Count(IfCounter.IFCOUNTER_OQDROPS);
+            m.Free();
+            return;
+        }
+
+        Bpf.Tap(m.Data, Direction.Out);
+        Driver.Transmit(this, m);
+    }
+
+    /// <summary>Counts a frame that left the interface (drivers call this once it is on the wire).</summary>
+    public void CountOutput(int bytes, bool multicast)
+    {
+        Count(IfCounter.IFCOUNTER_OPACKETS);
+        Count(IfCounter.IFCOUNTER_OBYTES, bytes);
+        if (multicast)
+        {
+            Count(IfCounter.IFCOUNTER_OMCASTS);
+        }
+    }
+
+    /// <summary>ifconfig up / down.</summary>
+    public void SetUp(bool up)
+    {
+        EnsureAttached();
+        if (up == IsUp)
+        {
+            return;
+        }
+
+        if (up)
+        {
+            SetFlag(IfFlags.IFF_UP, true);
+            Driver.Init(this);
+        }
+        else
+        {
+            SetFlag(IfFlags.IFF_UP, false);
+            Driver.Stop(this);
+        }
+
+        IfEvents.RaiseLinkChanged(this);
+    }
+
+    /// <summary>ifconfig mtu N (68 to 9000, as FreeBSD's ether_ioctl allows for drivers with jumbo support).</summary>
+    public void SetMtu(int mtu)
+    {
+        EnsureAttached();
+        if (mtu < 68 || mtu > 9000)
+        {
+            throw new IfException(IfError.InvalidArgument, $"ifconfig: {Name}: mtu {mtu} out of range [68, 9000]");
+        }
+
+        Mtu = mtu;
+    }
+
+    public void SetPromiscuous(bool on) => SetFlag(IfFlags.IFF_PROMISC, on);
+
+    /// <summary>Drivers set and clear IFF_RUNNING (IFF_DRV_RUNNING).</summary>
+    public void SetRunning(bool running) => SetFlag(IfFlags.IFF_RUNNING, running);
+
+    internal void SetFlag(IfFlags flag, bool on)
+    {
+        ref int flags = ref Unsafe.As<IfFlags, int>(ref _flags);
+        int old, updated;
+        do
+        {
+            old = Volatile.Read(ref flags);
+            updated = on ? old | (int)flag : old & ~(int)flag;
+        }
+        while (Interlocked.CompareExchange(ref flags, updated, old) != old);
+    }
+
+    internal void InitFlags(IfFlags flags) => _flags = flags;
+
+    internal bool MarkDetached() => Interlocked.Exchange(ref _detached, 1) == 0;
+
+    internal void FreeCounters() => _counters.VnetUninit();
+
+    // Statistics outlive the detach: a sender racing with destroy may still count a drop on this interface, and
+    // netstat may still read it. The per-CPU slots go back when nothing references the interface any more.
+    ~Ifnet() => FreeCounters();
+
+    internal void EnsureAttached()
+    {
+        if (IsDetached)
+        {
+            throw new IfException(IfError.NoSuchInterface, $"ifconfig: interface {Name} does not exist");
+        }
+    }
+
+    public override string ToString() => $"{Name} (index {Index}, {Vnet.Name})";
+}

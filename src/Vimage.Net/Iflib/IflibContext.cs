@@ -1,0 +1,399 @@
+using Vimage.Core;
+
+namespace Vimage.Net.Iflib;
+
+/// <summary>
+/// if_ctx: the iflib-style layer between an interface and a (virtual) device. It owns the queues: a lock-free
+/// multi-producer mp_ring per TX queue drained by whichever producer becomes the consumer, a descriptor ring
+/// and a budgeted task per RX queue, all on CPU-bound workers. TX and RX counts are independent, may exceed
+/// the CPU count and change at run time (<see cref="Reconfigure"/>).
+/// </summary>
+public sealed partial class IflibContext : IIfDriver
+{
+    /// <summary>TX_BATCH_SIZE: drain/enqueue budget.</summary>
+    public const int TxBatchSize = 32;
+
+    /// <summary>Entries in each TX mp_ring.</summary>
+    public const int MpRingSize = 2048;
+
+    /// <summary>rx_budget when the knob is 0.</summary>
+    public const int DefaultRxBudget = 16;
+
+    private readonly IIflibDevice _device;
+    private IflibQueueSet _queues;
+    private int _rxFullSeen;
+
+    public IflibContext(IIflibDevice device, IflibQueueConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate(device.MaxQueueSets);
+        _device = device;
+        Unit = DeviceUnits.Allocate(device.DriverName);
+        CoreOffset = DeviceUnits.NextCoreOffset(Math.Max(config.TxQueues, config.RxQueues));
+        device.QueuesAlloc(config);
+        _queues = Build(config);
+        _queues.Start();
+    }
+
+    public string DriverName => _device.DriverName;
+
+    /// <summary>The device behind this context.</summary>
+    public IIflibDevice Device => _device;
+
+    /// <summary>The device unit: dev.&lt;driver&gt;.&lt;unit&gt;.</summary>
+    public int Unit { get; }
+
+    /// <summary>The interface this context serves (set when attached).</summary>
+    public Ifnet? Ifnet { get; private set; }
+
+    public IflibQueueConfig Config => Volatile.Read(ref _queues).Config;
+
+    public IReadOnlyList<IflibTxQueue> TxQueues => Volatile.Read(ref _queues).Tx;
+
+    public IReadOnlyList<IflibRxQueue> RxQueues => Volatile.Read(ref _queues).Rx;
+
+    /// <summary>rx_budget: packets per RX task run (0 → 16). Live.</summary>
+    public int RxBudget { get; set; }
+
+    /// <summary>tx_abdicate: enqueue and let the TX task drain instead of the sender. Live.</summary>
+    public bool TxAbdicate { get; set; }
+
+    /// <summary>First CPU of this device's queues (core_offset; auto-advanced per device when unset).</summary>
+    public int CoreOffset { get; private set; }
+
+    /// <summary>
+    /// override_qs_enable: TX and RX counts may differ. On by default here (the layer is flexible); with 0,
+    /// writing either count sets both, as iflib keeps them equal.
+    /// </summary>
+    public bool OverrideQsEnable { get; set; } = true;
+
+    /// <summary>separate_txrx: RX queues on the first CPUs, TX queues after them.</summary>
+    public bool SeparateTxRx { get; set; }
+
+    /// <summary>Called after an RX task freed descriptors that a sender found full (epair kicks its peer's TX).</summary>
+    public Action? RxSpaceAvailable { get; set; }
+
+    /// <summary>Binds the context to its interface (after if_attach).</summary>
+    public void Attach(Ifnet ifp)
+    {
+        Ifnet = ifp;
+        IflibSysctl.Register(this);
+    }
+
+    /// <summary>iflib_if_transmit: picks a TX queue by flow and enqueues; ENOBUFS is a counted drop.</summary>
+    void IIfDriver.Transmit(Ifnet ifp, Mbuf m)
+    {
+        IflibQueueSet qs = EnterCurrent();
+        try
+        {
+            if (qs.Disposed)
+            {
+                ifp.Count(IfCounter.IFCOUNTER_OQDROPS); // raced with destroy
+                m.Free();
+                return;
+            }
+
+            int qid = SelectTxQueue(qs, m);
+            IflibTxQueue txq = qs.Tx[qid];
+            if (txq.Ring.Enqueue(m, TxBatchSize, TxAbdicate) != 0)
+            {
+                txq.CountDrop();
+                ifp.Count(IfCounter.IFCOUNTER_OQDROPS);
+                m.Free();
+                txq.CompletionTask.Enqueue();
+            }
+            else if (TxAbdicate)
+            {
+                txq.CompletionTask.Enqueue();
+            }
+        }
+        finally
+        {
+            qs.Exit();
+        }
+    }
+
+    void IIfDriver.Init(Ifnet ifp)
+    {
+        _device.Init();
+        ifp.SetRunning(true);
+        KickAll(Volatile.Read(ref _queues));
+    }
+
+    void IIfDriver.Stop(Ifnet ifp)
+    {
+        ifp.SetRunning(false);
+        _device.Stop();
+    }
+
+    /// <summary>Interface destroyed: nothing may stay queued; leftovers are freed and counted as drops.</summary>
+    void IIfDriver.Detach(Ifnet ifp)
+    {
+        lock (ReconfigureLock)
+        {
+            IflibQueueSet qs = Volatile.Read(ref _queues);
+            qs.Purging = true;
+            var spin = new SpinWait();
+            while (qs.InFlight != 0)
+            {
+                spin.SpinOnce(); // senders that got in before IFF_RUNNING was cleared finish first
+            }
+
+            Purge(qs);
+            IflibSysctl.Unregister(this);
+            _device.QueuesFree(qs.Config);
+            qs.Dispose();
+            DeviceUnits.Free(_device.DriverName, Unit);
+        }
+    }
+
+    /// <summary>
+    /// The device received <paramref name="m"/> (it was DMA'd into a descriptor ring): RSS picks the RX queue,
+    /// whose task is woken. False when that ring is full or the interface is not running; the caller keeps
+    /// ownership and decides (stall or drop).
+    /// </summary>
+    public bool RxPost(Mbuf m)
+    {
+        if (Ifnet is not { IsRunning: true })
+        {
+            return false;
+        }
+
+        IflibQueueSet qs = EnterCurrent();
+        try
+        {
+            if (qs.Disposed)
+            {
+                return false;
+            }
+
+            if (!m.HasFlowId)
+            {
+                m.FlowId = FlowHash.Compute(m.Data);
+                m.HasFlowId = true;
+            }
+
+            IflibRxQueue rxq = qs.Rx[qs.RxReta[m.FlowId & (IflibQueueSet.RssTableSize - 1)]];
+            if (!rxq.Ring.Post(m))
+            {
+                Volatile.Write(ref _rxFullSeen, 1);
+                return false;
+            }
+
+            rxq.Task.Enqueue();
+            return true;
+        }
+        finally
+        {
+            qs.Exit();
+        }
+    }
+
+    /// <summary>TX completion "interrupt": restart the TX queues (credits came back).</summary>
+    public void TxInterrupt()
+    {
+        foreach (IflibTxQueue txq in Volatile.Read(ref _queues).Tx)
+        {
+            txq.CompletionTask.Enqueue();
+        }
+    }
+
+    private static int SelectTxQueue(IflibQueueSet qs, Mbuf m)
+    {
+        if (qs.Tx.Length == 1)
+        {
+            return 0;
+        }
+
+        if (!m.HasFlowId)
+        {
+            m.FlowId = FlowHash.Compute(m.Data);
+            m.HasFlowId = true;
+        }
+
+        return qs.TxReta[m.FlowId & (IflibQueueSet.RssTableSize - 1)];
+    }
+
+    /// <summary>Reads the current generation and registers as in flight on it (re-checked so a swap cannot miss us).</summary>
+    private IflibQueueSet EnterCurrent()
+    {
+        while (true)
+        {
+            IflibQueueSet qs = Volatile.Read(ref _queues);
+            qs.Enter();
+            if (ReferenceEquals(qs, Volatile.Read(ref _queues)))
+            {
+                return qs;
+            }
+
+            qs.Exit();
+        }
+    }
+
+    private int DrainTx(IflibQueueSet qs, IflibTxQueue txq, MpRing<Mbuf> ring, int cidx, int pidx)
+    {
+        if (qs.Purging)
+        {
+            int purged = ring.CountBetween(cidx, pidx);
+            for (int i = 0; i < purged; i++)
+            {
+                txq.CountDrop();
+                Ifnet?.Count(IfCounter.IFCOUNTER_OQDROPS);
+                ring.ItemAt(cidx + i).Free();
+            }
+
+            return purged;
+        }
+
+        if (!qs.Started || Ifnet is not { } ifp)
+        {
+            return 0; // a new generation fills while the old one drains
+        }
+
+        int consumed = 0;
+        int n = ring.CountBetween(cidx, pidx);
+        int budget = Math.Min(n, TxBatchSize);
+        for (; consumed < budget; consumed++)
+        {
+            Mbuf m = ring.ItemAt(cidx + consumed);
+            int length = m.Length;
+            bool multicast = (m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0;
+            if (!ifp.IsRunning)
+            {
+                txq.CountDrop();
+                ifp.Count(IfCounter.IFCOUNTER_OQDROPS);
+                m.Free();
+            }
+            else if (_device.TxdEncap(txq.Id, m) != 0)
+            {
+                break; // out of descriptors: stall until credits come back
+            }
+            else
+            {
+                txq.CountSent(length);
+                ifp.CountOutput(length, multicast);
+            }
+        }
+
+        if (consumed > 0)
+        {
+            _device.TxdFlush(txq.Id);
+        }
+
+        return consumed;
+    }
+
+    private bool CanDrainTx(IflibTxQueue txq) => _device.TxdCreditsUpdate(txq.Id, clear: false) > 0;
+
+    private void RunRx(IflibQueueSet qs, IflibRxQueue rxq)
+    {
+        if (!qs.Started || qs.Disposed || Ifnet is not { } ifp)
+        {
+            return;
+        }
+
+        int budget = RxBudget > 0 ? RxBudget : DefaultRxBudget;
+        int available = _device.RxdAvailable(rxq.Ring, rxq.Id, budget);
+        Mbuf? head = null, tail = null;
+        int taken = 0;
+        for (; taken < available; taken++)
+        {
+            Mbuf? m = _device.RxdPktGet(rxq.Ring, rxq.Id);
+            if (m is null)
+            {
+                break;
+            }
+
+            rxq.CountReceived(m.Length);
+            if (head is null)
+            {
+                head = m;
+            }
+            else
+            {
+                tail!.NextPacket = m;
+            }
+
+            tail = m;
+        }
+
+        _device.RxdRefill(rxq.Ring, rxq.Id, taken);
+        _device.RxdFlush(rxq.Ring, rxq.Id);
+        Deliver(ifp, rxq, head);
+        if (Interlocked.Exchange(ref _rxFullSeen, 0) != 0)
+        {
+            RxSpaceAvailable?.Invoke();
+        }
+
+        if (rxq.Ring.InUse > 0)
+        {
+            rxq.Task.Enqueue(); // MORE: run again, other queues get their turn in between
+        }
+    }
+
+    /// <summary>Hands a batch to if_input inside the interface's vnet; a vnet going away drops it (counted).</summary>
+    private static void Deliver(Ifnet ifp, IflibRxQueue rxq, Mbuf? batch)
+    {
+        if (batch is null)
+        {
+            return;
+        }
+
+        Vnet vnet = ifp.Vnet;
+        if (!vnet.TryEnter())
+        {
+            DropChain(ifp, rxq, batch);
+            return;
+        }
+
+        try
+        {
+            using (Curvnet.Set(vnet))
+            {
+                while (batch is not null)
+                {
+                    Mbuf m = batch;
+                    batch = m.NextPacket;
+                    m.NextPacket = null;
+                    ifp.Input(m);
+                }
+            }
+        }
+        catch (Exception)
+        {
+            DropChain(ifp, rxq, batch); // the stack failed on one packet: the rest of the batch is not lost silently
+            throw;
+        }
+        finally
+        {
+            vnet.Exit();
+        }
+    }
+
+    private static void DropChain(Ifnet ifp, IflibRxQueue rxq, Mbuf? chain)
+    {
+        while (chain is not null)
+        {
+            Mbuf? next = chain.NextPacket;
+            chain.NextPacket = null;
+            rxq.CountDrop();
+            ifp.Count(IfCounter.IFCOUNTER_IQDROPS);
+            chain.Free();
+            chain = next;
+        }
+    }
+
+    private static void KickAll(IflibQueueSet qs)
+    {
+        foreach (IflibTxQueue txq in qs.Tx)
+        {
+            txq.CompletionTask.Enqueue();
+        }
+
+        foreach (IflibRxQueue rxq in qs.Rx)
+        {
+            rxq.Task.Enqueue();
+        }
+    }
+}
