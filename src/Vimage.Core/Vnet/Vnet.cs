@@ -59,7 +59,10 @@ public sealed unsafe class Vnet
     /// <summary>vnet_ifcnt.</summary>
     public int InterfaceCount => Volatile.Read(ref _interfaceCount);
 
-    /// <summary>vnet_sockcnt: destroy refuses while sockets remain.</summary>
+    /// <summary>
+    /// vnet_sockcnt. FreeBSD asserts it is zero at destroy because jail removal kills the processes first; here
+    /// the protocols' destructors close the sockets still open, so later use of them fails cleanly.
+    /// </summary>
     public int SocketCount => Volatile.Read(ref _socketCount);
 
     /// <summary>Creates a vnet: region copied from the master, constructors run in it, then listed.</summary>

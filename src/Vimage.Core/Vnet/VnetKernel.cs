@@ -189,7 +189,7 @@ internal static unsafe partial class VnetKernel
             if (IsVimage)
             {
                 vnet.RegionBytes = RegionSize;
-                vnet.DataBase = (nint)RegionMemory.Allocate(RegionSize);
+                vnet.DataBase = (nint)RegionPool.Rent(RegionSize);
                 long used = Volatile.Read(ref s_highWater);
                 Buffer.MemoryCopy(s_master, (void*)vnet.DataBase, used, used); // one block copy of the master
                 vnet.Refs = new object?[s_masterRefs.Length];
@@ -245,11 +245,6 @@ internal static unsafe partial class VnetKernel
             throw new InvalidOperationException("vnet0 cannot be destroyed");
         }
 
-        if (vnet.SocketCount != 0)
-        {
-            throw new InvalidOperationException($"{vnet} still has {vnet.SocketCount} sockets");
-        }
-
         StructureLock.EnterReadLock();
         try
         {
@@ -295,7 +290,7 @@ internal static unsafe partial class VnetKernel
     {
         if (vnet.DataBase != 0)
         {
-            RegionMemory.Free((byte*)vnet.DataBase, vnet.RegionBytes);
+            RegionPool.Return((byte*)vnet.DataBase, vnet.RegionBytes);
         }
 
         vnet.DataBase = 0;

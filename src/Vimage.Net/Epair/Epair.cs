@@ -131,8 +131,10 @@ internal static partial class NetCloners
     {
         if (Interlocked.Exchange(ref s_registered, 1) == 0)
         {
+            NetStack.EnsureInitialized();
             Ifnets.RegisterCloner(new EpairCloner());
             Ifnets.RegisterCloner(new Loopback.LoopbackCloner());
+            Ifnets.RegisterCloner(new Tap.TapCloner());
         }
     }
 

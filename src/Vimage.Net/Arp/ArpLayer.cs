@@ -1,0 +1,334 @@
+using System.Buffers.Binary;
+using Vimage.Net.Ether;
+using Vimage.Net.Inet;
+
+namespace Vimage.Net.Arp;
+
+/// <summary>
+/// ARP (netinet/if_ether.c): resolution with a bounded hold queue, retransmission once a second up to maxtries,
+/// expiry after max_age, static entries, gratuitous ARP when an address is configured, replies for our
+/// addresses (proxy ARP off by default). Malformed packets are dropped and counted.
+/// </summary>
+public static partial class ArpLayer
+{
+    /// <summary>Resolve's result when the packet was queued to wait for the answer.</summary>
+    public const int Held = -1;
+
+    private const int ArpLength = 28;
+
+    /// <summary>arpresolve: fills <paramref name="mac"/> or holds / drops the packet (returns Held or an errno).</summary>
+    internal static int Resolve(Ifnet ifp, Mbuf m, InAddr nextHop, Span<byte> mac)
+    {
+        ArpTable table = V_arptable;
+        LlEntry? entry = table.Find(ifp, nextHop);
+        long now = NetTimers.NowMs;
+        if (entry is not null)
+        {
+            lock (entry.Lock)
+            {
+                if (entry.State == LlState.Static || (entry.State == LlState.Reachable && now < entry.ExpiresAtMs))
+                {
+                    entry.Mac.CopyTo(mac);
+                    return 0;
+                }
+            }
+        }
+
+        entry ??= table.GetOrAdd(ifp, nextHop, () => new LlEntry(ifp, nextHop) { State = LlState.Incomplete, ExpiresAtMs = now + V_arpt_down * 1000L });
+        bool ask;
+        lock (entry.Lock)
+        {
+            if (entry.State == LlState.Static || (entry.State == LlState.Reachable && now < entry.ExpiresAtMs))
+            {
+                entry.Mac.CopyTo(mac);
+                return 0;
+            }
+
+            if (entry.State == LlState.Down)
+            {
+                Stat(ArpStat.dropped);
+                m.Free();
+                return Errno.EHOSTDOWN;
+            }
+
+            if (entry.State == LlState.Reachable)
+            {
+                entry.State = LlState.Incomplete; // expired: ask again, keep the old address meanwhile unusable
+                entry.Asked = 0;
+                entry.ExpiresAtMs = now + V_arpt_down * 1000L;
+            }
+
+            if (entry.Hold.Count >= V_arp_maxhold)
+            {
+                Stat(ArpStat.dropped);
+                entry.Hold.Dequeue().Free(); // the oldest goes, as la_hold does
+            }
+
+            entry.Hold.Enqueue(m);
+            ask = entry.Asked == 0 || now - entry.LastRequestMs >= 1000;
+            if (ask)
+            {
+                entry.Asked++;
+                entry.LastRequestMs = now;
+            }
+        }
+
+        if (ask)
+        {
+            SendRequest(ifp, InAddrs.SourceFor(ifp, nextHop), nextHop);
+        }
+
+        return Held;
+    }
+
+    /// <summary>in_arpinput.</summary>
+    internal static void Input(Ifnet ifp, Mbuf m)
+    {
+        Stat(ArpStat.received);
+        Span<byte> p = m.Data;
+        if (p.Length < ArpLength
+            || BinaryPrimitives.ReadUInt16BigEndian(p) != 1
+            || BinaryPrimitives.ReadUInt16BigEndian(p[2..]) != EtherLayer.TypeIp
+            || p[4] != 6 || p[5] != 4)
+        {
+            Stat(ArpStat.rxbad);
+            ifp.Count(IfCounter.IFCOUNTER_IERRORS);
+            m.Free();
+            return;
+        }
+
+        ushort op = BinaryPrimitives.ReadUInt16BigEndian(p[6..]);
+        ReadOnlySpan<byte> senderMac = p.Slice(8, 6);
+        InAddr senderIp = InAddr.Read(p[14..]);
+        InAddr targetIp = InAddr.Read(p[24..]);
+        if (op is not (1 or 2) || (senderMac[0] & 1) != 0)
+        {
+            Stat(ArpStat.rxbad);
+            m.Free();
+            return;
+        }
+
+        Stat(op == 1 ? ArpStat.rxrequests : ArpStat.rxreplies);
+        if (senderMac.SequenceEqual(ifp.Lladdr))
+        {
+            m.Free(); // our own request reflected back
+            return;
+        }
+
+        if (InAddrs.IsOn(ifp, senderIp))
+        {
+            Stat(ArpStat.dupips); // someone else claims our address
+            m.Free();
+            return;
+        }
+
+        bool forUs = InAddrs.IsOn(ifp, targetIp);
+        if (!senderIp.IsAny)
+        {
+            Learn(ifp, senderIp, senderMac, create: forUs);
+        }
+
+        if (op == 1 && forUs)
+        {
+            SendPacket(ifp, 2, ifp.Lladdr, targetIp, senderMac, senderIp, senderMac);
+            Stat(ArpStat.txreplies);
+        }
+
+        m.Free();
+    }
+
+    /// <summary>arp -s: a permanent entry (replaces a dynamic one).</summary>
+    public static LlEntry AddStatic(Ifnet ifp, InAddr address, ReadOnlySpan<byte> mac)
+    {
+        if (mac.Length != 6)
+        {
+            throw new ArgumentException("an Ethernet address has 6 bytes", nameof(mac));
+        }
+
+        LlEntry entry = V_arptable.GetOrAdd(ifp, address, () => new LlEntry(ifp, address));
+        Mbuf[] release;
+        lock (entry.Lock)
+        {
+            mac.CopyTo(entry.Mac);
+            entry.State = LlState.Static;
+            entry.ExpiresAtMs = long.MaxValue;
+            release = [.. entry.Hold];
+            entry.Hold.Clear();
+        }
+
+        Flush(ifp, entry, release);
+        return entry;
+    }
+
+    /// <summary>arp -d: false when there is no entry.</summary>
+    public static bool Delete(InAddr address)
+    {
+        LlEntry? entry = V_arptable.FindAny(address);
+        if (entry is null)
+        {
+            return false;
+        }
+
+        Drop(entry);
+        return true;
+    }
+
+    /// <summary>Sends a gratuitous ARP announcing <paramref name="address"/> (arp_announce / garp).</summary>
+    public static void Announce(Ifnet ifp, InAddr address)
+    {
+        if (ifp.Type != IfType.IFT_ETHER || !ifp.IsRunning)
+        {
+            return;
+        }
+
+        SendPacket(ifp, 1, ifp.Lladdr, address, [0, 0, 0, 0, 0, 0], address, EtherLayer.BroadcastMac);
+        Stat(ArpStat.txrequests);
+    }
+
+    /// <summary>Removes every entry of an interface leaving the vnet, freeing held packets.</summary>
+    internal static void Purge(Ifnet ifp)
+    {
+        foreach (LlEntry entry in V_arptable.OnInterface(ifp))
+        {
+            Drop(entry);
+        }
+    }
+
+    /// <summary>arptimer: retransmits, gives up after maxtries, expires old entries.</summary>
+    internal static void Tick()
+    {
+        long now = NetTimers.NowMs;
+        foreach (LlEntry entry in V_arptable.Snapshot())
+        {
+            bool retransmit = false, expire = false;
+            lock (entry.Lock)
+            {
+                switch (entry.State)
+                {
+                    case LlState.Incomplete when entry.Asked >= V_arp_maxtries && now - entry.LastRequestMs >= 1000:
+                        entry.State = LlState.Down;
+                        entry.ExpiresAtMs = now + V_arpt_down * 1000L;
+                        Stat(ArpStat.timeouts);
+                        while (entry.Hold.TryDequeue(out Mbuf? held))
+                        {
+                            Stat(ArpStat.dropped);
+                            held.Free();
+                        }
+
+                        break;
+                    case LlState.Incomplete when now - entry.LastRequestMs >= 1000:
+                        entry.Asked++;
+                        entry.LastRequestMs = now;
+                        retransmit = true;
+                        break;
+                    case LlState.Down or LlState.Reachable when now >= entry.ExpiresAtMs:
+                        expire = true;
+                        break;
+                }
+            }
+
+            if (retransmit)
+            {
+                SendRequest(entry.Interface, InAddrs.SourceFor(entry.Interface, entry.Address), entry.Address);
+            }
+
+            if (expire)
+            {
+                Stat(ArpStat.timeouts);
+                Drop(entry);
+            }
+        }
+    }
+
+    private static void Learn(Ifnet ifp, InAddr ip, ReadOnlySpan<byte> mac, bool create)
+    {
+        LlEntry? entry = V_arptable.Find(ifp, ip);
+        if (entry is null)
+        {
+            if (!create)
+            {
+                return;
+            }
+
+            entry = V_arptable.GetOrAdd(ifp, ip, () => new LlEntry(ifp, ip) { State = LlState.Incomplete });
+        }
+
+        Mbuf[] release;
+        lock (entry.Lock)
+        {
+            if (entry.State == LlState.Static)
+            {
+                return; // a permanent entry is never overwritten by the wire
+            }
+
+            mac.CopyTo(entry.Mac);
+            entry.State = LlState.Reachable;
+            entry.ExpiresAtMs = NetTimers.NowMs + V_arpt_keep * 1000L;
+            entry.Asked = 0;
+            release = [.. entry.Hold];
+            entry.Hold.Clear();
+        }
+
+        Flush(ifp, entry, release);
+    }
+
+    private static void Flush(Ifnet ifp, LlEntry entry, Mbuf[] held)
+    {
+        foreach (Mbuf m in held)
+        {
+            EtherLayer.Prepend(ifp, m, entry.Mac, EtherLayer.TypeIp);
+            ifp.Transmit(m);
+        }
+    }
+
+    private static void Drop(LlEntry entry)
+    {
+        V_arptable.Remove(entry);
+        lock (entry.Lock)
+        {
+            while (entry.Hold.TryDequeue(out Mbuf? held))
+            {
+                Stat(ArpStat.dropped);
+                held.Free();
+            }
+        }
+    }
+
+    private static void SendRequest(Ifnet ifp, InAddr source, InAddr target)
+    {
+        if (SendPacket(ifp, 1, ifp.Lladdr, source, [0, 0, 0, 0, 0, 0], target, EtherLayer.BroadcastMac))
+        {
+            Stat(ArpStat.txrequests);
+        }
+    }
+
+    private static bool SendPacket(Ifnet ifp, ushort op, ReadOnlySpan<byte> senderMac, InAddr senderIp,
+        ReadOnlySpan<byte> targetMac, InAddr targetIp, ReadOnlySpan<byte> destination)
+    {
+        Mbuf? m = MbufPool.Clusters.Get();
+        if (m is null)
+        {
+            Stat(ArpStat.txerrors);
+            return false;
+        }
+
+        Span<byte> p = m.Append(ArpLength);
+        BinaryPrimitives.WriteUInt16BigEndian(p, 1);
+        BinaryPrimitives.WriteUInt16BigEndian(p[2..], EtherLayer.TypeIp);
+        p[4] = 6;
+        p[5] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(p[6..], op);
+        senderMac.CopyTo(p[8..]);
+        senderIp.Write(p[14..]);
+        targetMac.CopyTo(p[18..]);
+        targetIp.Write(p[24..]);
+        EtherLayer.Prepend(ifp, m, destination, EtherLayer.TypeArp);
+        if (destination.SequenceEqual(EtherLayer.BroadcastMac))
+        {
+            m.Flags |= MbufFlags.Broadcast;
+        }
+
+        ifp.Transmit(m);
+        return true;
+    }
+}

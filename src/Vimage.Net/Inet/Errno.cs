@@ -1,0 +1,69 @@
+namespace Vimage.Net;
+
+/// <summary>The errno values the stack returns (FreeBSD's numbers).</summary>
+public static class Errno
+{
+    public const int EPERM = 1;
+    public const int ENOENT = 2;
+    public const int EINTR = 4;
+    public const int ENOBUFS = 55;
+    public const int EACCES = 13;
+    public const int EINVAL = 22;
+    public const int EMSGSIZE = 40;
+    public const int EADDRINUSE = 48;
+    public const int EADDRNOTAVAIL = 49;
+    public const int ENETDOWN = 50;
+    public const int ENETUNREACH = 51;
+    public const int EISCONN = 56;
+    public const int ENOTCONN = 57;
+    public const int ETIMEDOUT = 60;
+    public const int ECONNREFUSED = 61;
+    public const int EHOSTDOWN = 64;
+    public const int EHOSTUNREACH = 65;
+    public const int EDESTADDRREQ = 39;
+
+    public static string Name(int errno) => errno switch
+    {
+        0 => "OK",
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        EINTR => "EINTR",
+        ENOBUFS => "ENOBUFS",
+        EACCES => "EACCES",
+        EINVAL => "EINVAL",
+        EMSGSIZE => "EMSGSIZE",
+        EADDRINUSE => "EADDRINUSE",
+        EADDRNOTAVAIL => "EADDRNOTAVAIL",
+        ENETDOWN => "ENETDOWN",
+        ENETUNREACH => "ENETUNREACH",
+        EISCONN => "EISCONN",
+        ENOTCONN => "ENOTCONN",
+        ETIMEDOUT => "ETIMEDOUT",
+        ECONNREFUSED => "ECONNREFUSED",
+        EHOSTDOWN => "EHOSTDOWN",
+        EHOSTUNREACH => "EHOSTUNREACH",
+        EDESTADDRREQ => "EDESTADDRREQ",
+        _ => $"errno {errno}",
+    };
+
+    /// <summary>strerror(3).</summary>
+    public static string Message(int errno) => errno switch
+    {
+        ENOBUFS => "No buffer space available",
+        EACCES => "Permission denied",
+        EINVAL => "Invalid argument",
+        EMSGSIZE => "Message too long",
+        EADDRINUSE => "Address already in use",
+        EADDRNOTAVAIL => "Can't assign requested address",
+        ENETDOWN => "Network is down",
+        ENETUNREACH => "Network is unreachable",
+        EISCONN => "Socket is already connected",
+        ENOTCONN => "Socket is not connected",
+        ETIMEDOUT => "Operation timed out",
+        ECONNREFUSED => "Connection refused",
+        EHOSTDOWN => "Host is down",
+        EHOSTUNREACH => "No route to host",
+        EDESTADDRREQ => "Destination address required",
+        _ => Name(errno),
+    };
+}

@@ -1,0 +1,192 @@
+using System.Buffers.Binary;
+
+namespace Vimage.Net.Inet;
+
+/// <summary>ICMP (netinet/ip_icmp.c): echo, errors with their suppression rules, redirects, the rate limit.</summary>
+public static partial class Icmp
+{
+    public const int HeaderLength = 8;
+
+    /// <summary>icmp_input: the datagram's data starts at its IP header.</summary>
+    internal static void Input(Mbuf m, int hlen)
+    {
+        Span<byte> packet = m.Data;
+        int icmpLength = packet.Length - hlen;
+        if (icmpLength < HeaderLength)
+        {
+            Drop(m, IcmpStat.icps_tooshort);
+            return;
+        }
+
+        Span<byte> icmp = packet[hlen..];
+        if (!Checksum.IsValid(icmp))
+        {
+            Drop(m, IcmpStat.icps_checksum);
+            return;
+        }
+
+        byte type = icmp[0];
+        Stat(InHist(type));
+        switch (type)
+        {
+            case IcmpType.Echo:
+                if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0 && V_icmpbmcastecho == 0)
+                {
+                    Drop(m, IcmpStat.icps_bmcastecho);
+                    return;
+                }
+
+                icmp[0] = IcmpType.EchoReply;
+                Reflect(m, hlen);
+                return;
+            case IcmpType.EchoReply:
+            case IcmpType.Unreach:
+            case IcmpType.TimeExceeded:
+            case IcmpType.ParameterProblem:
+            case IcmpType.Redirect:
+                IcmpListeners.Deliver(m, hlen); // ping and transport control input
+                return;
+            default:
+                m.Free();
+                return;
+        }
+    }
+
+    /// <summary>
+    /// icmp_error: answers <paramref name="m"/> (data at its IP header) with an error quoting it, unless rules
+    /// forbid (an error about an error, a non-first fragment, broadcast or multicast, an unusable source) or the
+    /// rate limit is exceeded. Consumes <paramref name="m"/>.
+    /// </summary>
+    public static void Error(Mbuf m, byte type, byte code, uint extra = 0)
+    {
+        Stat(IcmpStat.icps_error);
+        var ip = new IpHeader(m.Data);
+        int hlen = ip.HeaderLength;
+        if (ip.FragmentOffset != 0)
+        {
+            m.Free();
+            return;
+        }
+
+        if (ip.Protocol == IpProto.Icmp && type != IcmpType.Redirect)
+        {
+            if (m.Length < hlen + 1)
+            {
+                Drop(m, IcmpStat.icps_oldshort);
+                return;
+            }
+
+            if (IcmpType.IsError(m.Data[hlen]))
+            {
+                Drop(m, IcmpStat.icps_oldicmp);
+                return;
+            }
+        }
+
+        InAddr src = ip.Source;
+        if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0 || src.IsAny || src.IsBroadcast || src.IsMulticast
+            || InAddrs.IsBroadcast(src) || ip.Destination.IsMulticast || InAddrs.IsBroadcast(ip.Destination) && type != IcmpType.Redirect)
+        {
+            m.Free();
+            return;
+        }
+
+        if (!RateAllows())
+        {
+            m.Free();
+            return;
+        }
+
+        int quote = Math.Min(m.Length, hlen + V_icmp_quotelen);
+        Mbuf? reply = MbufPool.Clusters.Get();
+        if (reply is null)
+        {
+            m.Free();
+            return;
+        }
+
+        Span<byte> body = reply.Append(HeaderLength + quote);
+        body[0] = type;
+        body[1] = code;
+        body[2] = 0;
+        body[3] = 0;
+        BinaryPrimitives.WriteUInt32BigEndian(body[4..], extra);
+        m.Data[..quote].CopyTo(body[HeaderLength..]);
+        BinaryPrimitives.WriteUInt16BigEndian(body[2..], Checksum.Compute(body));
+        Stat(OutHist(type));
+
+        // The error comes from the address the offending packet was sent to when that is ours, otherwise from
+        // the interface it arrived on (icmp_reflect's choice).
+        InAddr from = InAddrs.IsLocal(ip.Destination) && !InAddrs.IsBroadcast(ip.Destination)
+            ? ip.Destination
+            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
+        m.Free();
+        int error = IpOutput.Send(reply, from, src, IpProto.Icmp);
+        if (error == Errno.ENETUNREACH)
+        {
+            Stat(IcmpStat.icps_noroute);
+        }
+    }
+
+    /// <summary>Sends an ICMP redirect for <paramref name="m"/> (which is not consumed) pointing at <paramref name="gateway"/>.</summary>
+    internal static void Redirect(Mbuf m, InAddr gateway)
+    {
+        Mbuf? copy = CopyForError(m);
+        if (copy is not null)
+        {
+            Error(copy, IcmpType.Redirect, IcmpCode.RedirectHost, gateway.Value);
+        }
+    }
+
+    /// <summary>A copy of the packet's head (header + quote) for an error sent after the original is gone.</summary>
+    internal static Mbuf? CopyForError(Mbuf m)
+    {
+        Mbuf? copy = MbufPool.Clusters.Get();
+        if (copy is null)
+        {
+            return null;
+        }
+
+        int length = Math.Min(m.Length, copy.TrailingSpace - 64);
+        m.Data[..length].CopyTo(copy.Append(length));
+        copy.ReceiveInterface = m.ReceiveInterface;
+        copy.Flags = m.Flags;
+        return copy;
+    }
+
+    /// <summary>icmp_reflect: sends the (already rewritten) message back to its source from our address.</summary>
+    private static void Reflect(Mbuf m, int hlen)
+    {
+        var ip = new IpHeader(m.Data);
+        InAddr dst = ip.Source;
+        InAddr src = InAddrs.IsLocal(ip.Destination) && !InAddrs.IsBroadcast(ip.Destination)
+            ? ip.Destination
+            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
+        if (dst.IsAny || dst.IsMulticast || InAddrs.IsBroadcast(dst))
+        {
+            Drop(m, IcmpStat.icps_badaddr);
+            return;
+        }
+
+        Span<byte> icmp = m.Data[hlen..];
+        icmp[2] = 0;
+        icmp[3] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
+        Stat(IcmpStat.icps_reflect);
+        Stat(OutHist(icmp[0]));
+        byte tos = ip.Tos;
+        m.Adjust(hlen); // options are not reflected
+        m.Flags &= ~(MbufFlags.Broadcast | MbufFlags.Multicast);
+        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos));
+        if (error == Errno.ENETUNREACH)
+        {
+            Stat(IcmpStat.icps_noroute);
+        }
+    }
+
+    private static void Drop(Mbuf m, IcmpStat reason)
+    {
+        Stat(reason);
+        m.Free();
+    }
+}

@@ -1,0 +1,203 @@
+using Vimage.Net.Route;
+
+namespace Vimage.Net.Inet;
+
+/// <summary>
+/// ip_input: validates the header (each failure counted under its ipstat field and dropped), handles options,
+/// reassembles fragments addressed to us, delivers to the protocol, or forwards.
+/// </summary>
+public static class IpInput
+{
+    public static void Input(Ifnet ifp, Mbuf m)
+    {
+        Ip.Stat(IpStat.ips_total);
+        Span<byte> data = m.Data;
+        if (data.Length < IpHeader.MinLength)
+        {
+            Drop(m, IpStat.ips_toosmall);
+            return;
+        }
+
+        var ip = new IpHeader(data);
+        if (ip.Version != 4)
+        {
+            Drop(m, IpStat.ips_badvers);
+            return;
+        }
+
+        int hlen = ip.HeaderLength;
+        if (hlen < IpHeader.MinLength || hlen > data.Length)
+        {
+            Drop(m, IpStat.ips_badhlen);
+            return;
+        }
+
+        if (!Checksum.IsValid(data[..hlen]))
+        {
+            Drop(m, IpStat.ips_badsum);
+            return;
+        }
+
+        int length = ip.TotalLength;
+        if (length < hlen)
+        {
+            Drop(m, IpStat.ips_badlen);
+            return;
+        }
+
+        if (data.Length < length)
+        {
+            Drop(m, IpStat.ips_tooshort);
+            return;
+        }
+
+        m.Truncate(length); // Ethernet padding
+        InAddr src = ip.Source, dst = ip.Destination;
+        if (src.IsBroadcast || src.IsMulticast || (src.IsLoopback && ifp.Type != IfType.IFT_LOOP) || (dst.IsLoopback && ifp.Type != IfType.IFT_LOOP))
+        {
+            Drop(m, IpStat.ips_badaddr); // martians (RFC 1122 3.2.1.3)
+            return;
+        }
+
+        bool hasOptions = hlen > IpHeader.MinLength;
+        if (hasOptions && !IpOptions.Process(ifp, m, hlen))
+        {
+            return; // dropped and counted (ips_badoptions) or answered with an ICMP error
+        }
+
+        if (InAddrs.IsLocal(dst, ifp) || dst.IsMulticast)
+        {
+            Deliver(m);
+            return;
+        }
+
+        IpForward.Forward(ifp, m, hasOptions);
+    }
+
+    /// <summary>Local delivery: reassembly, then the protocol's input.</summary>
+    internal static void Deliver(Mbuf m)
+    {
+        var ip = new IpHeader(m.Data);
+        if (ip.IsFragment)
+        {
+            Mbuf? whole = IpReass.Input(m, ip.HeaderLength);
+            if (whole is null)
+            {
+                return; // held for the rest, or dropped and counted
+            }
+
+            m = whole;
+            ip = new IpHeader(m.Data);
+        }
+
+        IpProtocolInput? input = IpProtocols.For(ip.Protocol);
+        if (input is null)
+        {
+            Ip.Stat(IpStat.ips_noproto);
+            Icmp.Error(m, IcmpType.Unreach, IcmpCode.UnreachProtocol);
+            return;
+        }
+
+        Ip.Stat(IpStat.ips_delivered);
+        input(m, ip.HeaderLength);
+    }
+
+    internal static void Drop(Mbuf m, IpStat reason)
+    {
+        Ip.Stat(reason);
+        m.Free();
+    }
+}
+
+/// <summary>ip_forward and ip_tryforward: the router's path, counted as FreeBSD counts it.</summary>
+public static class IpForward
+{
+    private const int IPTTLDEC = 1;
+
+    public static void Forward(Ifnet arrival, Mbuf m, bool slowPath)
+    {
+        var ip = new IpHeader(m.Data);
+        InAddr dst = ip.Destination;
+        if (!Ip.Forwarding || InAddrs.IsBroadcast(dst) || dst.IsMulticast || ip.Source.IsAny || ip.Source.IsReservedSource
+            || (m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0)
+        {
+            IpInput.Drop(m, IpStat.ips_cantforward);
+            return;
+        }
+
+        if (ip.Ttl <= IPTTLDEC)
+        {
+            Icmp.Error(m, IcmpType.TimeExceeded, IcmpCode.TimeExceededInTransit);
+            return;
+        }
+
+        Rtentry? route = Routes.Lookup(dst);
+        if (route is null)
+        {
+            Ip.Stat(IpStat.ips_noroute);
+            Ip.Stat(IpStat.ips_cantforward);
+            Icmp.Error(m, IcmpType.Unreach, IcmpCode.UnreachHost);
+            return;
+        }
+
+        if (route.IsBlackhole)
+        {
+            IpInput.Drop(m, IpStat.ips_cantforward);
+            return;
+        }
+
+        if (route.IsReject)
+        {
+            Ip.Stat(IpStat.ips_cantforward);
+            Icmp.Error(m, IcmpType.Unreach, IcmpCode.UnreachHost);
+            return;
+        }
+
+        // Decrement the TTL and patch the checksum (RFC 1624) instead of recomputing it.
+        ushort oldWord = (ushort)((ip.Ttl << 8) | ip.Protocol);
+        ip.Ttl -= IPTTLDEC;
+        ushort newWord = (ushort)((ip.Ttl << 8) | ip.Protocol);
+        ip.HeaderChecksum = Checksum.Update(ip.HeaderChecksum, oldWord, newWord);
+
+        InAddr nextHop = route.NextHop(dst);
+        InAddr source = ip.Source;
+        if (route.Interface == arrival && Ip.SendRedirects && InAddrs.On(arrival).Any(a => a.Contains(source)))
+        {
+            // ip_tryforward leaves this case to ip_forward: the sender has a better first hop on its own link.
+            slowPath = true;
+            Ip.Stat(IpStat.ips_redirectsent);
+            Icmp.Redirect(m, nextHop);
+        }
+
+        if (slowPath)
+        {
+            IpOptions.RecordRoute(m, InAddrs.SourceFor(route.Interface, nextHop));
+        }
+
+        int length = m.Length;
+        bool dontFragment = ip.DontFragment;
+        Mbuf? quote = length > route.Interface.Mtu && dontFragment ? Icmp.CopyForError(m) : null;
+        int error = IpOutput.Transmit(m, route.Interface, nextHop, broadcast: false);
+        if (error == 0)
+        {
+            Ip.Stat(IpStat.ips_forward);
+            if (!slowPath)
+            {
+                Ip.Stat(IpStat.ips_fastforward);
+            }
+
+            quote?.Free();
+            return;
+        }
+
+        Ip.Stat(IpStat.ips_cantforward);
+        if (error == Errno.EMSGSIZE && quote is not null)
+        {
+            Icmp.Error(quote, IcmpType.Unreach, IcmpCode.UnreachNeedFrag, (uint)route.Interface.Mtu);
+        }
+        else
+        {
+            quote?.Free();
+        }
+    }
+}

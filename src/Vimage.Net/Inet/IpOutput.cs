@@ -1,0 +1,109 @@
+using Vimage.Core;
+using Vimage.Net.Ether;
+using Vimage.Net.Route;
+
+namespace Vimage.Net.Inet;
+
+/// <summary>ip_output: routing, source selection, header, fragmentation and hand-off to the link layer.</summary>
+public static partial class IpOutput
+{
+    [Vnet]
+    private static int s_ip_id;
+
+    /// <summary>
+    /// Sends the payload in <paramref name="m"/> (data = transport header + payload, with headroom) to
+    /// <paramref name="dst"/>. A zero <paramref name="src"/> is chosen from the outgoing interface. Returns 0 or an
+    /// errno (ENETUNREACH, EHOSTUNREACH, EACCES for broadcast without permission, EMSGSIZE with DF, ENOBUFS);
+    /// the mbuf is consumed either way.
+    /// </summary>
+    public static int Send(Mbuf m, InAddr src, InAddr dst, byte protocol, IpOutputOptions options = default)
+    {
+        int length = m.Length + IpHeader.MinLength;
+        if (length > IpHeader.MaxPacket)
+        {
+            Ip.Stat(IpStat.ips_odropped);
+            m.Free();
+            return Errno.EMSGSIZE;
+        }
+
+        bool broadcast = InAddrs.IsBroadcast(dst);
+        if (broadcast && !options.AllowBroadcast)
+        {
+            m.Free();
+            return Errno.EACCES;
+        }
+
+        Rtentry? route = Routes.Lookup(dst);
+        if (route is null)
+        {
+            Ip.Stat(IpStat.ips_noroute);
+            m.Free();
+            return Errno.ENETUNREACH;
+        }
+
+        if (route.IsBlackhole)
+        {
+            m.Free();
+            return 0; // silently discarded, as RTF_BLACKHOLE says
+        }
+
+        if (route.IsReject)
+        {
+            m.Free();
+            return Errno.EHOSTUNREACH;
+        }
+
+        Ifnet ifp = route.Interface;
+        if (src.IsAny)
+        {
+            src = InAddrs.SourceFor(ifp, dst);
+            if (src.IsAny)
+            {
+                src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
+            }
+        }
+
+        if (m.LeadingSpace < IpHeader.MinLength + EtherLayer.HeaderLength)
+        {
+            Ip.Stat(IpStat.ips_odropped);
+            m.Free();
+            return Errno.ENOBUFS;
+        }
+
+        byte ttl = options.Ttl != 0 ? options.Ttl : (byte)Ip.DefaultTtl;
+        ushort id = (ushort)Interlocked.Increment(ref V_ip_id);
+        Span<byte> header = m.Prepend(IpHeader.MinLength);
+        IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
+        Ip.Stat(IpStat.ips_localout);
+        return Transmit(m, ifp, route.NextHop(dst), broadcast);
+    }
+
+    /// <summary>
+    /// Sends a complete IP packet (header included) out of <paramref name="ifp"/> towards <paramref name="nextHop"/>,
+    /// fragmenting it to the interface MTU when allowed (EMSGSIZE with DF). Used by local output and forwarding.
+    /// </summary>
+    public static int Transmit(Mbuf m, Ifnet ifp, InAddr nextHop, bool broadcast)
+    {
+        if (!ifp.IsUp)
+        {
+            Ip.Stat(IpStat.ips_odropped);
+            m.Free();
+            return Errno.ENETDOWN;
+        }
+
+        if (m.Length <= ifp.Mtu)
+        {
+            return EtherLayer.OutputIp(ifp, m, nextHop, broadcast);
+        }
+
+        var ip = new IpHeader(m.Data);
+        if (ip.DontFragment)
+        {
+            Ip.Stat(IpStat.ips_cantfrag);
+            m.Free();
+            return Errno.EMSGSIZE;
+        }
+
+        return IpFragment.Output(m, ifp.Mtu, fragment => EtherLayer.OutputIp(ifp, fragment, nextHop, broadcast));
+    }
+}

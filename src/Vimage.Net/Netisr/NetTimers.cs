@@ -1,0 +1,91 @@
+using Vimage.Core;
+
+namespace Vimage.Net;
+
+/// <summary>
+/// callout(9) for the protocols' slow timers (arptimer, ip_slowtimo): one background thread ticks every
+/// <see cref="Interval"/> and runs every registered handler in every live vnet, with that vnet current.
+/// A handler that throws is counted and does not stop the others.
+/// </summary>
+public static class NetTimers
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+    private static readonly List<Action> Handlers = [];
+    private static Thread? s_thread;
+    private static long s_failures;
+
+    /// <summary>Handler failures so far.</summary>
+    public static long Failures => Interlocked.Read(ref s_failures);
+
+    /// <summary>Milliseconds since start: the time base the timers compare against (like ticks).</summary>
+    public static long NowMs => Environment.TickCount64;
+
+    public static void RegisterPerVnet(Action tick)
+    {
+        lock (Handlers)
+        {
+            Handlers.Add(tick);
+            if (s_thread is null)
+            {
+                s_thread = new Thread(Run) { IsBackground = true, Name = "net timers" };
+                s_thread.Start();
+            }
+        }
+    }
+
+    /// <summary>Runs every handler in every vnet now (tests use it to avoid waiting).</summary>
+    public static void TickNow()
+    {
+        Action[] handlers;
+        lock (Handlers)
+        {
+            handlers = [.. Handlers];
+        }
+
+        foreach (Vnet vnet in Vnet.List())
+        {
+            if (!vnet.TryEnter())
+            {
+                continue;
+            }
+
+            try
+            {
+                using (Curvnet.Set(vnet))
+                {
+                    foreach (Action handler in handlers)
+                    {
+                        try
+                        {
+                            handler();
+                        }
+                        catch (Exception)
+                        {
+                            Interlocked.Increment(ref s_failures);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                vnet.Exit();
+            }
+        }
+    }
+
+    private static void Run()
+    {
+        while (true)
+        {
+            Thread.Sleep(Interval);
+            try
+            {
+                TickNow();
+            }
+            catch (Exception)
+            {
+                Interlocked.Increment(ref s_failures);
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+using Vimage.Core;
+using Vimage.Net.Inet;
+
+namespace Vimage.Net.Route;
+
+/// <summary>
+/// The vnet's IPv4 routing table (FIB 0): longest-prefix match over per-prefix-length hash tables. The table is
+/// copy-on-write: writers build a new snapshot under a lock, lookups read the current one without locking or
+/// allocating, which keeps the forwarding path fast and safe on several queues at once.
+/// </summary>
+public static partial class Routes
+{
+    private static readonly object WriteLock = new();
+
+    [Vnet]
+    private static RouteSnapshot s_rt_table = RouteSnapshot.Empty;
+
+    /// <summary>Every route, most specific first (netstat -rn order is by destination: see <see cref="Sorted"/>).</summary>
+    public static IReadOnlyList<Rtentry> All => V_rt_table.Entries;
+
+    public static IReadOnlyList<Rtentry> Of(Vnet vnet) => V_rt_table_In(vnet).Entries;
+
+    /// <summary>Routes in netstat -rn order: default first, then by destination and prefix.</summary>
+    public static IReadOnlyList<Rtentry> Sorted(IReadOnlyList<Rtentry> routes)
+        => routes.OrderBy(r => r.PrefixLength == 0 ? 0 : 1).ThenBy(r => r.Destination.Value).ThenBy(r => r.PrefixLength).ToArray();
+
+    /// <summary>fib4_lookup: the most specific route to <paramref name="dst"/>, or null.</summary>
+    public static Rtentry? Lookup(InAddr dst) => V_rt_table.Lookup(dst);
+
+    /// <summary>route get: like lookup but ESRCH when there is none.</summary>
+    public static Rtentry Get(InAddr dst)
+        => Lookup(dst) ?? throw new RouteException(RouteError.NotInTable, $"route: route has not been found ({dst})");
+
+    /// <summary>route add dst[/len] gateway: the gateway must be on a connected network (ENETUNREACH otherwise).</summary>
+    public static Rtentry AddGateway(InAddr dst, int prefixLength, InAddr gateway)
+    {
+        Rtentry via = Lookup(gateway) is { IsGateway: false, IsBlackhole: false, IsReject: false } connected
+            ? connected
+            : throw new RouteException(RouteError.NetworkUnreachable, $"route: writing to routing socket: Network is unreachable (gateway {gateway})");
+        RtFlags flags = RtFlags.RTF_UP | RtFlags.RTF_GATEWAY | RtFlags.RTF_STATIC;
+        return Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, gateway, via.Interface, flags));
+    }
+
+    /// <summary>route add dst[/len] -interface IF.</summary>
+    public static Rtentry AddInterface(InAddr dst, int prefixLength, Ifnet ifp)
+        => Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Any, ifp, RtFlags.RTF_UP | RtFlags.RTF_STATIC));
+
+    /// <summary>route add dst -blackhole (silently dropped) or -reject (ICMP unreachable), bound to lo0 as in FreeBSD.</summary>
+    public static Rtentry AddDiscard(InAddr dst, int prefixLength, bool reject)
+    {
+        Ifnet lo0 = Ifnets.Find("lo0");
+        RtFlags flags = RtFlags.RTF_UP | RtFlags.RTF_STATIC | (reject ? RtFlags.RTF_REJECT : RtFlags.RTF_BLACKHOLE);
+        return Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Loopback, lo0, flags));
+    }
+
+    /// <summary>route delete dst[/len].</summary>
+    public static Rtentry Delete(InAddr dst, int prefixLength)
+    {
+        lock (WriteLock)
+        {
+            InAddr key = Normalize(dst, prefixLength);
+            Rtentry victim = V_rt_table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength)
+                             ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({key}/{prefixLength} not in table)");
+            V_rt_table = V_rt_table.Without(r => r == victim);
+            return victim;
+        }
+    }
+
+    /// <summary>The connected route of a new address, plus its host route on lo0 (so traffic to ourselves loops).</summary>
+    internal static void AddConnected(InIfaddr ia)
+    {
+        lock (WriteLock)
+        {
+            var routes = new List<Rtentry>();
+            bool hasNet = V_rt_table.Entries.Any(r => r.Destination == ia.Network && r.PrefixLength == ia.PrefixLength);
+            if (!hasNet && ia.PrefixLength < 32)
+            {
+                routes.Add(new Rtentry(ia.Network, ia.PrefixLength, InAddr.Any, ia.Interface, RtFlags.RTF_UP));
+            }
+
+            Ifnet? lo0 = Ifnets.TryFind("lo0");
+            bool hasHost = V_rt_table.Entries.Any(r => r.Destination == ia.Address && r.PrefixLength == 32);
+            if (!hasHost)
+            {
+                routes.Add(ia.Interface.Type == IfType.IFT_LOOP || lo0 is null
+                    ? new Rtentry(ia.Address, 32, InAddr.Any, ia.Interface, RtFlags.RTF_UP)
+                    : new Rtentry(ia.Address, 32, InAddr.Any, lo0, RtFlags.RTF_UP | RtFlags.RTF_STATIC));
+            }
+
+            V_rt_table = V_rt_table.With(routes);
+        }
+    }
+
+    internal static void RemoveConnected(InIfaddr ia)
+    {
+        lock (WriteLock)
+        {
+            V_rt_table = V_rt_table.Without(r =>
+                (r.Destination == ia.Network && r.PrefixLength == ia.PrefixLength && r.Interface == ia.Interface && !r.IsGateway)
+                || (r.Destination == ia.Address && r.PrefixLength == 32 && !r.IsGateway));
+        }
+    }
+
+    /// <summary>Routes through an interface leaving the vnet go with it.</summary>
+    internal static void PurgeInterface(Ifnet ifp)
+    {
+        lock (WriteLock)
+        {
+            V_rt_table = V_rt_table.Without(r => r.Interface == ifp);
+        }
+    }
+
+    private static Rtentry Insert(Rtentry route)
+    {
+        lock (WriteLock)
+        {
+            if (V_rt_table.Entries.Any(r => r.Destination == route.Destination && r.PrefixLength == route.PrefixLength))
+            {
+                throw new RouteException(RouteError.Exists, $"route: writing to routing socket: File exists ({route.DestinationText})");
+            }
+
+            V_rt_table = V_rt_table.With([route]);
+            return route;
+        }
+    }
+
+    private static InAddr Normalize(InAddr dst, int prefixLength)
+    {
+        if (prefixLength is < 0 or > 32)
+        {
+            throw new RouteException(RouteError.InvalidArgument, $"route: bad prefix length {prefixLength}");
+        }
+
+        return new InAddr(dst.Value & InAddr.MaskOf(prefixLength));
+    }
+}
+
+/// <summary>An immutable routing table: one hash table per prefix length, longest first.</summary>
+internal sealed class RouteSnapshot
+{
+    public static readonly RouteSnapshot Empty = new([]);
+
+    private readonly Dictionary<uint, Rtentry>?[] _byLength = new Dictionary<uint, Rtentry>?[33];
+    private readonly int[] _lengths;
+
+    private RouteSnapshot(Rtentry[] entries)
+    {
+        Entries = entries;
+        foreach (Rtentry r in entries)
+        {
+            (_byLength[r.PrefixLength] ??= [])[r.Destination.Value] = r;
+        }
+
+        _lengths = Enumerable.Range(0, 33).Where(l => _byLength[l] is not null).OrderDescending().ToArray();
+    }
+
+    public Rtentry[] Entries { get; }
+
+    public Rtentry? Lookup(InAddr dst)
+    {
+        foreach (int length in _lengths)
+        {
+            if (_byLength[length]!.TryGetValue(dst.Value & InAddr.MaskOf(length), out Rtentry? r))
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    public RouteSnapshot With(IEnumerable<Rtentry> added) => new([.. Entries, .. added]);
+
+    public RouteSnapshot Without(Func<Rtentry, bool> remove) => new(Entries.Where(r => !remove(r)).ToArray());
+}
