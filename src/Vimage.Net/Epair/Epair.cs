@@ -110,9 +110,10 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
             return 1;
         }
 
-        foreach (IflibRxQueue rxq in ctx.RxQueues)
+        IReadOnlyList<IflibRxQueue> queues = ctx.RxQueues;
+        for (int i = 0; i < queues.Count; i++) // indexed: this runs per refused frame, an enumerator would allocate
         {
-            if (rxq.Ring.Space > 0)
+            if (queues[i].Ring.Space > 0)
             {
                 return 1;
             }
