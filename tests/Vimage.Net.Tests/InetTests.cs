@@ -218,7 +218,8 @@ public class InetTests
         {
             using (Curvnet.Set(a))
             {
-                return ArpLayer.Table.FindAny(InAddr.Parse("192.0.2.77"))?.State == LlState.Down;
+                // Down is set before the held packets are freed (under the entry's lock): wait for both.
+                return ArpLayer.Table.FindAny(InAddr.Parse("192.0.2.77"))?.State == LlState.Down && ArpLayer.Fetch(ArpStat.dropped) == 20;
             }
         }, 6000));
         using (Curvnet.Set(a))

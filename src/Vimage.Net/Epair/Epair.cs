@@ -145,5 +145,6 @@ internal static partial class NetCloners
         EnsureRegistered();
         Ifnet lo0 = Ifnets.Create("lo0")[0];
         lo0.SetUp(true);
+        Inet.InAddrs.Add(lo0, Inet.InAddr.Loopback, 8); // what rc.d/netif does for every jail: 127.0.0.1/8 on lo0
     }
 }

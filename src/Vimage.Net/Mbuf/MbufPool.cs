@@ -56,20 +56,40 @@ public sealed class MbufPool
         Mbuf? m = _buckets[CpuId.Current].TryPop() ?? _shared.TryPop();
         if (m is null)
         {
-            if (Interlocked.Increment(ref _created) > Limit)
+            if (Interlocked.Increment(ref _created) <= Limit)
             {
-                Interlocked.Decrement(ref _created);
-                Interlocked.Increment(ref _failures);
-                return null;
+                m = new Mbuf(BufferSize, this);
             }
-
-            m = new Mbuf(BufferSize, this);
+            else
+            {
+                // At the limit, free buffers may still sit in other CPUs' caches: that is not exhaustion.
+                Interlocked.Decrement(ref _created);
+                m = Steal();
+                if (m is null)
+                {
+                    Interlocked.Increment(ref _failures);
+                    return null;
+                }
+            }
         }
 
         Interlocked.Increment(ref _outstanding);
         m.MarkOwned();
         m.Reset();
         return m;
+    }
+
+    private Mbuf? Steal()
+    {
+        foreach (Bucket bucket in _buckets)
+        {
+            if (bucket.TryPop() is { } m)
+            {
+                return m;
+            }
+        }
+
+        return null;
     }
 
     internal void Return(Mbuf m)

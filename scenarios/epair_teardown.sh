@@ -1,0 +1,15 @@
+# FreeBSD tests/sys/netinet/arp.sh pending_delete_if and the epair/vnet teardown PRs (D20868, D27378):
+# pings are in flight while the host destroys the epair under them and the jail goes away. Nothing may crash.
+vnet_init
+epair=$(vnet_mkepair)
+vnet_mkjail pinger ${epair}b
+ifconfig ${epair}a inet 198.51.100.1/24 up
+jexec pinger ifconfig ${epair}b inet 198.51.100.2/24 up
+jexec pinger ping -c 200 -i 0.01 -W 50 198.51.100.1 &
+jexec pinger ping -c 200 -i 0.01 -W 50 198.51.100.99 &
+sleep 0.3
+ifconfig ${epair}a destroy
+jail -r pinger
+wait
+atf_check -s exit:1 -e match:"does not exist" ifconfig ${epair}a
+vnet_cleanup

@@ -1,0 +1,368 @@
+using System.Globalization;
+using Vimage.Core;
+using Vimage.Net;
+using Vimage.Net.Inet;
+
+namespace Vimage.Cli.Commands;
+
+/// <summary>
+/// ifconfig(8): lists interfaces in FreeBSD's format and configures them: create/destroy clones, up/down, mtu,
+/// IPv4 addresses (inet A/len [alias], inet A netmask M, inet A -alias|delete), name, description, promisc, and
+/// moving an interface into (vnet J) or out of (-vnet J) a jail. <c>-j J</c> runs the rest inside jail J.
+/// Parameters are applied in order; an address change is applied after the others, as FreeBSD's ifconfig does.
+/// </summary>
+public sealed class IfconfigCommand : ICommand
+{
+    public string Name => "ifconfig";
+
+    public string Usage =>
+        "ifconfig [-j jail] [-a] [-l] [-u] [-d] [-C] [interface [create | destroy] [up | down] [mtu N] [inet A[/len] [netmask M] [alias | -alias | delete]] "
+        + "[name NEW] [description TEXT | -description] [promisc | -promisc] [vnet J | -vnet J] ...]";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        bool listNames = false, onlyUp = false, onlyDown = false, clonerList = false;
+        int i = 0;
+        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-')
+        {
+            string option = args[i];
+            if (option == "-j")
+            {
+                if (i + 1 >= args.Length)
+                {
+                    throw new UsageException("ifconfig: option requires an argument -- j");
+                }
+
+                Jail jail = context.Jails.Find(args[i + 1]);
+                return Run(context.In(jail.Vnet), args[(i + 2)..]);
+            }
+
+            foreach (char flag in option[1..])
+            {
+                switch (flag)
+                {
+                    case 'a':
+                    case 'n':
+                    case 'v':
+                        break;
+                    case 'l':
+                        listNames = true;
+                        break;
+                    case 'u':
+                        onlyUp = true;
+                        break;
+                    case 'd':
+                        onlyDown = true;
+                        break;
+                    case 'C':
+                        clonerList = true;
+                        break;
+                    default:
+                        throw new UsageException($"ifconfig: illegal option -- {flag}");
+                }
+            }
+
+            i++;
+        }
+
+        string[] rest = args[i..];
+        using (Curvnet.Set(context.Vnet))
+        {
+            if (clonerList)
+            {
+                context.Out.WriteLine(string.Join(' ', Ifnets.ClonerNames));
+                return 0;
+            }
+
+            if (listNames || rest.Length == 0)
+            {
+                return List(context, rest, listNames, onlyUp, onlyDown);
+            }
+
+            return Configure(context, rest[0], rest[1..]);
+        }
+    }
+
+    private static int List(CommandContext context, string[] rest, bool namesOnly, bool onlyUp, bool onlyDown)
+    {
+        bool inetOnly = false;
+        if (rest.Length > 0)
+        {
+            if (namesOnly && rest is ["inet"])
+            {
+                inetOnly = true;
+            }
+            else if (!(namesOnly && rest is ["ether"]))
+            {
+                throw new UsageException("ifconfig: -l takes at most an address family (inet, ether)");
+            }
+        }
+
+        IEnumerable<Ifnet> interfaces = NetFormat.Interfaces()
+            .Where(ifp => (!onlyUp || ifp.IsUp) && (!onlyDown || !ifp.IsUp))
+            .Where(ifp => !inetOnly || InAddrs.On(ifp).Any())
+            .Where(ifp => !(namesOnly && rest is ["ether"]) || ifp.Lladdr.Length == 6);
+        if (namesOnly)
+        {
+            context.Out.WriteLine(string.Join(' ', interfaces.Select(ifp => ifp.Name)));
+            return 0;
+        }
+
+        foreach (Ifnet ifp in interfaces)
+        {
+            PrintStatus(context.Out, ifp);
+        }
+
+        return 0;
+    }
+
+    private static int Configure(CommandContext context, string name, string[] parameters)
+    {
+        if (parameters.Length > 0 && parameters[0] is "create" or "plumb")
+        {
+            IReadOnlyList<Ifnet> created = Ifnets.Create(name);
+            Ifnet first = created[0];
+            if (first.Name != name)
+            {
+                context.Out.WriteLine(first.Name);
+            }
+
+            return Apply(context, first, parameters[1..]);
+        }
+
+        if (parameters is ["-vnet", var jailName])
+        {
+            if (context.InJail)
+            {
+                throw new CommandException("ifconfig: SIOCSIFRVNET: Operation not permitted (only the host can take interfaces back)");
+            }
+
+            Jail jail = context.Jails.Find(jailName);
+            Ifnets.Reclaim(name, jail.Vnet);
+            return 0;
+        }
+
+        Ifnet ifp = Ifnets.Find(name);
+        if (parameters.Length == 0)
+        {
+            PrintStatus(context.Out, ifp);
+            return 0;
+        }
+
+        return Apply(context, ifp, parameters);
+    }
+
+    /// <summary>Applies the parameters in order; the address change (if any) comes last, like FreeBSD's ifconfig.</summary>
+    private static int Apply(CommandContext context, Ifnet ifp, string[] parameters)
+    {
+        InAddr? address = null;
+        int? prefix = null;
+        bool alias = false, delete = false;
+        for (int j = 0; j < parameters.Length; j++)
+        {
+            string p = parameters[j];
+            switch (p)
+            {
+                case "up":
+                    ifp.SetUp(true);
+                    break;
+                case "down":
+                    ifp.SetUp(false);
+                    break;
+                case "mtu":
+                    ifp.SetMtu(ParseInt(Next(parameters, ref j, p), "mtu"));
+                    break;
+                case "metric":
+                    ParseInt(Next(parameters, ref j, p), "metric");
+                    break;
+                case "inet":
+                {
+                    string text = Next(parameters, ref j, p);
+                    (address, prefix) = ParseAddress(text);
+                    break;
+                }
+
+                case "netmask":
+                {
+                    string text = Next(parameters, ref j, p);
+                    prefix = NetFormat.TryParseNetmask(text, out int length)
+                        ? length
+                        : throw new CommandException($"ifconfig: {text}: bad value");
+                    break;
+                }
+
+                case "broadcast":
+                    Next(parameters, ref j, p);
+                    break;
+                case "alias":
+                case "add":
+                    alias = true;
+                    break;
+                case "-alias":
+                case "delete":
+                case "remove":
+                    delete = true;
+                    break;
+                case "name":
+                {
+                    string newName = Next(parameters, ref j, p);
+                    Ifnets.Rename(ifp, newName);
+                    context.Out.WriteLine(ifp.Name);
+                    break;
+                }
+
+                case "description":
+                case "descr":
+                    ifp.Description = Next(parameters, ref j, p);
+                    break;
+                case "-description":
+                case "-descr":
+                    ifp.Description = "";
+                    break;
+                case "promisc":
+                    ifp.SetPromiscuous(true);
+                    break;
+                case "-promisc":
+                    ifp.SetPromiscuous(false);
+                    break;
+                case "vnet":
+                {
+                    string jailName = Next(parameters, ref j, p);
+                    if (context.InJail)
+                    {
+                        throw new CommandException("ifconfig: SIOCSIFVNET: Operation not permitted (only the host can move interfaces into jails)");
+                    }
+
+                    Jail jail = context.Jails.Find(jailName);
+                    Ifnets.Loan(ifp.Name, jail.Vnet);
+                    break;
+                }
+
+                case "-vnet":
+                    throw new UsageException("ifconfig: -vnet must be the only parameter: ifconfig IF -vnet JAIL");
+                case "destroy":
+                case "unplumb":
+                    if (j != parameters.Length - 1)
+                    {
+                        throw new UsageException("ifconfig: destroy must be the last parameter");
+                    }
+
+                    Ifnets.Destroy(ifp.Name);
+                    return 0;
+                default:
+                    if (p.Length > 0 && char.IsAsciiDigit(p[0]) && address is null)
+                    {
+                        (address, prefix) = ParseAddress(p); // the address family defaults to inet
+                        break;
+                    }
+
+                    throw new UsageException($"ifconfig: {p}: unknown parameter");
+            }
+        }
+
+        if (address is null)
+        {
+            if (delete)
+            {
+                InIfaddr first = InAddrs.On(ifp).FirstOrDefault()
+                                 ?? throw new CommandException("ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address");
+                InAddrs.Remove(ifp, first.Address);
+            }
+            else if (alias || prefix is not null)
+            {
+                throw new UsageException("ifconfig: an address is required (inet A[/len])");
+            }
+
+            return 0;
+        }
+
+        if (delete)
+        {
+            InAddrs.Remove(ifp, address.Value);
+            return 0;
+        }
+
+        if (prefix is null)
+        {
+            context.Err.WriteLine("ifconfig: WARNING: setting interface address without mask is deprecated,");
+            context.Err.WriteLine("default mask may not be correct.");
+            prefix = NetFormat.ClassfulPrefix(address.Value);
+        }
+
+        if (!alias && InAddrs.On(ifp).FirstOrDefault() is { } primary)
+        {
+            InAddrs.Remove(ifp, primary.Address); // without "alias" the new address replaces the first one
+        }
+
+        InAddrs.Add(ifp, address.Value, prefix.Value);
+        return 0;
+    }
+
+    private static (InAddr Address, int? Prefix) ParseAddress(string text)
+    {
+        if (!InAddr.TryParsePrefix(text, out InAddr address, out int length))
+        {
+            throw new CommandException($"ifconfig: {text}: bad value");
+        }
+
+        return (address, text.Contains('/') ? length : null);
+    }
+
+    private static string Next(string[] parameters, ref int j, string keyword)
+    {
+        if (j + 1 >= parameters.Length)
+        {
+            throw new UsageException($"ifconfig: {keyword}: missing argument");
+        }
+
+        return parameters[++j];
+    }
+
+    private static int ParseInt(string text, string what)
+        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new CommandException($"ifconfig: {what} {text}: bad value");
+
+    /// <summary>One interface in FreeBSD's ifconfig format.</summary>
+    internal static void PrintStatus(TextWriter output, Ifnet ifp)
+    {
+        output.WriteLine(NetFormat.Invariant($"{ifp.Name}: flags={NetFormat.IfFlagsText(ifp.Flags)} metric 0 mtu {ifp.Mtu}"));
+        if (ifp.Description.Length > 0)
+        {
+            output.WriteLine($"\tdescription: {ifp.Description}");
+        }
+
+        string group = ifp.Cloner?.Name ?? ifp.Driver.DriverName;
+        if (ifp.Type == IfType.IFT_LOOP)
+        {
+            output.WriteLine("\toptions=680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>");
+        }
+        else if (group == "epair")
+        {
+            output.WriteLine("\toptions=8<VLAN_MTU>");
+        }
+
+        if (ifp.Lladdr.Length == 6)
+        {
+            output.WriteLine($"\tether {NetFormat.Mac(ifp.Lladdr)}");
+        }
+
+        foreach (InIfaddr ia in InAddrs.On(ifp))
+        {
+            string line = $"\tinet {ia.Address} netmask {NetFormat.HexMask(ia.Mask)}";
+            if ((ifp.Flags & IfFlags.IFF_BROADCAST) != 0 && ia.PrefixLength < 31)
+            {
+                line += $" broadcast {ia.BroadcastAddress}";
+            }
+
+            output.WriteLine(line);
+        }
+
+        output.WriteLine($"\tgroups: {group}");
+        if (ifp.Type == IfType.IFT_ETHER)
+        {
+            output.WriteLine(group == "epair" ? "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)" : "\tmedia: Ethernet autoselect");
+            output.WriteLine(ifp.IsRunning ? "\tstatus: active" : "\tstatus: no carrier");
+        }
+    }
+}

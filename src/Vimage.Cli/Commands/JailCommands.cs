@@ -1,0 +1,155 @@
+using Vimage.Core;
+using Vimage.Net;
+
+namespace Vimage.Cli.Commands;
+
+/// <summary>jail(8): -c creates a vnet jail (moving vnet.interface=IF into it), -r removes one.</summary>
+public sealed class JailCommand : ICommand
+{
+    public string Name => "jail";
+
+    public string Usage => "jail -c name=J vnet [persist] [vnet.interface=IF ...] | jail -r J";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        if (context.InJail)
+        {
+            throw new CommandException("jail: jail creation from within a jail is not supported here");
+        }
+
+        if (args.Length >= 2 && args[0] == "-r")
+        {
+            foreach (string name in args[1..])
+            {
+                Jail removed = context.Jails.Find(name);
+                context.Jails.Remove(removed);
+                context.Out.WriteLine($"{removed.Name}: removed");
+            }
+
+            return 0;
+        }
+
+        if (args.Length == 0 || args[0] != "-c")
+        {
+            throw new UsageException("jail: -c or -r is required");
+        }
+
+        string? jailName = null;
+        bool vnet = false;
+        var interfaces = new List<string>();
+        foreach (string parameter in args[1..])
+        {
+            switch (parameter)
+            {
+                case "vnet":
+                case "vnet=new":
+                    vnet = true;
+                    break;
+                case "persist":
+                    break;
+                case var p when p.StartsWith("name=", StringComparison.Ordinal):
+                    jailName = p["name=".Length..];
+                    break;
+                case var p when p.StartsWith("vnet.interface=", StringComparison.Ordinal):
+                    interfaces.Add(p["vnet.interface=".Length..]);
+                    break;
+                case var p when p.StartsWith("host.hostname=", StringComparison.Ordinal) || p.StartsWith("path=", StringComparison.Ordinal):
+                    break;
+                default:
+                    throw new UsageException($"jail: unknown parameter: {parameter}");
+            }
+        }
+
+        if (jailName is null)
+        {
+            throw new UsageException("jail: name=... is required");
+        }
+
+        if (!vnet)
+        {
+            throw new UsageException("jail: only vnet jails are supported (add \"vnet\")");
+        }
+
+        if (!Vnet.IsVimage)
+        {
+            throw new CommandException("jail: vnet jails need VIMAGE (this build has -p:Vimage=false)");
+        }
+
+        foreach (string ifname in interfaces)
+        {
+            using (Curvnet.Set(context.Vnet))
+            {
+                Ifnets.Find(ifname); // check before creating anything
+            }
+        }
+
+        Jail jail = context.Jails.Create(jailName);
+        try
+        {
+            foreach (string ifname in interfaces)
+            {
+                using (Curvnet.Set(context.Vnet))
+                {
+                    Ifnets.Loan(ifname, jail.Vnet);
+                }
+            }
+        }
+        catch
+        {
+            context.Jails.Remove(jail);
+            throw;
+        }
+
+        context.Out.WriteLine($"{jail.Name}: created");
+        return 0;
+    }
+}
+
+/// <summary>jls(8).</summary>
+public sealed class JlsCommand : ICommand
+{
+    public string Name => "jls";
+
+    public string Usage => "jls [-N]";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        bool names = args is ["-N"];
+        if (args.Length > 0 && !names)
+        {
+            throw new UsageException($"jls: unknown option {args[0]}");
+        }
+
+        context.Out.WriteLine(names
+            ? $"{"JID",6}  {"Name",-15} {"Interfaces",-29} Path"
+            : $"{"JID",6}  {"IP Address",-15} {"Hostname",-29} Path");
+        foreach (Jail jail in context.Jails.All)
+        {
+            string interfaces = string.Join(",", Ifnets.Of(jail.Vnet).Snapshot().Select(i => i.Name));
+            context.Out.WriteLine(names
+                ? $"{jail.Jid,6}  {jail.Name,-15} {interfaces,-29} /"
+                : $"{jail.Jid,6}  {"",-15} {jail.Name,-29} /");
+        }
+
+        return 0;
+    }
+}
+
+/// <summary>jexec(8): runs a command inside a jail's network stack.</summary>
+public sealed class JexecCommand(Func<CommandDispatcher> dispatcher) : ICommand
+{
+    public string Name => "jexec";
+
+    public string Usage => "jexec jail command [arguments ...]";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        if (args.Length < 2)
+        {
+            throw new UsageException("jexec: jail and command are required");
+        }
+
+        Jail jail = context.Jails.Find(args[0]);
+        return dispatcher().Run(context.In(jail.Vnet), args[1..]);
+    }
+}

@@ -1,0 +1,183 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Threading.Channels;
+using Vimage.Core;
+using Vimage.Net;
+using Vimage.Net.Bpf;
+using Vimage.Net.Inet;
+
+namespace Vimage.Cli.Commands;
+
+/// <summary>
+/// tcpdump(1), the capture part: tcpdump -i IF [-w file.pcap] [-c count] [--duration seconds]. With -w it writes
+/// a standard pcap file (readable by tcpdump -r and Wireshark); without it prints one line per packet. It runs
+/// until count packets, the duration, or the client going away.
+/// </summary>
+public sealed class TcpdumpCommand : ICommand
+{
+    public string Name => "tcpdump";
+
+    public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds]";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        string? ifname = null, file = null;
+        long count = 0;
+        double duration = 0;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"tcpdump: option requires an argument -- {a}");
+            switch (a)
+            {
+                case "-i": ifname = Next(); break;
+                case "-w": file = Next(); break;
+                case "-c": count = long.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
+                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 ? d : throw new UsageException("tcpdump: invalid duration"); break;
+                case "-n":
+                case "-nn":
+                case "-l":
+                    break;
+                default: throw new UsageException($"tcpdump: unknown option {a}");
+            }
+        }
+
+        if (ifname is null)
+        {
+            throw new UsageException("tcpdump: -i interface is required");
+        }
+
+        Ifnet ifp;
+        using (Curvnet.Set(context.Vnet))
+        {
+            ifp = Ifnets.Find(ifname);
+        }
+
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
+        if (duration > 0)
+        {
+            done.CancelAfter(TimeSpan.FromSeconds(duration));
+        }
+
+        long seen = 0;
+        context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
+        if (file is not null)
+        {
+            using var writer = new PcapWriter(context.ResolvePath(file));
+            using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
+            {
+                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                {
+                    writer.Write(frame, micros);
+                    if (count != 0 && Interlocked.Read(ref seen) >= count)
+                    {
+                        done.Cancel();
+                    }
+                }
+            });
+            done.Token.WaitHandle.WaitOne();
+            writer.Flush();
+        }
+        else
+        {
+            var lines = Channel.CreateUnbounded<string>();
+            using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
+            {
+                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                {
+                    lines.Writer.TryWrite(Describe(frame, micros));
+                    if (count != 0 && Interlocked.Read(ref seen) >= count)
+                    {
+                        done.Cancel();
+                    }
+                }
+            });
+            try
+            {
+                while (!done.IsCancellationRequested || lines.Reader.Count > 0)
+                {
+                    if (lines.Reader.TryRead(out string? line))
+                    {
+                        context.Out.WriteLine(line);
+                    }
+                    else
+                    {
+                        lines.Reader.WaitToReadAsync(done.Token).AsTask().Wait(200);
+                    }
+                }
+            }
+            catch (AggregateException)
+            {
+                // cancelled while waiting
+            }
+
+            while (lines.Reader.TryRead(out string? rest))
+            {
+                context.Out.WriteLine(rest);
+            }
+        }
+
+        long captured = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
+        context.Err.WriteLine($"{captured} packets captured");
+        return 0;
+    }
+
+    /// <summary>A tcpdump -n style one-line summary.</summary>
+    public static string Describe(ReadOnlySpan<byte> frame, long micros)
+    {
+        var time = DateTimeOffset.FromUnixTimeMilliseconds(micros / 1000).UtcDateTime;
+        string stamp = time.ToString("HH:mm:ss", CultureInfo.InvariantCulture) + "." + (micros % 1_000_000).ToString("D6", CultureInfo.InvariantCulture);
+        if (frame.Length < 14)
+        {
+            return $"{stamp} [|ether]";
+        }
+
+        ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        ReadOnlySpan<byte> p = frame[14..];
+        if (type == 0x0806 && p.Length >= 28)
+        {
+            ushort op = BinaryPrimitives.ReadUInt16BigEndian(p[6..]);
+            InAddr sender = InAddr.Read(p[14..]), target = InAddr.Read(p[24..]);
+            return op == 1
+                ? $"{stamp} ARP, Request who-has {target} tell {sender}, length {p.Length}"
+                : $"{stamp} ARP, Reply {sender} is-at {Mac(p.Slice(8, 6))}, length {p.Length}";
+        }
+
+        if (type != 0x0800 || p.Length < 20)
+        {
+            return $"{stamp} ethertype 0x{type:x4}, length {frame.Length}";
+        }
+
+        int hlen = (p[0] & 0xf) * 4;
+        InAddr src = InAddr.Read(p[12..]), dst = InAddr.Read(p[16..]);
+        int total = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
+        ReadOnlySpan<byte> l4 = p.Length > hlen ? p[hlen..] : [];
+        return p[9] switch
+        {
+            IpProto.Icmp when l4.Length >= 8 => $"{stamp} IP {src} > {dst}: ICMP {IcmpText(l4)}, length {total - hlen}",
+            IpProto.Udp when l4.Length >= 8 =>
+                $"{stamp} IP {src}.{BinaryPrimitives.ReadUInt16BigEndian(l4)} > {dst}.{BinaryPrimitives.ReadUInt16BigEndian(l4[2..])}: UDP, length {BinaryPrimitives.ReadUInt16BigEndian(l4[4..]) - 8}",
+            _ => $"{stamp} IP {src} > {dst}: ip-proto-{p[9]} {total - hlen}",
+        };
+    }
+
+    private static string IcmpText(ReadOnlySpan<byte> icmp) => icmp[0] switch
+    {
+        IcmpType.Echo => $"echo request, id {BinaryPrimitives.ReadUInt16BigEndian(icmp[4..])}, seq {BinaryPrimitives.ReadUInt16BigEndian(icmp[6..])}",
+        IcmpType.EchoReply => $"echo reply, id {BinaryPrimitives.ReadUInt16BigEndian(icmp[4..])}, seq {BinaryPrimitives.ReadUInt16BigEndian(icmp[6..])}",
+        IcmpType.Unreach => "unreachable",
+        IcmpType.TimeExceeded => "time exceeded in-transit",
+        _ => $"type {icmp[0]}",
+    };
+
+    private static string Mac(ReadOnlySpan<byte> mac)
+    {
+        var parts = new string[6];
+        for (int i = 0; i < 6; i++)
+        {
+            parts[i] = mac[i].ToString("x2", CultureInfo.InvariantCulture);
+        }
+
+        return string.Join(':', parts);
+    }
+}

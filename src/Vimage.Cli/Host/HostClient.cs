@@ -1,0 +1,271 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Vimage.Cli.Host;
+
+/// <summary>
+/// The client side: sends one request to the host, copies the streamed out/err frames to its own stdout/stderr,
+/// and returns the command's exit status. Starts a host on demand unless VIMAGE_NO_AUTOSTART=1.
+/// </summary>
+public static class HostClient
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>True when something accepts connections on the socket.</summary>
+    public static bool IsListening(string socketPath)
+    {
+        try
+        {
+            using Socket socket = Connect(socketPath);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary><c>vimage COMMAND ARGS...</c>: runs argv in the host (started on demand).</summary>
+    public static int Run(string[] argv, TextWriter output, TextWriter error, string? socketOption = null)
+    {
+        string path = HostPaths.Resolve(socketOption);
+        Socket? socket = TryConnect(path);
+        if (socket is null)
+        {
+            if (HostPaths.AutostartDisabled)
+            {
+                error.WriteLine($"vimage: no host running at {path} (start one with: vimage host)");
+                return HostProtocol.ExitUnavailable;
+            }
+
+            int started = StartHost(path, error, out _);
+            if (started != 0)
+            {
+                return started;
+            }
+
+            socket = TryConnect(path);
+            if (socket is null)
+            {
+                error.WriteLine($"vimage: no host running at {path} (start one with: vimage host)");
+                return HostProtocol.ExitUnavailable;
+            }
+        }
+
+        var request = new HostRequest
+        {
+            Argv = argv,
+            Cwd = Environment.CurrentDirectory,
+        };
+        return Exchange(socket, request, output, error, path);
+    }
+
+    /// <summary><c>vimage host --stop</c>: asks the host to shut down.</summary>
+    public static int Stop(string path, TextWriter output, TextWriter error) => Simple(path, "shutdown", output, error);
+
+    /// <summary><c>vimage host --status</c>: one line about the running host.</summary>
+    public static int Status(string path, TextWriter output, TextWriter error) => Simple(path, "status", output, error);
+
+    private static int Simple(string path, string op, TextWriter output, TextWriter error)
+    {
+        Socket? socket = TryConnect(path);
+        if (socket is null)
+        {
+            error.WriteLine($"vimage: no host running at {path}");
+            return HostProtocol.ExitUnavailable;
+        }
+
+        return Exchange(socket, new HostRequest { Op = op }, output, error, path);
+    }
+
+    /// <summary>
+    /// Starts a detached host (<c>vimage host --daemon --socket PATH</c>, the same executable, stdio on /dev/null,
+    /// its own session) and waits up to 10 s for its socket. 0 on success (or if another host won the race).
+    /// </summary>
+    public static int StartHost(string path, TextWriter error, out int pid)
+    {
+        pid = 0;
+        var start = new ProcessStartInfo
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = "/",
+        };
+        string self = Environment.ProcessPath ?? "dotnet";
+        start.FileName = self;
+        if (string.Equals(Path.GetFileNameWithoutExtension(self), "dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            // Run as `dotnet vimage.dll`: the host is the same assembly under the same runtime.
+            start.ArgumentList.Add(typeof(HostClient).Assembly.Location);
+        }
+
+        foreach (string arg in new[] { "host", "--daemon", "--socket", path })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException("Process.Start returned null");
+        }
+        catch (Exception e)
+        {
+            error.WriteLine($"vimage: cannot start a host ({self}): {e.Message}");
+            return HostProtocol.ExitOsErr;
+        }
+
+        // The daemon re-points its stdio at /dev/null first thing; our pipe ends are not needed.
+        process.StandardInput.Close();
+        process.StandardOutput.Close();
+        process.StandardError.Close();
+        pid = process.Id;
+
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < StartTimeout)
+        {
+            if (IsListening(path))
+            {
+                return 0;
+            }
+
+            if (process.HasExited)
+            {
+                // Lost a start race to another host? Then that one will be listening shortly.
+                if (WaitListening(path, TimeSpan.FromSeconds(2)))
+                {
+                    return 0;
+                }
+
+                error.WriteLine($"vimage: the host exited with status {process.ExitCode} before listening on {path}");
+                return HostProtocol.ExitUnavailable;
+            }
+
+            Thread.Sleep(25);
+        }
+
+        error.WriteLine($"vimage: the host did not listen on {path} within {StartTimeout.TotalSeconds:F0} s");
+        return HostProtocol.ExitUnavailable;
+    }
+
+    private static bool WaitListening(string path, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (IsListening(path))
+            {
+                return true;
+            }
+
+            Thread.Sleep(25);
+        }
+
+        return false;
+    }
+
+    internal static Socket Connect(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(path));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static Socket? TryConnect(string path)
+    {
+        try
+        {
+            return Connect(path);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    private static int Exchange(Socket socket, HostRequest request, TextWriter output, TextWriter error, string path)
+    {
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        bool interrupted = false;
+
+        // Ctrl-C: just drop the connection; the host sees end-of-stream and cancels the command.
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            interrupted = true;
+            socket.Dispose();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            stream.Write(HostProtocol.Encode(request));
+            stream.Flush();
+            while (true)
+            {
+                byte[]? payload = HostProtocol.ReadFrameAsync(stream, CancellationToken.None).GetAwaiter().GetResult();
+                if (payload is null)
+                {
+                    error.WriteLine($"vimage: the host at {path} closed the connection without an exit status");
+                    return HostProtocol.ExitUnavailable;
+                }
+
+                HostResponse response = HostProtocol.ParseResponse(payload);
+                if (response.Out is { } text)
+                {
+                    output.Write(text);
+                    output.Flush();
+                }
+
+                if (response.Err is { } errText)
+                {
+                    error.Write(errText);
+                    error.Flush();
+                }
+
+                if (response.Error is { } message)
+                {
+                    error.WriteLine($"vimage: host: {message}");
+                    error.Flush();
+                }
+
+                if (response.Exit is { } status)
+                {
+                    return status;
+                }
+            }
+        }
+        catch (Exception) when (interrupted)
+        {
+            return 130;
+        }
+        catch (ProtocolException e)
+        {
+            error.WriteLine($"vimage: {e.Message}");
+            return HostProtocol.ExitProtocol;
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            error.WriteLine($"vimage: lost the connection to the host at {path}: {e.Message}");
+            return HostProtocol.ExitUnavailable;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>UTF-8 stdout/stderr writers without a BOM, flushed per frame.</summary>
+    internal static TextWriter StdWriter(bool error) =>
+        new StreamWriter(error ? Console.OpenStandardError() : Console.OpenStandardOutput(), new UTF8Encoding(false)) { AutoFlush = false };
+}

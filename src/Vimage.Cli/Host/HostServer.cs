@@ -1,0 +1,412 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Vimage.Cli.Commands;
+using Vimage.Core;
+using Vimage.Net;
+
+namespace Vimage.Cli.Host;
+
+/// <summary>
+/// The host: owns the vnets (the kernel, every stack, the jail list) and serves command lines over a Unix socket,
+/// one task per connection (Protocol.md). Nothing a client sends or fails to receive can take it down.
+/// </summary>
+public sealed class HostServer : IDisposable
+{
+    /// <summary>How long a client may take to send its request frame.</summary>
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly string _socketPath;
+    private readonly TextWriter? _log;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly CommandDispatcher _dispatcher = CommandDispatcher.CreateDefault();
+    private readonly JailRegistry _jails = new();
+    private readonly HashSet<Task> _connections = [];
+    private readonly DateTime _started = DateTime.UtcNow;
+    private Socket? _listener;
+    private FileStream? _lock;
+    private int _connectionCount;
+    private bool _owner; // we hold the lock and created the socket: ours to delete
+    private int _disposed;
+
+    public HostServer(string socketPath, TextWriter? log = null)
+    {
+        _socketPath = Path.GetFullPath(socketPath);
+        _log = log;
+    }
+
+    public string SocketPath => _socketPath;
+
+    /// <summary>Signalled when the host is asked to stop (shutdown request, SIGTERM, SIGINT, Stop()).</summary>
+    public CancellationToken Stopping => _stop.Token;
+
+    /// <summary>Thrown by Start when another host already serves the socket.</summary>
+    public sealed class AlreadyRunningException(string path) : Exception($"a host is already running at {path}");
+
+    /// <summary>
+    /// Creates the socket directory (0700 when we create it), takes the host lock, replaces a stale socket file,
+    /// binds and listens (socket 0600), and boots the kernel and network stack.
+    /// </summary>
+    public void Start()
+    {
+        string directory = Path.GetDirectoryName(_socketPath) ?? "/";
+        if (!Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
+        // One host per socket: the lock file serialises racing starters (two clients autostarting at once).
+        try
+        {
+            _lock = new FileStream(_socketPath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            throw new AlreadyRunningException(_socketPath);
+        }
+
+        if (File.Exists(_socketPath) || Directory.Exists(_socketPath))
+        {
+            if (HostClient.IsListening(_socketPath))
+            {
+                ReleaseLock();
+                throw new AlreadyRunningException(_socketPath);
+            }
+
+            File.Delete(_socketPath); // stale: nobody listens
+        }
+
+        VnetSystem.Boot();
+        NetStack.EnsureInitialized();
+
+        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(_socketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+
+            listener.Listen(64);
+        }
+        catch
+        {
+            listener.Dispose();
+            _owner = true; // the lock is ours; a half-made socket file too
+            ReleaseLock();
+            throw;
+        }
+
+        _listener = listener;
+        _owner = true;
+        Log($"listening on {_socketPath} (pid {Environment.ProcessId}, {(Vnet.IsVimage ? "VIMAGE" : "no VIMAGE")})");
+    }
+
+    /// <summary>Accepts connections until Stop; then cancels running commands, waits briefly for them, and cleans up.</summary>
+    public async Task RunAsync()
+    {
+        Socket listener = _listener ?? throw new InvalidOperationException("Start the host first");
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                Log($"accept: {e.Message}");
+                await Task.Delay(50).ConfigureAwait(false);
+                continue;
+            }
+
+            int id = Interlocked.Increment(ref _connectionCount);
+            Task task = Task.Run(() => ServeAsync(client, id));
+            lock (_connections)
+            {
+                _connections.Add(task);
+            }
+
+            _ = task.ContinueWith(t =>
+            {
+                lock (_connections)
+                {
+                    _connections.Remove(t);
+                }
+            }, TaskScheduler.Default);
+        }
+
+        Task[] running;
+        lock (_connections)
+        {
+            running = [.. _connections];
+        }
+
+        // Running commands saw the stop token; give them a moment to finish their last frames.
+        await Task.WhenAny(Task.WhenAll(running), Task.Delay(TimeSpan.FromSeconds(3))).ConfigureAwait(false);
+        Dispose();
+    }
+
+    /// <summary>Asks the host to stop (idempotent, callable from any thread or a signal handler).</summary>
+    public void Stop()
+    {
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Stop();
+        _listener?.Dispose();
+        try
+        {
+            _jails.RemoveAll();
+        }
+        catch (Exception e)
+        {
+            Log($"removing jails: {e.Message}");
+        }
+
+        bool owner = _owner;
+        ReleaseLock();
+        if (owner)
+        {
+            Log("stopped");
+        }
+    }
+
+    private void ReleaseLock()
+    {
+        if (_owner)
+        {
+            _owner = false;
+            // The lock file stays: unlinking a locked file would let two later hosts lock two different files.
+            TryDelete(_socketPath);
+        }
+
+        _lock?.Dispose();
+        _lock = null;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private async Task ServeAsync(Socket socket, int id)
+    {
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        var channel = new ResponseChannel(stream, cancel);
+        try
+        {
+            uint? peer = HostNative.PeerUid(socket);
+            uint self = HostNative.GetUid();
+            if (peer is null || (peer.Value != self && !OperatingSystem.IsWindows()))
+            {
+                Log($"#{id}: refused peer uid {peer?.ToString() ?? "?"}");
+                Refuse(channel, $"permission denied: peer uid {peer?.ToString() ?? "unknown"} is not the host's uid {self}", HostProtocol.ExitNoPerm);
+                return;
+            }
+
+            HostRequest request;
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
+                timeout.CancelAfter(RequestTimeout);
+                byte[]? payload = await HostProtocol.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
+                if (payload is null)
+                {
+                    return; // connected and left: a liveness probe
+                }
+
+                request = HostProtocol.ParseRequest(payload);
+            }
+            catch (ProtocolException e)
+            {
+                Log($"#{id}: {e.Message}");
+                Refuse(channel, e.Message, HostProtocol.ExitProtocol);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                if (!_stop.IsCancellationRequested)
+                {
+                    Refuse(channel, "timed out waiting for the request", HostProtocol.ExitProtocol);
+                }
+
+                return;
+            }
+
+            switch (request.Op ?? "run")
+            {
+                case "run":
+                    await RunCommandAsync(id, stream, channel, cancel, request).ConfigureAwait(false);
+                    break;
+                case "status":
+                    channel.Send(new HostResponse { Out = Status() });
+                    channel.Send(new HostResponse { Exit = 0 });
+                    break;
+                case "shutdown":
+                    Log($"#{id}: shutdown requested");
+                    channel.Send(new HostResponse { Out = $"vimage host: stopping (pid {Environment.ProcessId})\n" });
+                    channel.Send(new HostResponse { Exit = 0 });
+                    Stop();
+                    break;
+                default:
+                    Refuse(channel, $"bad request: unknown op \"{request.Op}\"", HostProtocol.ExitProtocol);
+                    break;
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            // The client went away: nothing to tell anyone.
+        }
+        catch (Exception e)
+        {
+            Log($"#{id}: internal error: {e}");
+            Refuse(channel, $"internal error: {e.GetType().Name}: {e.Message}", HostProtocol.ExitSoftware);
+        }
+    }
+
+    private static void Refuse(ResponseChannel channel, string message, int exit)
+    {
+        channel.Send(new HostResponse { Error = message });
+        channel.Send(new HostResponse { Exit = exit });
+    }
+
+    private async Task RunCommandAsync(int id, NetworkStream stream, ResponseChannel channel, CancellationTokenSource cancel, HostRequest request)
+    {
+        if (request.Argv is not { Length: > 0 } argv || argv.Any(a => a is null))
+        {
+            Refuse(channel, "bad request: \"argv\" must be a non-empty array of strings", HostProtocol.ExitProtocol);
+            return;
+        }
+
+        string[] args = argv!;
+        Log($"#{id}: {string.Join(' ', args)}");
+
+        // Watch the connection: the client sends nothing more, so end-of-stream means it went away (or Ctrl-C).
+        _ = Task.Run(async () =>
+        {
+            var sink = new byte[256];
+            try
+            {
+                while (await stream.ReadAsync(sink, cancel.Token).ConfigureAwait(false) > 0)
+                {
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return; // host shutdown: the client is still there and gets the command's exit frame
+            }
+            catch (Exception)
+            {
+                // IO error or disposal: the connection is over.
+            }
+
+            channel.MarkDead();
+        });
+
+        var clock = Stopwatch.StartNew();
+        using TextWriter output = channel.CreateWriter(error: false);
+        using TextWriter error = channel.CreateWriter(error: true);
+        string? cwd = request.Cwd is { Length: > 0 } dir && Path.IsPathFullyQualified(dir) ? dir : null;
+        var context = new CommandContext(Vnet.Vnet0, output, error, _jails, cancel.Token, cwd);
+        int status = await Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    return _dispatcher.Run(context, args);
+                }
+                catch (OperationCanceledException)
+                {
+                    return 130;
+                }
+                catch (Exception e)
+                {
+                    // The dispatcher catches everything but its own failure to report on a broken writer.
+                    try
+                    {
+                        error.WriteLine($"{args[0]}: internal error: {e.GetType().Name}: {e.Message}");
+                    }
+                    catch (Exception)
+                    {
+                    }
+
+                    return HostProtocol.ExitSoftware;
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default).ConfigureAwait(false);
+
+        output.Flush();
+        error.Flush();
+        channel.Send(new HostResponse { Exit = status });
+        Log($"#{id}: exit {status} in {clock.ElapsedMilliseconds} ms{(channel.IsDead ? " (client gone)" : "")}");
+    }
+
+    private string Status()
+    {
+        int running;
+        lock (_connections)
+        {
+            running = _connections.Count;
+        }
+
+        return $"vimage host: pid {Environment.ProcessId}, socket {_socketPath}, {(Vnet.IsVimage ? "VIMAGE" : "no VIMAGE")}, " +
+               $"up {(DateTime.UtcNow - _started).TotalSeconds:F0} s, {_jails.All.Count} jail(s), {running} connection(s), " +
+               $"{RuntimeInformation.FrameworkDescription}\n";
+    }
+
+    private void Log(string message)
+    {
+        if (_log is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            try
+            {
+                _log.WriteLine($"{DateTime.Now:HH:mm:ss.fff} vimage host: {message}");
+                _log.Flush();
+            }
+            catch (Exception)
+            {
+            }
+        }
+    }
+}

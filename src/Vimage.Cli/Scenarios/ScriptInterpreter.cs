@@ -1,0 +1,371 @@
+using System.Text;
+using System.Text.RegularExpressions;
+using Vimage.Cli.Commands;
+using Vimage.Core;
+using Vimage.Net;
+
+namespace Vimage.Cli.Scenarios;
+
+/// <summary>
+/// Runs FreeBSD-style network test scripts against a private set of stacks: one command per line with sh-like
+/// variables (<c>epair=$(vnet_mkepair)</c>, <c>${epair}a</c>), <c>&amp;</c> for background commands and <c>wait</c>,
+/// the helpers of tests/sys/common/vnet.subr (vnet_init, vnet_mkepair, vnet_mkjail, vnet_cleanup) and ATF's
+/// <c>atf_check [-s exit:N] [-o match:RE|empty|ignore|inline:TEXT] [-e ...] command…</c>. The first failing line
+/// stops the script (set -e); the result is 0 on success, 1 on failure, 64 for a malformed script.
+/// </summary>
+public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error)
+{
+    private readonly Dictionary<string, string> _variables = new(StringComparer.Ordinal);
+    private readonly JailRegistry _jails = new();
+    private readonly List<string> _epairs = [];
+    private readonly List<Task<int>> _background = [];
+    private readonly CommandDispatcher _dispatcher = CommandDispatcher.CreateDefault();
+
+    public int Run(string script, string name = "script")
+    {
+        string[] lines = script.Replace("\r", "", StringComparison.Ordinal).Split('\n');
+        try
+        {
+            for (int n = 0; n < lines.Length; n++)
+            {
+                string line = lines[n].Trim();
+                if (line.Length == 0 || line.StartsWith('#'))
+                {
+                    continue;
+                }
+
+                output.WriteLine("+ " + line);
+                string? failure = Execute(line);
+                if (failure is not null)
+                {
+                    error.WriteLine($"{name}:{n + 1}: FAIL: {failure}");
+                    return 1;
+                }
+            }
+
+            Task.WaitAll([.. _background]);
+            output.WriteLine($"{name}: PASS");
+            return 0;
+        }
+        catch (ScriptException e)
+        {
+            error.WriteLine($"{name}: {e.Message}");
+            return 64;
+        }
+        finally
+        {
+            Cleanup();
+        }
+    }
+
+    private string? Execute(string line)
+    {
+        Match assignment = AssignmentPattern().Match(line);
+        if (assignment.Success)
+        {
+            var (exit, stdout, stderr) = Capture(Words(assignment.Groups[2].Value));
+            if (exit != 0)
+            {
+                return $"$({assignment.Groups[2].Value}) exited {exit}: {stderr.Trim()}";
+            }
+
+            _variables[assignment.Groups[1].Value] = stdout.Trim();
+            return null;
+        }
+
+        bool background = line.EndsWith('&');
+        List<string> words = Words(background ? line[..^1] : line);
+        if (background)
+        {
+            _background.Add(Task.Run(() => Capture(words).Exit));
+            return null;
+        }
+
+        if (words[0] == "wait")
+        {
+            Task.WaitAll([.. _background]);
+            _background.Clear();
+            return null;
+        }
+
+        if (words[0] == "atf_check")
+        {
+            return AtfCheck(words[1..]);
+        }
+
+        var (status, text, err) = Capture(words);
+        output.Write(text);
+        output.Write(err);
+        return status == 0 ? null : $"'{string.Join(' ', words)}' exited {status}";
+    }
+
+    private string? AtfCheck(List<string> words)
+    {
+        int expectedExit = 0;
+        string? outCheck = null, errCheck = null;
+        int i = 0;
+        for (; i < words.Count && words[i].StartsWith('-'); i += 2)
+        {
+            if (i + 1 >= words.Count)
+            {
+                throw new ScriptException($"atf_check: {words[i]} needs a value");
+            }
+
+            switch (words[i])
+            {
+                case "-s":
+                    expectedExit = words[i + 1].StartsWith("exit:", StringComparison.Ordinal) && int.TryParse(words[i + 1][5..], out int e)
+                        ? e
+                        : throw new ScriptException($"atf_check: unsupported status check {words[i + 1]}");
+                    break;
+                case "-o":
+                    outCheck = words[i + 1];
+                    break;
+                case "-e":
+                    errCheck = words[i + 1];
+                    break;
+                default:
+                    throw new ScriptException($"atf_check: unknown option {words[i]}");
+            }
+        }
+
+        var (exit, stdout, stderr) = Capture(words[i..]);
+        output.Write(stdout);
+        string command = string.Join(' ', words[i..]);
+        if (exit != expectedExit)
+        {
+            return $"'{command}' exited {exit}, expected {expectedExit}; stderr: {stderr.Trim()}";
+        }
+
+        return Check("stdout", outCheck, stdout, command) ?? Check("stderr", errCheck, stderr, command);
+    }
+
+    private static string? Check(string stream, string? spec, string text, string command)
+    {
+        if (spec is null || spec == "ignore")
+        {
+            return null;
+        }
+
+        if (spec == "empty")
+        {
+            return text.Length == 0 ? null : $"{stream} of '{command}' is not empty: {text.Trim()}";
+        }
+
+        if (spec.StartsWith("match:", StringComparison.Ordinal))
+        {
+            return Regex.IsMatch(text, spec[6..], RegexOptions.Multiline)
+                ? null
+                : $"{stream} of '{command}' does not match /{spec[6..]}/:\n{text}";
+        }
+
+        if (spec.StartsWith("not-match:", StringComparison.Ordinal))
+        {
+            return !Regex.IsMatch(text, spec[10..], RegexOptions.Multiline) ? null : $"{stream} of '{command}' matches /{spec[10..]}/";
+        }
+
+        if (spec.StartsWith("inline:", StringComparison.Ordinal))
+        {
+            string expected = Regex.Unescape(spec[7..]);
+            return text == expected ? null : $"{stream} of '{command}' is '{text}', expected '{expected}'";
+        }
+
+        throw new ScriptException($"atf_check: unsupported check {spec}");
+    }
+
+    /// <summary>Runs a command (a vnet.subr helper or a vimage command) and captures its output.</summary>
+    private (int Exit, string Out, string Err) Capture(List<string> words)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = words[0] switch
+        {
+            "vnet_init" => Vnet.IsVimage ? 0 : Fail(stderr, "This test requires VIMAGE", 77),
+            "vnet_mkepair" => MakeEpair(stdout, stderr),
+            "vnet_mkjail" => MakeJail(words, stdout, stderr),
+            "vnet_cleanup" => CleanupStatus(),
+            "echo" => Echo(stdout, words),
+            "sleep" => Sleep(words),
+            _ => _dispatcher.Run(new CommandContext(Vnet.Vnet0, stdout, stderr, _jails), words),
+        };
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private int MakeEpair(TextWriter stdout, TextWriter stderr)
+    {
+        var created = new StringWriter();
+        int exit = _dispatcher.Run(new CommandContext(Vnet.Vnet0, created, stderr, _jails), ["ifconfig", "epair", "create"]);
+        if (exit != 0)
+        {
+            return exit;
+        }
+
+        string name = created.ToString().Trim().TrimEnd('a');
+        _epairs.Add(name);
+        stdout.WriteLine(name);
+        return 0;
+    }
+
+    private int MakeJail(List<string> words, TextWriter stdout, TextWriter stderr)
+    {
+        if (words.Count < 2)
+        {
+            return Fail(stderr, "vnet_mkjail: jail name required", 64);
+        }
+
+        var argv = new List<string> { "jail", "-c", $"name={words[1]}", "vnet", "persist" };
+        argv.AddRange(words.Skip(2).Select(i => $"vnet.interface={i}"));
+        return _dispatcher.Run(new CommandContext(Vnet.Vnet0, stdout, stderr, _jails), argv);
+    }
+
+    private int CleanupStatus()
+    {
+        Cleanup();
+        return 0;
+    }
+
+    /// <summary>vnet_cleanup: jails go (their loaned interfaces return home), then the epairs made here.</summary>
+    private void Cleanup()
+    {
+        try
+        {
+            Task.WaitAll([.. _background], TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // a background command failed: its status was already reported or ignored
+        }
+
+        _background.Clear();
+        _jails.RemoveAll();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            foreach (string epair in _epairs)
+            {
+                if (Ifnets.TryFind(epair + "a") is { } a)
+                {
+                    Ifnets.Destroy(a.Name);
+                }
+            }
+        }
+
+        _epairs.Clear();
+    }
+
+    private static int Echo(TextWriter stdout, List<string> words)
+    {
+        stdout.WriteLine(string.Join(' ', words.Skip(1)));
+        return 0;
+    }
+
+    private static int Sleep(List<string> words)
+    {
+        Thread.Sleep(TimeSpan.FromSeconds(words.Count > 1 && double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double s) ? Math.Min(s, 30) : 1));
+        return 0;
+    }
+
+    private static int Fail(TextWriter stderr, string message, int status)
+    {
+        stderr.WriteLine(message);
+        return status;
+    }
+
+    /// <summary>Splits a line into words: quotes group, $VAR / ${VAR} expand.</summary>
+    private List<string> Words(string line)
+    {
+        var words = new List<string>();
+        var current = new StringBuilder();
+        bool inWord = false;
+        char quote = '\0';
+        for (int i = 0; i < line.Length; i++)
+        {
+            char c = line[i];
+            if (quote != '\0')
+            {
+                if (c == quote)
+                {
+                    quote = '\0';
+                }
+                else if (c == '$' && quote == '"')
+                {
+                    i = Expand(line, i, current);
+                }
+                else
+                {
+                    current.Append(c);
+                }
+
+                continue;
+            }
+
+            if (c is '"' or '\'')
+            {
+                quote = c;
+                inWord = true;
+            }
+            else if (char.IsWhiteSpace(c))
+            {
+                if (inWord)
+                {
+                    words.Add(current.ToString());
+                    current.Clear();
+                    inWord = false;
+                }
+            }
+            else if (c == '$')
+            {
+                i = Expand(line, i, current);
+                inWord = true;
+            }
+            else if (c == '\\' && i + 1 < line.Length)
+            {
+                current.Append(line[++i]);
+                inWord = true;
+            }
+            else
+            {
+                current.Append(c);
+                inWord = true;
+            }
+        }
+
+        if (quote != '\0')
+        {
+            throw new ScriptException($"unterminated quote in: {line}");
+        }
+
+        if (inWord)
+        {
+            words.Add(current.ToString());
+        }
+
+        return words.Count > 0 ? words : throw new ScriptException($"empty command: {line}");
+    }
+
+    private int Expand(string line, int dollar, StringBuilder into)
+    {
+        Match m = VariablePattern().Match(line, dollar);
+        if (!m.Success || m.Index != dollar)
+        {
+            into.Append('$');
+            return dollar;
+        }
+
+        string name = m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value;
+        if (!_variables.TryGetValue(name, out string? value))
+        {
+            throw new ScriptException($"undefined variable ${name}");
+        }
+
+        into.Append(value);
+        return dollar + m.Length - 1;
+    }
+
+    [GeneratedRegex(@"^([A-Za-z_][A-Za-z0-9_]*)=\$\((.+)\)$")]
+    private static partial Regex AssignmentPattern();
+
+    [GeneratedRegex(@"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")]
+    private static partial Regex VariablePattern();
+}
+
+public sealed class ScriptException(string message) : Exception(message);

@@ -1,0 +1,333 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using Vimage.Core;
+using Vimage.Net.Route;
+using Vimage.Net.Sockets;
+
+namespace Vimage.Net.Inet;
+
+/// <summary>
+/// UDP (netinet/udp_usrreq.c): udp_input with its checks and PCB lookup, udp_multi_input for broadcast and
+/// multicast, udp_output, and udp_common_ctlinput turning ICMP errors into socket errors. Each vnet has its own
+/// PCB table (V_udbinfo), statistics and knobs.
+/// </summary>
+public static partial class Udp
+{
+    /// <summary>sizeof(struct sockaddr_in): what sbappendaddr charges each datagram beyond its data.</summary>
+    internal const int SockaddrLength = 16;
+
+    [Vnet]
+    private static UdpPcbTable s_udbinfo = new();
+
+    private static readonly IcmpHandler CtlInputHandler = CtlInput;
+
+    /// <summary>The current vnet's PCB table.</summary>
+    internal static UdpPcbTable Table => V_udbinfo;
+
+    /// <summary>UDP sockets open in <paramref name="vnet"/> (netstat -p udp would list them).</summary>
+    public static int SocketCount(Vnet vnet) => V_udbinfo_In(vnet).Count;
+
+    [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FOURTH)]
+    private static void udp_vnet_init()
+    {
+        IpProtocols.Register(IpProto.Udp, Input);
+        IcmpListeners.Add(CtlInputHandler);
+    }
+
+    /// <summary>udp_destroy: sockets still open in the dying vnet are closed, so later use of them fails cleanly.</summary>
+    [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FOURTH)]
+    private static void udp_vnet_destroy()
+    {
+        IcmpListeners.Remove(CtlInputHandler);
+        foreach (UdpPcb pcb in V_udbinfo.DetachAll())
+        {
+            pcb.Socket.Abort("its vnet was destroyed");
+        }
+    }
+
+    /// <summary>udp_input: the mbuf's data starts at the IP header of <paramref name="hlen"/> bytes.</summary>
+    internal static void Input(Mbuf m, int hlen)
+    {
+        Stat(UdpStat.udps_ipackets);
+        Span<byte> p = m.Data;
+        if (p.Length < hlen + HeaderLength)
+        {
+            Drop(m, UdpStat.udps_hdrops);
+            return;
+        }
+
+        int ipLength = p.Length - hlen;
+        int length = BinaryPrimitives.ReadUInt16BigEndian(p[(hlen + 4)..]);
+        if (length != ipLength)
+        {
+            if (length > ipLength || length < HeaderLength)
+            {
+                Drop(m, UdpStat.udps_badlen);
+                return;
+            }
+
+            m.Truncate(hlen + length); // the IP datagram carries more than the UDP datagram: trim
+            p = m.Data;
+        }
+
+        InAddr src = InAddr.Read(p[12..]);
+        InAddr dst = InAddr.Read(p[16..]);
+        Span<byte> uh = p[hlen..];
+        ushort sport = BinaryPrimitives.ReadUInt16BigEndian(uh);
+        ushort dport = BinaryPrimitives.ReadUInt16BigEndian(uh[2..]);
+        if (uh[6] != 0 || uh[7] != 0)
+        {
+            ulong sum = Checksum.Sum(uh, Checksum.PseudoHeader(src, dst, IpProto.Udp, length));
+            if (Checksum.Finish(sum) != 0)
+            {
+                Drop(m, UdpStat.udps_badsum);
+                return;
+            }
+        }
+        else
+        {
+            Stat(UdpStat.udps_nosum);
+        }
+
+        UdpPcbTable table = V_udbinfo;
+        if (dst.IsMulticast || InAddrs.IsBroadcast(dst))
+        {
+            MultiInput(table, m, src, sport, dst, dport, length - HeaderLength);
+            return;
+        }
+
+        UdpPcb? pcb = table.Lookup(src, sport, dst, dport);
+        if (pcb is null)
+        {
+            if (V_udp_log_in_vain != 0)
+            {
+                Trace.TraceInformation($"Connection attempt to UDP {dst}:{dport} from {src}:{sport}");
+            }
+
+            Stat(UdpStat.udps_noport);
+            if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0)
+            {
+                Drop(m, UdpStat.udps_noportbcast);
+                return;
+            }
+
+            if (V_udp_blackhole != 0)
+            {
+                m.Free();
+                return;
+            }
+
+            Icmp.Error(m, IcmpType.Unreach, IcmpCode.UnreachPort);
+            return;
+        }
+
+        Append(pcb.Socket, m, length - HeaderLength);
+    }
+
+    /// <summary>
+    /// udp_multi_input: a broadcast or multicast datagram goes to every socket bound to its port whose local address
+    /// is the wildcard or the destination and whose foreign end (if connected) is the sender; each but the last gets
+    /// a copy. There is no IP_ADD_MEMBERSHIP yet, so multicast is not filtered by group (udps_filtermcast stays 0).
+    /// </summary>
+    private static void MultiInput(UdpPcbTable table, Mbuf m, InAddr src, ushort sport, InAddr dst, ushort dport, int payload)
+    {
+        UdpSocket? last = null;
+        foreach (UdpPcb pcb in table.Bucket(dport))
+        {
+            PcbEnds e = pcb.Ends;
+            if (e.LocalPort != dport || (!e.Local.IsAny && e.Local != dst)
+                || (e.IsConnected && (e.Foreign != src || e.ForeignPort != sport)))
+            {
+                continue;
+            }
+
+            if (last is not null && Copy(m) is Mbuf copy)
+            {
+                Append(last, copy, payload);
+            }
+
+            last = pcb.Socket;
+        }
+
+        if (last is null)
+        {
+            Stat(UdpStat.udps_noport);
+            Drop(m, dst.IsMulticast ? UdpStat.udps_noportmcast : UdpStat.udps_noportbcast);
+            return;
+        }
+
+        Append(last, m, payload);
+    }
+
+    /// <summary>udp_append: queue on the socket or count udps_fullsock.</summary>
+    private static void Append(UdpSocket so, Mbuf m, int payload)
+    {
+        switch (so.Deliver(m, payload))
+        {
+            case UdpSocket.DeliverResult.Queued:
+                return;
+            case UdpSocket.DeliverResult.Full:
+                Drop(m, UdpStat.udps_fullsock);
+                return;
+            default:
+                m.Free(); // closed meanwhile
+                return;
+        }
+    }
+
+    private static Mbuf? Copy(Mbuf m)
+    {
+        Mbuf? copy = MbufPool.GetFor(m.Length);
+        if (copy is null)
+        {
+            return null;
+        }
+
+        copy.SetData(m.Data);
+        copy.Flags = m.Flags;
+        copy.ReceiveInterface = m.ReceiveInterface;
+        return copy;
+    }
+
+    private static void Drop(Mbuf m, UdpStat reason)
+    {
+        Stat(reason);
+        m.Free();
+    }
+
+    /// <summary>
+    /// in_pcbconnect_setup's address rules for a destination: INADDR_ANY means our first address and
+    /// INADDR_BROADCAST the first broadcast-capable interface's subnet broadcast (when there is no route for it).
+    /// </summary>
+    internal static InAddr RewriteDestination(InAddr dst)
+    {
+        IReadOnlyList<InIfaddr> all = InAddrs.All;
+        if (all.Count == 0)
+        {
+            return dst;
+        }
+
+        if (dst.IsAny)
+        {
+            return all[0].Address;
+        }
+
+        if (dst.IsBroadcast && Routes.Lookup(dst) is null)
+        {
+            foreach (InIfaddr ia in all)
+            {
+                if (ia.Interface.Type != IfType.IFT_LOOP && ia.PrefixLength < 31)
+                {
+                    return ia.BroadcastAddress;
+                }
+            }
+        }
+
+        return dst;
+    }
+
+    /// <summary>in_pcbladdr: the source address for <paramref name="dst"/> (ENETUNREACH without a route).</summary>
+    internal static int SelectSource(InAddr dst, out InAddr src)
+    {
+        src = InAddr.Any;
+        if (!InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
+        {
+            src = dst; // ourselves: the host route's address
+            return 0;
+        }
+
+        Rtentry? route = Routes.Lookup(dst);
+        if (route is null)
+        {
+            return Errno.ENETUNREACH;
+        }
+
+        src = InAddrs.SourceFor(route.Interface, dst);
+        if (src.IsAny)
+        {
+            src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
+        }
+
+        return src.IsAny ? Errno.EADDRNOTAVAIL : 0;
+    }
+
+    /// <summary>
+    /// udp_output: header, checksum over the pseudo-header (net.inet.udp.checksum), ip_output. Returns 0 or an errno;
+    /// <paramref name="src"/> is the socket's bound address or Any to choose one.
+    /// </summary>
+    internal static int Output(ReadOnlySpan<byte> data, InAddr src, ushort sport, InAddr dst, ushort dport, IpOutputOptions options)
+    {
+        if (src.IsAny || src.IsBroadcast || src.IsMulticast || InAddrs.IsBroadcast(src))
+        {
+            int error = SelectSource(dst, out src);
+            if (error != 0)
+            {
+                return error;
+            }
+        }
+
+        int length = HeaderLength + data.Length;
+        Mbuf? m = MbufPool.GetFor(length);
+        if (m is null)
+        {
+            return Errno.ENOBUFS;
+        }
+
+        Span<byte> uh = m.Append(length);
+        BinaryPrimitives.WriteUInt16BigEndian(uh, sport);
+        BinaryPrimitives.WriteUInt16BigEndian(uh[2..], dport);
+        BinaryPrimitives.WriteUInt16BigEndian(uh[4..], (ushort)length);
+        uh[6] = 0;
+        uh[7] = 0;
+        data.CopyTo(uh[HeaderLength..]);
+        if (V_udp_cksum != 0)
+        {
+            ushort sum = Checksum.Finish(Checksum.Sum(uh, Checksum.PseudoHeader(src, dst, IpProto.Udp, length)));
+            BinaryPrimitives.WriteUInt16BigEndian(uh[6..], sum == 0 ? (ushort)0xffff : sum);
+        }
+
+        Stat(UdpStat.udps_opackets);
+        return IpOutput.Send(m, src, dst, IpProto.Udp, options);
+    }
+
+    /// <summary>
+    /// udp_common_ctlinput: an ICMP unreachable quoting one of our datagrams becomes so_error on the connected
+    /// socket of that 4-tuple (port/protocol → ECONNREFUSED, net/host → EHOSTUNREACH). Unconnected sockets never
+    /// hear of it, as in BSD.
+    /// </summary>
+    private static bool CtlInput(Mbuf m, int hlen)
+    {
+        ReadOnlySpan<byte> icmp = m.Data[hlen..];
+        if (icmp.Length < Icmp.HeaderLength + IpHeader.MinLength + HeaderLength || icmp[0] != IcmpType.Unreach)
+        {
+            return false;
+        }
+
+        int errno = icmp[1] switch
+        {
+            IcmpCode.UnreachPort or IcmpCode.UnreachProtocol => Errno.ECONNREFUSED,
+            IcmpCode.UnreachNet or IcmpCode.UnreachHost or IcmpCode.UnreachSourceRouteFailed => Errno.EHOSTUNREACH,
+            _ => 0,
+        };
+        ReadOnlySpan<byte> quoted = icmp[Icmp.HeaderLength..];
+        int qhlen = (quoted[0] & 0x0f) * 4;
+        if (errno == 0 || quoted[9] != IpProto.Udp || qhlen < IpHeader.MinLength || quoted.Length < qhlen + HeaderLength)
+        {
+            return false;
+        }
+
+        InAddr local = InAddr.Read(quoted[12..]);
+        InAddr foreign = InAddr.Read(quoted[16..]);
+        ushort lport = BinaryPrimitives.ReadUInt16BigEndian(quoted[qhlen..]);
+        ushort fport = BinaryPrimitives.ReadUInt16BigEndian(quoted[(qhlen + 2)..]);
+        UdpPcb? pcb = V_udbinfo.LookupConnected(foreign, fport, local, lport);
+        if (pcb is null)
+        {
+            return false;
+        }
+
+        pcb.Socket.Notify(errno);
+        m.Free();
+        return true;
+    }
+}
