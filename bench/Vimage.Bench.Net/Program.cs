@@ -3,9 +3,20 @@ using System.Globalization;
 using Vimage.Bench.Net;
 using Vimage.Core;
 
-// dotnet run -c Release --project bench/Vimage.Bench.Net -- [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]
+// dotnet run -c Release --project bench/Vimage.Bench.Net -- [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]
+// dotnet run -c Release --project bench/Vimage.Bench.Net -- inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "inet")
+{
+    return InetMode.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "frames")
+{
+    args = args[1..];
+}
+
 double seconds = 2, warmupSeconds = 0.5;
 bool baseline = true, trace = false;
 string mode = "both";
@@ -36,7 +47,7 @@ for (int i = 0; i < args.Length; i++)
             trace = true;
             break;
         default:
-            Console.Error.WriteLine("usage: Vimage.Bench.Net [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]");
+            Console.Error.WriteLine("usage: Vimage.Bench.Net [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]\n       Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]");
             return 2;
     }
 }
@@ -182,35 +193,6 @@ static string Drops(RunResult r)
     return $"{count} ({100.0 * r.Drops / offered:0.#}%)";
 }
 
-static double IdlePercent()
-{
-    static (long Idle, long Total) Read()
-    {
-        long[] v = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
-        return (v[3] + (v.Length > 4 ? v[4] : 0), v.Sum());
-    }
+static double IdlePercent() => MachineInfo.IdlePercent();
 
-    try
-    {
-        var (i0, t0) = Read();
-        Thread.Sleep(1000);
-        var (i1, t1) = Read();
-        return t1 == t0 ? 100 : 100.0 * (i1 - i0) / (t1 - t0);
-    }
-    catch (IOException)
-    {
-        return 100;
-    }
-}
-
-static string LoadAverage()
-{
-    try
-    {
-        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-    }
-    catch (IOException)
-    {
-        return "?";
-    }
-}
+static string LoadAverage() => MachineInfo.LoadAverage();

@@ -235,7 +235,7 @@ internal sealed unsafe class VethBaseline : IDisposable
     }
 
     /// <summary>Runs <paramref name="body"/> on a dedicated thread that entered network namespace <paramref name="ns"/>.</summary>
-    private static T InNetns<T>(string ns, Func<T> body)
+    internal static T InNetns<T>(string ns, Func<T> body)
     {
         T result = default!;
         ExceptionDispatchInfo? failure = null;
@@ -289,7 +289,7 @@ internal sealed unsafe class VethBaseline : IDisposable
 
     private static string Mac(byte[] mac) => string.Join(':', mac.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
-    private static string KernelRelease()
+    internal static string KernelRelease()
     {
         try
         {
@@ -310,7 +310,7 @@ internal sealed unsafe class VethBaseline : IDisposable
         }
     }
 
-    private static (int Code, string Output) TryRun(string file, string arguments)
+    internal static (int Code, string Output) TryRun(string file, string arguments)
     {
         try
         {

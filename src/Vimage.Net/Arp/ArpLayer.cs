@@ -34,7 +34,7 @@ public static partial class ArpLayer
             }
         }
 
-        entry ??= table.GetOrAdd(ifp, nextHop, () => new LlEntry(ifp, nextHop) { State = LlState.Incomplete, ExpiresAtMs = now + V_arpt_down * 1000L });
+        entry ??= NewIncomplete(table, ifp, nextHop, now);
         bool ask;
         lock (entry.Lock)
         {
@@ -80,6 +80,10 @@ public static partial class ArpLayer
 
         return Held;
     }
+
+    // Kept out of Resolve: a lambda capturing its locals would cost a closure on every packet, hit or miss.
+    private static LlEntry NewIncomplete(ArpTable table, Ifnet ifp, InAddr nextHop, long now)
+        => table.GetOrAdd(ifp, nextHop, () => new LlEntry(ifp, nextHop) { State = LlState.Incomplete, ExpiresAtMs = now + V_arpt_down * 1000L });
 
     /// <summary>in_arpinput.</summary>
     internal static void Input(Ifnet ifp, Mbuf m)

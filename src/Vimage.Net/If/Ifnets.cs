@@ -100,6 +100,7 @@ public static partial class Ifnets
     public static IReadOnlyList<Ifnet> Create(string spec)
     {
         (IfCloner cloner, int unit) = ParseCloneSpec(spec);
+        _ = Curvnet.Current ?? throw new InvalidOperationException("ifconfig create needs a current vnet (Curvnet.Set)");
         lock (DetachLock)
         {
             IfnetList list = V_ifnet;

@@ -163,9 +163,9 @@ public sealed partial class IflibContext : IIfDriver
         IflibQueueSet qs = EnterCurrent();
         try
         {
-            if (qs.Disposed)
+            if (qs.Disposed || qs.Purging)
             {
-                return false;
+                return false; // the interface is being detached: its rings were (or are being) purged
             }
 
             if (!m.HasFlowId)

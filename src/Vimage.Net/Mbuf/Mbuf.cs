@@ -114,7 +114,7 @@ public sealed class Mbuf
     /// <summary>m_adj: trims <paramref name="count"/> bytes from the front (positive) or the end (negative).</summary>
     public void Adjust(int count)
     {
-        int n = Math.Min(Math.Abs(count), Length);
+        int n = (int)Math.Min(Math.Abs((long)count), Length);
         if (count >= 0)
         {
             Offset += n;

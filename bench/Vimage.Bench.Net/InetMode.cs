@@ -1,0 +1,224 @@
+using System.Diagnostics;
+using System.Globalization;
+using Vimage.Core;
+
+namespace Vimage.Bench.Net;
+
+/// <summary>
+/// <c>inet</c> mode: ping RTT, UDP request/response RTT and UDP datagrams/s between two vnets joined by an epair,
+/// against two Linux network namespaces joined by a veth pair, in the same process and run. See README.md.
+/// </summary>
+internal static class InetMode
+{
+    private const int ReceiveBuffer = 1 << 20; // SO_RCVBUF of the rate runs' receiving socket, both stacks
+
+    public static int Run(string[] args)
+    {
+        double seconds = 2, warmupSeconds = 0.5;
+        int count = 10_000;
+        bool baseline = true, trace = false;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seconds" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double s) && s > 0:
+                    seconds = s;
+                    i++;
+                    break;
+                case "--warmup" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double w) && w >= 0:
+                    warmupSeconds = w;
+                    i++;
+                    break;
+                case "--count" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int c) && c > 0:
+                    count = c;
+                    i++;
+                    break;
+                case "--no-baseline":
+                    baseline = false;
+                    break;
+                case "--alloc-trace":
+                    trace = true;
+                    break;
+                default:
+                    Console.Error.WriteLine("usage: Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]");
+                    return 2;
+            }
+        }
+
+        TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
+        TimeSpan cap = TimeSpan.FromSeconds(Math.Max(5, 2 * seconds)); // latency runs stop early on a very slow machine
+        int latencyWarmup = Math.Min(1000, count);
+        double idle = MachineInfo.IdlePercent();
+        var total = Stopwatch.StartNew();
+        Console.WriteLine($"Vimage.Bench.Net inet: VIMAGE={(Vnet.IsVimage ? "on" : "off")}, {Environment.ProcessorCount} CPUs, .NET {Environment.Version}, " +
+            $"GC {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, load average {MachineInfo.LoadAverage()}");
+        if (idle < 80)
+        {
+            Console.WriteLine($"WARNING: the machine was busy at the start ({idle:0}% idle over 1 s): other processes share the {Environment.ProcessorCount} CPUs and skew every figure");
+        }
+
+        Console.WriteLine($"latency: {latencyWarmup} unmeasured + {count} measured sequential round trips each; rates: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; " +
+            $"64-byte UDP payloads; SO_RCVBUF {ReceiveBuffer >> 10} KiB on the rate receivers");
+
+        using AllocTrace? tracer = trace ? new AllocTrace() : null;
+        using var vimage = new InetVimage();
+        Console.WriteLine($"vimage: {vimage.Description}");
+        InetLinux? linux = null;
+        string baselineNote;
+        if (baseline)
+        {
+            linux = InetLinux.TryCreate(out string reason);
+            baselineNote = linux is null ? $"baseline unavailable: {reason}" : $"baseline: {linux.Description}";
+        }
+        else
+        {
+            baselineNote = "baseline unavailable: disabled with --no-baseline";
+        }
+
+        Console.WriteLine(baselineNote);
+        Console.WriteLine();
+
+        var rows = new List<Row>();
+        try
+        {
+            // JIT warm-up, not measured: a short paced and unpaced rate run (also resolves ARP both ways).
+            _ = vimage.UdpEcho(200, 1, cap);
+            _ = vimage.Rate(paced: true, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
+            _ = vimage.Rate(paced: false, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
+
+            LatencyResult vPing = vimage.Ping(latencyWarmup, count, cap);
+            Print("vimage ping", vPing);
+            LatencyResult? lPing = Try(linux, l => l.Ping(latencyWarmup, count, cap), ref baselineNote);
+            Print("linux  ping", lPing);
+            rows.Add(Row.Latency("ping RTT median (ICMP echo, 56 data bytes)", vPing.MedianUs, lPing?.MedianUs));
+            rows.Add(Row.Latency("ping RTT p99", vPing.P99Us, lPing?.P99Us));
+
+            LatencyResult vEcho = vimage.UdpEcho(latencyWarmup, count, cap);
+            Print("vimage udp req/resp", vEcho);
+            LatencyResult? lEcho = Try(linux, l => l.UdpEcho(latencyWarmup, count, cap), ref baselineNote);
+            Print("linux  udp req/resp", lEcho);
+            rows.Add(Row.Latency("UDP request/response RTT median (64 B)", vEcho.MedianUs, lEcho?.MedianUs));
+            rows.Add(Row.Latency("UDP request/response RTT p99", vEcho.P99Us, lEcho?.P99Us));
+
+            foreach (bool paced in new[] { true, false })
+            {
+                string kind = paced ? $"paced, <= {InetMeasure.PaceWindow} in flight" : "unpaced";
+                if (tracer is not null)
+                {
+                    tracer.Active = true;
+                }
+
+                RateResult v = vimage.Rate(paced, ReceiveBuffer, warmup, measure);
+                if (tracer is not null)
+                {
+                    tracer.Active = false;
+                }
+
+                Print($"vimage udp datagrams/s {kind}", v);
+                RateResult? l = Try(linux, x => x.Rate(paced, ReceiveBuffer, warmup, measure), ref baselineNote);
+                Print($"linux  udp datagrams/s {kind}", l);
+                rows.Add(Row.Rate($"UDP datagrams/s received ({kind})", v, l));
+            }
+        }
+        finally
+        {
+            linux?.Dispose();
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| measurement | vimage | linux netns | ratio |");
+        Console.WriteLine("| --- | ---: | ---: | ---: |");
+        foreach (Row row in rows)
+        {
+            Console.WriteLine($"| {row.Name} | {row.Vimage} | {row.Linux ?? "n/a"} | {(row.Ratio is double r ? $"{r:0.00}x" : "n/a")} |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("ratio: vimage/linux for rates, linux/vimage for latencies, so above 1 means Vimage is better. Latencies are Stopwatch");
+        Console.WriteLine("around send -> matching reply on one thread, sequential. Rates count datagrams the receiving socket handed to the");
+        Console.WriteLine("receiver thread per second of the window; drops and sender errors are in the lines above the table.");
+        Console.WriteLine(baselineNote);
+        List<Row> rates = rows.Where(r => r.IsRate).ToList();
+        if (rates.Count > 0 && rates.All(r => r.Ratio is not null))
+        {
+            double bestV = rates.Max(r => r.VimageValue), bestL = rates.Max(r => r.LinuxValue!.Value);
+            string perRow = string.Join("; ", rates.Select(r => $"{r.Name[(r.Name.IndexOf('(', StringComparison.Ordinal) + 1)..^1]}: {r.Ratio:0.00}x"));
+            Console.WriteLine(bestV > bestL && rates.All(r => r.Ratio > 1)
+                ? $"goal \"ahead of the kernel baseline in datagrams per second\": MET ({perRow})"
+                : bestV > bestL
+                    ? $"goal \"ahead of the kernel baseline in datagrams per second\": PARTLY MET: best vimage {InetMeasure.PerSecond(bestV)} vs best linux {InetMeasure.PerSecond(bestL)} ({perRow})"
+                    : $"goal \"ahead of the kernel baseline in datagrams per second\": NOT MET: best vimage {InetMeasure.PerSecond(bestV)} vs best linux {InetMeasure.PerSecond(bestL)} ({perRow})");
+        }
+        else
+        {
+            Console.WriteLine("goal \"ahead of the kernel baseline in datagrams per second\": cannot be judged (no baseline)");
+        }
+
+        if (tracer is not null)
+        {
+            Console.WriteLine("allocation samples during the vimage rate runs (GCAllocationTick, bytes by type):");
+            foreach (var (type, bytes) in tracer.Top(15))
+            {
+                Console.WriteLine($"  {bytes,14:N0}  {type}");
+            }
+        }
+
+        Console.WriteLine($"load average at the end: {MachineInfo.LoadAverage()}; total time {total.Elapsed.TotalSeconds:0.0} s");
+        return 0;
+    }
+
+    /// <summary>Runs a baseline measurement; a failure is reported and leaves the Linux column empty.</summary>
+    private static T? Try<T>(InetLinux? linux, Func<InetLinux, T> body, ref string note)
+        where T : class
+    {
+        if (linux is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return body(linux);
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"  linux measurement failed: {e.Message}");
+            note = $"baseline partly unavailable: {e.Message}";
+            return null;
+        }
+    }
+
+    private static void Print(string label, LatencyResult? r)
+    {
+        if (r is null)
+        {
+            return;
+        }
+
+        Console.WriteLine($"  {label}: {r.Count} samples, lost {r.Lost}, min {InetMeasure.Us(r.Percentile(0))}, median {InetMeasure.Us(r.MedianUs)}, " +
+            $"p90 {InetMeasure.Us(r.Percentile(0.90))}, p99 {InetMeasure.Us(r.P99Us)}, max {InetMeasure.Us(r.Percentile(1))}" +
+            (r.Details.Length > 0 ? $"; {r.Details}" : ""));
+    }
+
+    private static void Print(string label, RateResult? r)
+    {
+        if (r is null)
+        {
+            return;
+        }
+
+        Console.WriteLine($"  {label}: received {InetMeasure.PerSecond(r.Rate)} ({InetMeasure.Count(r.Received)} in {r.Seconds:0.00} s), " +
+            $"sent {InetMeasure.PerSecond(r.OfferedRate)}, sender errors {InetMeasure.Count(r.SendErrors)}, drops {InetMeasure.Count(r.Drops)} ({r.DropDetails}), " +
+            $"pacer timeouts {r.PacerTimeouts}, {r.AllocPerDatagram:0.##} B allocated/datagram (whole process)");
+    }
+
+    private sealed record Row(string Name, string Vimage, string? Linux, double? Ratio, bool IsRate, double VimageValue, double? LinuxValue)
+    {
+        public static Row Latency(string name, double v, double? l)
+            => new(name, InetMeasure.Us(v), l is double x ? InetMeasure.Us(x) : null, l is double y && v > 0 ? y / v : null, false, v, l);
+
+        public static Row Rate(string name, RateResult v, RateResult? l)
+            => new(name, InetMeasure.PerSecond(v.Rate), l is null ? null : InetMeasure.PerSecond(l.Rate),
+                l is { Rate: > 0 } ? v.Rate / l.Rate : null, true, v.Rate, l?.Rate);
+    }
+}

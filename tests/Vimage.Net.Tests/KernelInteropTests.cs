@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Vimage.Core;
+using Vimage.Net.Inet;
+using Vimage.Net.Sockets;
+using Vimage.Net.Tap;
+
+namespace Vimage.Net.Tests;
+
+/// <summary>
+/// The whole stack against the real Linux kernel, through a TAP device in a network namespace the test makes:
+/// the kernel's own ping(8) gets replies from a vnet, and a Linux UDP socket talks to a vnet's UDP socket.
+/// </summary>
+public sealed class KernelInteropTests
+{
+    private const string VnetAddress = "10.77.0.2";
+
+    [SkippableFact]
+    public void TheKernelsPingGetsRepliesFromAVnet()
+    {
+        TapEnvironment.SkipIfUnsupported();
+        Skip.If(!File.Exists("/usr/bin/ping") && !File.Exists("/bin/ping"), "ping(8) is not installed (scripts/setup.sh installs iputils-ping)");
+        using var ns = new TapNetns();
+        Vnet vnet = Vnet.IsVimage ? Vnet.Create("kernel-ping") : Vnet.Vnet0;
+        try
+        {
+            Ifnet ifp = Attach(ns, vnet);
+            var ping = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "ping", "-c", "3", "-i", "0.2", "-W", "2", VnetAddress])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            string output = ping.StandardOutput.ReadToEnd() + ping.StandardError.ReadToEnd();
+            Assert.True(ping.WaitForExit(20_000));
+            Assert.True(ping.ExitCode == 0, output);
+            Assert.Contains("3 received", output);
+            using (Curvnet.Set(vnet))
+            {
+                Assert.True(Icmp.FetchOutHist(IcmpType.EchoReply) >= 3);
+            }
+
+            Detach(ifp);
+        }
+        finally
+        {
+            if (vnet != Vnet.Vnet0)
+            {
+                vnet.Destroy();
+            }
+        }
+    }
+
+    [SkippableFact]
+    public void UdpEchoBetweenAVnetAndALinuxSocket()
+    {
+        TapEnvironment.SkipIfUnsupported();
+        using var ns = new TapNetns();
+        Vnet vnet = Vnet.IsVimage ? Vnet.Create("kernel-udp") : Vnet.Vnet0;
+        try
+        {
+            Ifnet ifp = Attach(ns, vnet);
+            using UdpSocket echo = UdpSocket.Create(vnet);
+            echo.Bind(InAddr.Any, 7);
+            var server = Task.Run(() =>
+            {
+                byte[] buffer = new byte[2048];
+                for (int i = 0; i < 3; i++)
+                {
+                    Vimage.Net.Sockets.UdpReceiveResult got = echo.Receive(buffer, 10_000);
+                    echo.SendTo(buffer.AsSpan(0, got.BytesReceived), got.RemoteAddress, got.RemotePort);
+                }
+            });
+
+            using Socket linux = NetNamespace.Run(ns.Name, () => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+            linux.ReceiveTimeout = 5000;
+            linux.Bind(new IPEndPoint(TapNetns.LocalIp, 0));
+            byte[] reply = new byte[2048];
+            for (int i = 0; i < 3; i++)
+            {
+                byte[] message = System.Text.Encoding.ASCII.GetBytes($"linux says {i}");
+                linux.SendTo(message, new IPEndPoint(IPAddress.Parse(VnetAddress), 7));
+                EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+                int n = linux.ReceiveFrom(reply, ref from);
+                Assert.Equal(message, reply[..n]);
+                Assert.Equal(new IPEndPoint(IPAddress.Parse(VnetAddress), 7), from);
+            }
+
+            Assert.True(server.Wait(10_000));
+            Assert.Equal(3, Udp.Fetch(vnet, UdpStat.udps_opackets));
+            Detach(ifp);
+        }
+        finally
+        {
+            if (vnet != Vnet.Vnet0)
+            {
+                vnet.Destroy();
+            }
+        }
+    }
+
+    /// <summary>A tap in the namespace (kernel side 10.77.0.1/24) and its interface in the vnet (10.77.0.2/24).</summary>
+    private static Ifnet Attach(TapNetns ns, Vnet vnet)
+    {
+        TapDevice device = TapDevice.Create(TapNetns.NewTapName(), 1, ns.Name);
+        Ifnet ifp;
+        using (Curvnet.Set(vnet))
+        {
+            ifp = TapCloner.CreateFor(device);
+            ifp.SetUp(true);
+            InAddrs.Add(ifp, InAddr.Parse(VnetAddress), 24);
+        }
+
+        ns.IpOk("link", "set", device.Name, "up");
+        ns.IpOk("addr", "add", "10.77.0.1/24", "dev", device.Name);
+        return ifp;
+    }
+
+    private static void Detach(Ifnet ifp)
+    {
+        using (Curvnet.Set(ifp.Vnet))
+        {
+            Ifnets.Destroy(ifp.Name);
+        }
+    }
+}
