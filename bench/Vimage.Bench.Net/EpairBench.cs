@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
-using Vimage.Net.Epair;
 using Vimage.Net.Iflib;
 
 namespace Vimage.Bench.Net;
@@ -24,17 +23,8 @@ internal sealed class EpairBench : IDisposable
 
     public EpairBench()
     {
-        _ = EpairCloner.DefaultConfig; // loads Vimage.Net before the vnet system boots, so its sets and cloners link in
-        if (Vnet.IsVimage)
-        {
-            _va = Vnet.Create("vbench-a");
-            _vb = Vnet.Create("vbench-b");
-            _separate = true;
-        }
-        else
-        {
-            _va = _vb = Vnet.Vnet0;
-        }
+        (_va, _vb) = VnetPair.Create("vbench-a", "vbench-b");
+        _separate = _va != _vb;
     }
 
     /// <summary>rx_budget for both ends (0 = iflib's default of 16).</summary>
@@ -51,25 +41,7 @@ internal sealed class EpairBench : IDisposable
     /// </summary>
     public RunResult Run(int frameSize, int queues, bool reconfig, bool paced, TimeSpan warmup, TimeSpan measure)
     {
-        Ifnet a, b;
-        using (Curvnet.Set(_va))
-        {
-            IReadOnlyList<Ifnet> pair = Ifnets.Create("epair");
-            a = pair[0];
-            b = pair[1];
-            if (_separate)
-            {
-                Ifnets.Loan(b.Name, _vb);
-            }
-
-            a.SetUp(true);
-        }
-
-        using (Curvnet.Set(_vb))
-        {
-            b.SetUp(true);
-        }
-
+        (Ifnet a, Ifnet b) = VnetPair.Epair(_va, _vb);
         var ctxA = (IflibContext)a.Driver;
         var ctxB = (IflibContext)b.Driver;
         try
@@ -268,14 +240,7 @@ internal sealed class EpairBench : IDisposable
         return sum;
     }
 
-    public void Dispose()
-    {
-        if (_separate)
-        {
-            _vb.Destroy();
-            _va.Destroy();
-        }
-    }
+    public void Dispose() => VnetPair.Destroy(_va, _vb);
 
     /// <summary>if_input of the receiving end: counts per CPU and frees.</summary>
     private sealed class RxCounter

@@ -15,78 +15,26 @@ namespace Vimage.Bench.Net;
 internal sealed class InetLinux : IDisposable
 {
     private static readonly IPAddress AddrB = IPAddress.Parse("192.0.2.2");
-    private readonly string _nsA;
-    private readonly string _nsB;
-    private readonly string _ifA;
-    private readonly string _ifB;
+    private readonly NetnsPair _pair;
     private readonly ushort _pingId = (ushort)Random.Shared.Next(1, 0xffff);
-    private int _disposed;
 
-    private InetLinux()
-    {
-        int pid = Environment.ProcessId;
-        _nsA = $"vbench-ia-{pid}";
-        _nsB = $"vbench-ib-{pid}";
-        _ifA = $"via{pid}"; // IFNAMSIZ: 15 characters at most
-        _ifB = $"vib{pid}";
-    }
+    private InetLinux(NetnsPair pair) => _pair = pair;
 
-    public string Description => $"veth {_ifA} 192.0.2.1/24 in netns {_nsA} <-> {_ifB} 192.0.2.2/24 in netns {_nsB}, kernel {VethBaseline.KernelRelease()}";
+    public string Description => $"veth {_pair.IfA} 192.0.2.1/24 in netns {_pair.NsA} <-> {_pair.IfB} 192.0.2.2/24 in netns {_pair.NsB}, kernel {NetnsPair.KernelRelease()}";
 
     /// <summary>Creates the namespaces and the pair, or returns null with the reason the baseline cannot run.</summary>
     public static InetLinux? TryCreate(out string reason)
     {
-        reason = "";
-        if (!OperatingSystem.IsLinux())
-        {
-            reason = "not Linux";
-            return null;
-        }
-
-        if (Native.GetEuid() != 0)
-        {
-            reason = "not root (creating network namespaces and raw ICMP sockets needs CAP_SYS_ADMIN and CAP_NET_RAW)";
-            return null;
-        }
-
-        var linux = new InetLinux();
-        try
-        {
-            linux.Setup();
-            return linux;
-        }
-        catch (Exception e)
-        {
-            linux.Dispose();
-            reason = e.Message;
-            return null;
-        }
+        NetnsPair? pair = NetnsPair.TryCreate("vbench-i", "vi", "raw ICMP sockets", null, null, "192.0.2.1/24", "192.0.2.2/24", null, out reason);
+        return pair is null ? null : new InetLinux(pair);
     }
 
-    private void Setup()
-    {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
-        Console.CancelKeyPress += (_, _) => Dispose();
-        Ip($"netns add {_nsA}");
-        Ip($"netns add {_nsB}");
-        foreach (string ns in new[] { _nsA, _nsB })
-        {
-            VethBaseline.TryRun("ip", $"netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-        }
-
-        Ip($"-n {_nsA} link add {_ifA} type veth peer name {_ifB} netns {_nsB}");
-        Ip($"-n {_nsA} addr add 192.0.2.1/24 dev {_ifA}");
-        Ip($"-n {_nsB} addr add 192.0.2.2/24 dev {_ifB}");
-        Ip($"-n {_nsA} link set {_ifA} up");
-        Ip($"-n {_nsB} link set {_ifB} up");
-    }
-
-    private Socket Open(string ns, SocketType type, ProtocolType protocol) => VethBaseline.InNetns(ns, () => new Socket(AddressFamily.InterNetwork, type, protocol));
+    private Socket Open(string ns, SocketType type, ProtocolType protocol) => NetnsPair.InNetns(ns, () => new Socket(AddressFamily.InterNetwork, type, protocol));
 
     /// <summary>Raw ICMP echo from A to 192.0.2.2 (56 data bytes, as PingSocket's default); Stopwatch around sendto → matching reply.</summary>
     public LatencyResult Ping(int warmup, int count, TimeSpan cap)
     {
-        using Socket raw = Open(_nsA, SocketType.Raw, ProtocolType.Icmp);
+        using Socket raw = Open(_pair.NsA, SocketType.Raw, ProtocolType.Icmp);
         raw.ReceiveTimeout = 1000;
         SocketAddress to = new IPEndPoint(AddrB, 0).Serialize();
         byte[] request = new byte[8 + 56];
@@ -127,8 +75,8 @@ internal sealed class InetLinux : IDisposable
     /// <summary>UDP client socket in A, echo server thread with its socket in B; 64-byte datagrams with a sequence number.</summary>
     public LatencyResult UdpEcho(int warmup, int count, TimeSpan cap)
     {
-        using Socket server = Open(_nsB, SocketType.Dgram, ProtocolType.Udp);
-        using Socket client = Open(_nsA, SocketType.Dgram, ProtocolType.Udp);
+        using Socket server = Open(_pair.NsB, SocketType.Dgram, ProtocolType.Udp);
+        using Socket client = Open(_pair.NsA, SocketType.Dgram, ProtocolType.Udp);
         server.Bind(new IPEndPoint(IPAddress.Any, InetVimage.EchoPort));
         server.ReceiveTimeout = 100;
         client.ReceiveTimeout = 1000;
@@ -192,8 +140,8 @@ internal sealed class InetLinux : IDisposable
     /// <summary>Datagrams/s from a UDP socket in A to one in B (SO_RCVBUF <paramref name="rcvbuf"/>), 64-byte payload.</summary>
     public RateResult Rate(bool paced, int rcvbuf, TimeSpan warmup, TimeSpan measure)
     {
-        using Socket rx = Open(_nsB, SocketType.Dgram, ProtocolType.Udp);
-        using Socket tx = Open(_nsA, SocketType.Dgram, ProtocolType.Udp);
+        using Socket rx = Open(_pair.NsB, SocketType.Dgram, ProtocolType.Udp);
+        using Socket tx = Open(_pair.NsA, SocketType.Dgram, ProtocolType.Udp);
         rx.ReceiveBufferSize = rcvbuf; // setsockopt(SO_RCVBUF); the kernel doubles it for its bookkeeping
         rx.ReceiveTimeout = 100;
         rx.Bind(new IPEndPoint(IPAddress.Any, InetVimage.SinkPort));
@@ -229,9 +177,9 @@ internal sealed class InetLinux : IDisposable
 
         long[] Drops() =>
         [
-            SnmpUdp(_nsB, "RcvbufErrors"),
-            DevCounter(_nsA, _ifA, 11), // veth TX drops: the peer's backlog (netdev_max_backlog) was full
-            DevCounter(_nsB, _ifB, 3),
+            SnmpUdp(_pair.NsB, "RcvbufErrors"),
+            DevCounter(_pair.NsA, _pair.IfA, 11), // veth TX drops: the peer's backlog (netdev_max_backlog) was full
+            DevCounter(_pair.NsB, _pair.IfB, 3),
         ];
 
         return InetMeasure.Rate(Send, Receive, Drops, ["Udp RcvbufErrors", "veth TX drop", "veth RX drop"], paced, warmup, measure);
@@ -240,7 +188,7 @@ internal sealed class InetLinux : IDisposable
     /// <summary>A field of the Udp: line of /proc/thread-self/net/snmp as seen from inside <paramref name="ns"/>.</summary>
     private static long SnmpUdp(string ns, string field)
     {
-        string[] lines = VethBaseline.InNetns(ns, () => File.ReadAllLines("/proc/thread-self/net/snmp"));
+        string[] lines = NetnsPair.InNetns(ns, () => File.ReadAllLines("/proc/thread-self/net/snmp"));
         string[][] udp = lines.Where(l => l.StartsWith("Udp:", StringComparison.Ordinal)).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
         int i = Array.IndexOf(udp[0], field);
         return i > 0 && udp.Length > 1 ? long.Parse(udp[1][i], CultureInfo.InvariantCulture) : 0;
@@ -249,7 +197,7 @@ internal sealed class InetLinux : IDisposable
     /// <summary>Column <paramref name="index"/> (0 = rx bytes) of <paramref name="ifname"/> in /proc/net/dev inside <paramref name="ns"/>.</summary>
     private static long DevCounter(string ns, string ifname, int index)
     {
-        string[] lines = VethBaseline.InNetns(ns, () => File.ReadAllLines("/proc/thread-self/net/dev"));
+        string[] lines = NetnsPair.InNetns(ns, () => File.ReadAllLines("/proc/thread-self/net/dev"));
         string? line = lines.FirstOrDefault(l => l.TrimStart().StartsWith(ifname + ":", StringComparison.Ordinal));
         if (line is null)
         {
@@ -282,24 +230,6 @@ internal sealed class InetLinux : IDisposable
         return (ushort)~sum;
     }
 
-    private static void Ip(string arguments)
-    {
-        (int code, string output) = VethBaseline.TryRun("ip", arguments);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"`ip {arguments}` failed ({code}): {output.Trim()}");
-        }
-    }
-
     /// <summary>Deletes both namespaces (which destroys the veth pair). Idempotent; also runs at process exit and Ctrl+C.</summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        VethBaseline.TryRun("ip", $"netns del {_nsA}");
-        VethBaseline.TryRun("ip", $"netns del {_nsB}");
-    }
+    public void Dispose() => _pair.Dispose();
 }

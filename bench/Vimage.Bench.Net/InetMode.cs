@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Vimage.Core;
 
 namespace Vimage.Bench.Net;
 
@@ -14,69 +13,36 @@ internal static class InetMode
 
     public static int Run(string[] args)
     {
-        double seconds = 2, warmupSeconds = 0.5;
         int count = 10_000;
-        bool baseline = true, trace = false;
-        for (int i = 0; i < args.Length; i++)
+        bool InetOption(string[] a, ref int i)
         {
-            switch (args[i])
+            if (a[i] == "--count" && i + 1 < a.Length && int.TryParse(a[i + 1], CultureInfo.InvariantCulture, out int c) && c > 0)
             {
-                case "--seconds" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double s) && s > 0:
-                    seconds = s;
-                    i++;
-                    break;
-                case "--warmup" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double w) && w >= 0:
-                    warmupSeconds = w;
-                    i++;
-                    break;
-                case "--count" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int c) && c > 0:
-                    count = c;
-                    i++;
-                    break;
-                case "--no-baseline":
-                    baseline = false;
-                    break;
-                case "--alloc-trace":
-                    trace = true;
-                    break;
-                default:
-                    Console.Error.WriteLine("usage: Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]");
-                    return 2;
+                count = c;
+                i++;
+                return true;
             }
+
+            return false;
         }
 
+        if (BenchCli.Parse(args, "usage: Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]", InetOption) is not { } options)
+        {
+            return 2;
+        }
+
+        double seconds = options.Seconds, warmupSeconds = options.WarmupSeconds;
         TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
         TimeSpan cap = TimeSpan.FromSeconds(Math.Max(5, 2 * seconds)); // latency runs stop early on a very slow machine
         int latencyWarmup = Math.Min(1000, count);
-        double idle = MachineInfo.IdlePercent();
-        var total = Stopwatch.StartNew();
-        Console.WriteLine($"Vimage.Bench.Net inet: VIMAGE={(Vnet.IsVimage ? "on" : "off")}, {Environment.ProcessorCount} CPUs, .NET {Environment.Version}, " +
-            $"GC {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, load average {MachineInfo.LoadAverage()}");
-        if (idle < 80)
-        {
-            Console.WriteLine($"WARNING: the machine was busy at the start ({idle:0}% idle over 1 s): other processes share the {Environment.ProcessorCount} CPUs and skew every figure");
-        }
-
+        Stopwatch total = BenchCli.PrintHeader("Vimage.Bench.Net inet");
         Console.WriteLine($"latency: {latencyWarmup} unmeasured + {count} measured sequential round trips each; rates: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; " +
             $"64-byte UDP payloads; SO_RCVBUF {ReceiveBuffer >> 10} KiB on the rate receivers");
 
-        using AllocTrace? tracer = trace ? new AllocTrace() : null;
+        using AllocTrace? tracer = options.Trace ? new AllocTrace() : null;
         using var vimage = new InetVimage();
         Console.WriteLine($"vimage: {vimage.Description}");
-        InetLinux? linux = null;
-        string baselineNote;
-        if (baseline)
-        {
-            linux = InetLinux.TryCreate(out string reason);
-            baselineNote = linux is null ? $"baseline unavailable: {reason}" : $"baseline: {linux.Description}";
-        }
-        else
-        {
-            baselineNote = "baseline unavailable: disabled with --no-baseline";
-        }
-
-        Console.WriteLine(baselineNote);
-        Console.WriteLine();
+        InetLinux? linux = BenchCli.CreateBaseline<InetLinux>(options.Baseline, InetLinux.TryCreate, l => l.Description, out string baselineNote);
 
         var rows = new List<Row>();
         try
@@ -154,16 +120,7 @@ internal static class InetMode
             Console.WriteLine("goal \"ahead of the kernel baseline in datagrams per second\": cannot be judged (no baseline)");
         }
 
-        if (tracer is not null)
-        {
-            Console.WriteLine("allocation samples during the vimage rate runs (GCAllocationTick, bytes by type):");
-            foreach (var (type, bytes) in tracer.Top(15))
-            {
-                Console.WriteLine($"  {bytes,14:N0}  {type}");
-            }
-        }
-
-        Console.WriteLine($"load average at the end: {MachineInfo.LoadAverage()}; total time {total.Elapsed.TotalSeconds:0.0} s");
+        BenchCli.PrintFooter(tracer, "the vimage rate runs", total);
         return 0;
     }
 

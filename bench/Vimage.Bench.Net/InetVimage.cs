@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using Vimage.Core;
 using Vimage.Net;
-using Vimage.Net.Epair;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 
@@ -25,35 +24,8 @@ internal sealed class InetVimage : IDisposable
 
     public InetVimage()
     {
-        _ = EpairCloner.DefaultConfig; // loads Vimage.Net before the vnet system boots, so its sets and cloners link in
-        if (Vnet.IsVimage)
-        {
-            _va = Vnet.Create("vinet-a");
-            _vb = Vnet.Create("vinet-b");
-        }
-        else
-        {
-            _va = _vb = Vnet.Vnet0;
-        }
-
-        using (Curvnet.Set(_va))
-        {
-            IReadOnlyList<Ifnet> pair = Ifnets.Create("epair");
-            (_a, _b) = (pair[0], pair[1]);
-            if (_vb != _va)
-            {
-                Ifnets.Loan(_b.Name, _vb);
-            }
-
-            _a.SetUp(true);
-            InAddrs.Add(_a, AddrA, 24);
-        }
-
-        using (Curvnet.Set(_vb))
-        {
-            _b.SetUp(true);
-            InAddrs.Add(_b, AddrB, 24);
-        }
+        (_va, _vb) = VnetPair.Create("vinet-a", "vinet-b");
+        (_a, _b) = VnetPair.Epair(_va, _vb, a => InAddrs.Add(a, AddrA, 24), b => InAddrs.Add(b, AddrB, 24));
     }
 
     public string Description => _va != _vb
@@ -212,10 +184,6 @@ internal sealed class InetVimage : IDisposable
             }
         }
 
-        if (_va != _vb)
-        {
-            _vb.Destroy();
-            _va.Destroy();
-        }
+        VnetPair.Destroy(_va, _vb);
     }
 }

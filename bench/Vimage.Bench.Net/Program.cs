@@ -17,54 +17,35 @@ if (args.Length > 0 && args[0] == "frames")
     args = args[1..];
 }
 
-double seconds = 2, warmupSeconds = 0.5;
-bool baseline = true, trace = false;
 string mode = "both";
 int rxBudget = 0;
-for (int i = 0; i < args.Length; i++)
+bool FramesOption(string[] a, ref int i)
 {
-    switch (args[i])
+    switch (a[i])
     {
-        case "--seconds" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double s) && s > 0:
-            seconds = s;
-            i++;
-            break;
-        case "--warmup" when i + 1 < args.Length && double.TryParse(args[i + 1], CultureInfo.InvariantCulture, out double w) && w >= 0:
-            warmupSeconds = w;
-            i++;
-            break;
-        case "--mode" when i + 1 < args.Length && args[i + 1] is "paced" or "flood" or "both":
-            mode = args[++i];
-            break;
-        case "--rx-budget" when i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int budget) && budget >= 0:
+        case "--mode" when i + 1 < a.Length && a[i + 1] is "paced" or "flood" or "both":
+            mode = a[++i];
+            return true;
+        case "--rx-budget" when i + 1 < a.Length && int.TryParse(a[i + 1], CultureInfo.InvariantCulture, out int budget) && budget >= 0:
             rxBudget = budget;
             i++;
-            break;
-        case "--no-baseline":
-            baseline = false;
-            break;
-        case "--alloc-trace":
-            trace = true;
-            break;
+            return true;
         default:
-            Console.Error.WriteLine("usage: Vimage.Bench.Net [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]\n       Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]");
-            return 2;
+            return false;
     }
 }
 
-TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
-double idle = IdlePercent();
-var total = Stopwatch.StartNew();
-Console.WriteLine($"Vimage.Bench.Net: VIMAGE={(Vnet.IsVimage ? "on" : "off")}, {Environment.ProcessorCount} CPUs, .NET {Environment.Version}, " +
-    $"GC {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, load average {LoadAverage()}");
-if (idle < 80)
+if (BenchCli.Parse(args, BenchCli.Usage, FramesOption) is not { } options)
 {
-    Console.WriteLine($"WARNING: the machine was busy at the start ({idle:0}% idle over 1 s): other processes share the {Environment.ProcessorCount} CPUs and skew every figure");
+    return 2;
 }
 
+double seconds = options.Seconds, warmupSeconds = options.WarmupSeconds;
+TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
+Stopwatch total = BenchCli.PrintHeader("Vimage.Bench.Net");
 Console.WriteLine($"each run: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; frames are Ethernet/IPv4/UDP, 16 flows (UDP source ports) per sender");
 
-using AllocTrace? tracer = trace ? new AllocTrace() : null;
+using AllocTrace? tracer = options.Trace ? new AllocTrace() : null;
 using var epair = new EpairBench { RxBudget = rxBudget };
 Console.WriteLine($"vimage: {epair.Placement}, rx_budget {(rxBudget == 0 ? "16 (default)" : rxBudget.ToString(CultureInfo.InvariantCulture))}");
 if (!Vnet.IsVimage)
@@ -72,20 +53,7 @@ if (!Vnet.IsVimage)
     Console.WriteLine("NOTE: non-VIMAGE build, so both ends share vnet0; the figures do not cross a vnet boundary.");
 }
 
-VethBaseline? veth = null;
-string baselineNote;
-if (baseline)
-{
-    veth = VethBaseline.TryCreate(out string reason);
-    baselineNote = veth is null ? $"baseline unavailable: {reason}" : $"baseline: {veth.Description}";
-}
-else
-{
-    baselineNote = "baseline unavailable: disabled with --no-baseline";
-}
-
-Console.WriteLine(baselineNote);
-Console.WriteLine();
+VethBaseline? veth = BenchCli.CreateBaseline<VethBaseline>(options.Baseline, VethBaseline.TryCreate, v => v.Description, out string baselineNote);
 
 // JIT warm-up, not measured: one short flood run on each queue count so the measured rows run optimized code
 // (whether the flood path allocates depends on the JIT; see README.md).
@@ -172,16 +140,8 @@ foreach (bool paced in rows.Select(x => x.Paced).Distinct())
         ? $"allocation, {kind}: ~0 B per frame (goal met)"
         : $"allocation, {kind}: up to {worst:0.###} B per frame excluding reconfiguration (goal: ~0); --alloc-trace shows which types");
 }
-if (tracer is not null)
-{
-    Console.WriteLine("allocation samples during the vimage windows (GCAllocationTick, bytes by type):");
-    foreach (var (type, bytes) in tracer.Top(15))
-    {
-        Console.WriteLine($"  {bytes,14:N0}  {type}");
-    }
-}
 
-Console.WriteLine($"load average at the end: {LoadAverage()}; total time {total.Elapsed.TotalSeconds:0.0} s");
+BenchCli.PrintFooter(tracer, "the vimage windows", total);
 return 0;
 
 static string Fps(double fps) => fps >= 1e6 ? $"{fps / 1e6:0.00} M" : $"{fps / 1e3:0.0} k";
@@ -192,7 +152,3 @@ static string Drops(RunResult r)
     string count = r.Drops >= 1_000_000 ? $"{r.Drops / 1e6:0.00} M" : r.Drops >= 1000 ? $"{r.Drops / 1e3:0.0} k" : r.Drops.ToString(CultureInfo.InvariantCulture);
     return $"{count} ({100.0 * r.Drops / offered:0.#}%)";
 }
-
-static double IdlePercent() => MachineInfo.IdlePercent();
-
-static string LoadAverage() => MachineInfo.LoadAverage();

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.ExceptionServices;
 
 namespace Vimage.Bench.Net;
 
@@ -13,86 +12,43 @@ internal sealed unsafe class VethBaseline : IDisposable
 {
     private static readonly byte[] MacA = [0x02, 0x76, 0x62, 0x00, 0x00, 0x0a];
     private static readonly byte[] MacB = [0x02, 0x76, 0x62, 0x00, 0x00, 0x0b];
-    private readonly string _nsA;
-    private readonly string _nsB;
-    private readonly string _ifA;
-    private readonly string _ifB;
-    private int _ifindexA;
-    private int _ifindexB;
-    private int _disposed;
+    private readonly NetnsPair _pair;
+    private readonly int _ifindexA;
+    private readonly int _ifindexB;
 
-    private VethBaseline()
+    private VethBaseline(NetnsPair pair, int ifindexA, int ifindexB)
     {
-        int pid = Environment.ProcessId;
-        _nsA = $"vbench-a-{pid}";
-        _nsB = $"vbench-b-{pid}";
-        _ifA = $"vba{pid}"; // IFNAMSIZ: 15 characters at most
-        _ifB = $"vbb{pid}";
+        _pair = pair;
+        _ifindexA = ifindexA;
+        _ifindexB = ifindexB;
     }
 
-    public string Description => $"veth {_ifA} in netns {_nsA} <-> {_ifB} in netns {_nsB}, AF_PACKET raw sockets, kernel {KernelRelease()}";
+    public string Description => $"veth {_pair.IfA} in netns {_pair.NsA} <-> {_pair.IfB} in netns {_pair.NsB}, AF_PACKET raw sockets, kernel {NetnsPair.KernelRelease()}";
 
     /// <summary>Creates the namespaces and the pair, or returns null with the reason the baseline cannot run.</summary>
     public static VethBaseline? TryCreate(out string reason)
     {
-        reason = "";
-        if (!OperatingSystem.IsLinux())
+        int ifindexA = 0, ifindexB = 0;
+        NetnsPair? pair = NetnsPair.TryCreate("vbench-", "vb", "AF_PACKET sockets", Mac(MacA), Mac(MacB), null, null, p =>
         {
-            reason = "not Linux";
-            return null;
-        }
-
-        if (Native.GetEuid() != 0)
-        {
-            reason = "not root (creating network namespaces and AF_PACKET sockets needs CAP_SYS_ADMIN and CAP_NET_RAW)";
-            return null;
-        }
-
-        var veth = new VethBaseline();
-        try
-        {
-            veth.Setup();
-            return veth;
-        }
-        catch (Exception e)
-        {
-            veth.Dispose();
-            reason = e.Message;
-            return null;
-        }
-    }
-
-    private void Setup()
-    {
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
-        Console.CancelKeyPress += (_, _) => Dispose();
-        Ip($"netns add {_nsA}");
-        Ip($"netns add {_nsB}");
-        foreach (string ns in new[] { _nsA, _nsB })
-        {
-            // No IPv6 autoconfiguration traffic on the link while we count frames.
-            TryRun("ip", $"netns exec {ns} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
-        }
-
-        Ip($"-n {_nsA} link add {_ifA} address {Mac(MacA)} type veth peer name {_ifB} netns {_nsB} address {Mac(MacB)}");
-        Ip($"-n {_nsA} link set {_ifA} up");
-        Ip($"-n {_nsB} link set {_ifB} up");
-        _ifindexA = InNetns(_nsA, () => (int)Native.IfNameToIndex(_ifA));
-        _ifindexB = InNetns(_nsB, () => (int)Native.IfNameToIndex(_ifB));
-        if (_ifindexA == 0 || _ifindexB == 0)
-        {
-            throw new InvalidOperationException($"if_nametoindex failed for {_ifA}/{_ifB}");
-        }
+            ifindexA = NetnsPair.InNetns(p.NsA, () => (int)Native.IfNameToIndex(p.IfA));
+            ifindexB = NetnsPair.InNetns(p.NsB, () => (int)Native.IfNameToIndex(p.IfB));
+            if (ifindexA == 0 || ifindexB == 0)
+            {
+                throw new InvalidOperationException($"if_nametoindex failed for {p.IfA}/{p.IfB}");
+            }
+        }, out reason);
+        return pair is null ? null : new VethBaseline(pair, ifindexA, ifindexB);
     }
 
     /// <summary>One run with <paramref name="senders"/> sender threads (one socket each) and one receiver.</summary>
     public RunResult Run(int frameSize, int senders, TimeSpan warmup, TimeSpan measure)
     {
-        int rx = InNetns(_nsB, () => OpenSocket(_ifindexB, Native.ETH_P_ALL, receive: true));
+        int rx = NetnsPair.InNetns(_pair.NsB, () => OpenSocket(_ifindexB, Native.ETH_P_ALL, receive: true));
         var tx = new int[senders];
         for (int t = 0; t < senders; t++)
         {
-            tx[t] = InNetns(_nsA, () => OpenSocket(_ifindexA, 0, receive: false));
+            tx[t] = NetnsPair.InNetns(_pair.NsA, () => OpenSocket(_ifindexA, 0, receive: false));
         }
 
         try
@@ -234,48 +190,6 @@ internal sealed unsafe class VethBaseline : IDisposable
         return Native.GetSockOpt(fd, Native.SOL_PACKET, Native.PACKET_STATISTICS, &stats, &len) == 0 ? stats.Drops : 0;
     }
 
-    /// <summary>Runs <paramref name="body"/> on a dedicated thread that entered network namespace <paramref name="ns"/>.</summary>
-    internal static T InNetns<T>(string ns, Func<T> body)
-    {
-        T result = default!;
-        ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                int fd = Native.Open("/var/run/netns/" + ns, Native.O_RDONLY | Native.O_CLOEXEC);
-                if (fd < 0)
-                {
-                    throw new InvalidOperationException($"open /var/run/netns/{ns}: errno {Native.Errno}");
-                }
-
-                try
-                {
-                    if (Native.SetNs(fd, Native.CLONE_NEWNET) != 0)
-                    {
-                        throw new InvalidOperationException($"setns({ns}): errno {Native.Errno}");
-                    }
-                }
-                finally
-                {
-                    Native.Close(fd);
-                }
-
-                // This thread now lives in the namespace and simply ends afterwards; no other thread is affected.
-                result = body();
-            }
-            catch (Exception e)
-            {
-                failure = ExceptionDispatchInfo.Capture(e);
-            }
-        })
-        { IsBackground = true, Name = "setns " + ns };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return result;
-    }
-
     private static long Sum(PaddedLong[] values)
     {
         long sum = 0;
@@ -289,57 +203,6 @@ internal sealed unsafe class VethBaseline : IDisposable
 
     private static string Mac(byte[] mac) => string.Join(':', mac.Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
 
-    internal static string KernelRelease()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
-        }
-        catch (IOException)
-        {
-            return "?";
-        }
-    }
-
-    private static void Ip(string arguments)
-    {
-        (int code, string output) = TryRun("ip", arguments);
-        if (code != 0)
-        {
-            throw new InvalidOperationException($"`ip {arguments}` failed ({code}): {output.Trim()}");
-        }
-    }
-
-    internal static (int Code, string Output) TryRun(string file, string arguments)
-    {
-        try
-        {
-            var psi = new ProcessStartInfo(file, arguments)
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using Process p = Process.Start(psi)!;
-            string output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            return (p.ExitCode, output);
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            return (-1, $"{file}: {e.Message}");
-        }
-    }
-
     /// <summary>Deletes both namespaces (which destroys the veth pair). Idempotent; also runs at process exit and Ctrl+C.</summary>
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        TryRun("ip", $"netns del {_nsA}");
-        TryRun("ip", $"netns del {_nsB}");
-    }
+    public void Dispose() => _pair.Dispose();
 }
