@@ -233,3 +233,50 @@ public class InetTests
     }
 }
 #endif
+
+#if VIMAGE
+public class IcmpRateLimitTests
+{
+    [Fact]
+    public void IcmplimCapsErrorsPerSecondAndCountsTheRest()
+    {
+        using var t = new Topology();
+        Vnet a = t.NewVnet("lim-a"), b = t.NewVnet("lim-b");
+        t.Link(a, "192.0.2.1/24", b, "192.0.2.2/24");
+        Sysctl.Set("net.inet.icmp.icmplim", "5", b);
+        using var probe = new EchoProbe(a);
+        probe.Send("192.0.2.2", 0);
+        Assert.True(probe.WaitFor(1)); // ARP resolved both ways
+
+        // Datagrams to a protocol nobody handles: each asks for an ICMP protocol unreachable.
+        long limitedBefore;
+        using (Curvnet.Set(b))
+        {
+            limitedBefore = Icmp.Limited;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using (Curvnet.Set(a))
+        {
+            for (int i = 0; i < 40; i++)
+            {
+                Mbuf m = MbufPool.Clusters.Get()!;
+                m.Append(8).Clear();
+                Assert.Equal(0, IpOutput.Send(m, InAddr.Any, InAddr.Parse("192.0.2.2"), 253));
+            }
+        }
+
+        Assert.True(Frames.WaitFor(() => { using (Curvnet.Set(b)) { return Ip.Fetch(IpStat.ips_noproto) == 40; } }));
+        using (Curvnet.Set(b))
+        {
+            long sent = Icmp.FetchOutHist(IcmpType.Unreach);
+            long limited = Icmp.Limited - limitedBefore;
+            int seconds = (int)Math.Ceiling(clock.Elapsed.TotalSeconds) + 1;
+            Assert.InRange(sent, 5, 5 * seconds); // at most icmplim per second
+            Assert.Equal(40, sent + limited); // every suppressed error is counted
+            Assert.Equal(5, Sysctl.Get("net.inet.icmp.icmplim", b));
+            Assert.Equal(200, Sysctl.Get("net.inet.icmp.icmplim", a)); // per vnet
+        }
+    }
+}
+#endif
