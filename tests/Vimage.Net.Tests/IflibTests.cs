@@ -149,7 +149,7 @@ public class IflibTests
             Destroy(a);
         }
 
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding == baseline), $"{MbufPool.Clusters.Outstanding - baseline} buffers leaked");
+        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline), $"{MbufPool.Clusters.Outstanding - baseline} buffers leaked"); // <=: other stacks may free meanwhile
     }
 
     [Fact]

@@ -95,7 +95,7 @@ public class TeardownTests
 
         Assert.Empty(failures);
         Assert.Equal(baseVnets, Vnet.List().Count);
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding == baseline), $"{MbufPool.Clusters.Outstanding - baseline} buffers leaked");
+        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline), $"{MbufPool.Clusters.Outstanding - baseline} buffers leaked"); // <=: other stacks may free meanwhile
         using (Curvnet.Set(Vnet.Vnet0))
         {
             Assert.DoesNotContain(Ifnets.Current.Snapshot(), i => i.IsDetached);
