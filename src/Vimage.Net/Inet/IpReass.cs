@@ -246,15 +246,7 @@ public static partial class IpReass
     /// <summary>ip_drain: frees every queue of the current vnet (counted as dropped fragments).</summary>
     public static void Drain()
     {
-        ReassTable table = V_ipq;
-        List<ReassQueue> all;
-        lock (table)
-        {
-            all = [.. table.Queues.Values];
-            table.Queues.Clear();
-        }
-
-        foreach (ReassQueue q in all)
+        foreach (ReassQueue q in TakeAll())
         {
             Ip.Stat(IpStat.ips_fragdropped, q.Fragments.Count);
             Free(q.Fragments);
@@ -264,17 +256,21 @@ public static partial class IpReass
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_SECOND)]
     private static void ipreass_vnet_destroy()
     {
+        foreach (ReassQueue q in TakeAll())
+        {
+            Free(q.Fragments); // the vnet is going away: nothing left to count in
+        }
+    }
+
+    /// <summary>Empties the current vnet's table, returning what it held.</summary>
+    private static List<ReassQueue> TakeAll()
+    {
         ReassTable table = V_ipq;
-        List<ReassQueue> all;
         lock (table)
         {
-            all = [.. table.Queues.Values];
+            List<ReassQueue> all = [.. table.Queues.Values];
             table.Queues.Clear();
-        }
-
-        foreach (ReassQueue q in all)
-        {
-            Free(q.Fragments);
+            return all;
         }
     }
 
