@@ -86,6 +86,13 @@ namespace Vimage.Generators
                 }
             }
 
+            if (valid && type.TypeKind != TypeKind.Error && !IsVisibleAssemblyWide(type))
+            {
+                diagnostics.Add(Diag(Diagnostics.UnusableType, location, attribute, field.Name, typeName,
+                    "the type is private or protected, but the generated linker set and accessors need it to be at least internal"));
+                valid = false;
+            }
+
             ContainingType? containing = BuildContainingType(field.ContainingType, field.Name, location, diagnostics, ref valid);
 
             return new Item(
@@ -489,6 +496,36 @@ namespace Vimage.Generators
             Accessibility.ProtectedAndInternal => "private protected",
             _ => "private",
         };
+
+        /// <summary>True when code anywhere in the assembly can name the type (generated code lives in other classes).</summary>
+        private static bool IsVisibleAssemblyWide(ITypeSymbol type)
+        {
+            switch (type)
+            {
+                case IArrayTypeSymbol array:
+                    return IsVisibleAssemblyWide(array.ElementType);
+                case INamedTypeSymbol named:
+                    for (INamedTypeSymbol? t = named; t is not null; t = t.ContainingType)
+                    {
+                        if (t.DeclaredAccessibility is Accessibility.Private or Accessibility.Protected or Accessibility.ProtectedAndInternal)
+                        {
+                            return false;
+                        }
+                    }
+
+                    foreach (ITypeSymbol argument in named.TypeArguments)
+                    {
+                        if (!IsVisibleAssemblyWide(argument))
+                        {
+                            return false;
+                        }
+                    }
+
+                    return true;
+                default:
+                    return true;
+            }
+        }
 
         private static DiagnosticInfo Diag(DiagnosticDescriptor descriptor, LocationInfo? location, params string[] args)
             => new(descriptor, location, new EquatableArray<StringValue>(args.Select(a => new StringValue(a)).ToImmutableArray()));

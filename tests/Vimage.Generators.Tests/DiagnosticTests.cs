@@ -30,6 +30,9 @@ public class DiagnosticTests
     [InlineData("VIM007", "partial class C { [Vnet] static KeyValuePair<string, int> s_x; }")]
     [InlineData("VIM007", "partial class C { [PerCpu] static int? s_x; }")]
     [InlineData("VIM007", "partial class C { [Vnet] static long? s_x; }")]
+    [InlineData("VIM007", "partial class C { private sealed class Table { } [Vnet] static Table s_x = new(); }")]
+    [InlineData("VIM007", "partial class C { private struct Slot { public int V; } [PerCpu] static Slot s_x; }")]
+    [InlineData("VIM007", "partial class C { private sealed class Table { } [Vnet] static List<Table> s_x = new(); }")]
     [InlineData("VIM008", "partial class C { [Vnet] static int s_x; [Vnet] static int _x; }")]
     [InlineData("VIM008", "partial class C { [Vnet, PerCpu] static int s_x; }")]
     public void BadInputReportsDiagnostic(string id, string body)
@@ -57,6 +60,7 @@ public class DiagnosticTests
     [InlineData("readonly partial struct C { [Vnet] static int s_x; }")]
     [InlineData("partial record C { [Vnet] static System.Action? s_x; }")]
     [InlineData("partial class C { [Vnet] static int @class; [Vnet] static int s_event; }")]
+    [InlineData("partial class C { internal sealed class Table { } [Vnet] static Dictionary<int, Table> s_x = new(); }")]
     public void GoodInputReportsNothing(string body)
     {
         Run(body, vimage: true).AssertCompiles();
