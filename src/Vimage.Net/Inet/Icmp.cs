@@ -115,11 +115,7 @@ public static partial class Icmp
         BinaryPrimitives.WriteUInt16BigEndian(body[2..], Checksum.Compute(body));
         Stat(OutHist(type));
 
-        // The error comes from the address the offending packet was sent to when that is ours, otherwise from
-        // the interface it arrived on (icmp_reflect's choice).
-        InAddr from = InAddrs.IsLocal(ip.Destination) && !InAddrs.IsBroadcast(ip.Destination)
-            ? ip.Destination
-            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
+        InAddr from = ReplySource(ip.Destination, m);
         m.Free();
         int error = IpOutput.Send(reply, from, src, IpProto.Icmp);
         if (error == Errno.ENETUNREACH)
@@ -159,9 +155,7 @@ public static partial class Icmp
     {
         var ip = new IpHeader(m.Data);
         InAddr dst = ip.Source;
-        InAddr src = InAddrs.IsLocal(ip.Destination) && !InAddrs.IsBroadcast(ip.Destination)
-            ? ip.Destination
-            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
+        InAddr src = ReplySource(ip.Destination, m);
         if (dst.IsAny || dst.IsMulticast || InAddrs.IsBroadcast(dst))
         {
             Drop(m, IcmpStat.icps_badaddr);
@@ -183,6 +177,15 @@ public static partial class Icmp
             Stat(IcmpStat.icps_noroute);
         }
     }
+
+    /// <summary>
+    /// icmp_reflect's choice of source: the address the packet was sent to when that is ours (and not a broadcast),
+    /// otherwise an address of the interface it arrived on.
+    /// </summary>
+    private static InAddr ReplySource(InAddr destination, Mbuf m)
+        => InAddrs.IsLocal(destination) && !InAddrs.IsBroadcast(destination)
+            ? destination
+            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
 
     private static void Drop(Mbuf m, IcmpStat reason)
     {
