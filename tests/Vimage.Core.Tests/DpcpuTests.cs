@@ -8,10 +8,12 @@ public unsafe class DpcpuTests
     public void EveryCpuStartsWithTheReferenceCopy()
     {
         Dpcpu.Boot();
+        // Other tests change pcpu_value's copies, never its reference copy; nothing writes pcpu_boot.
+        Assert.Equal(5, *(long*)Dpcpu.ReferencePtr(TestGlobals.DPCPU_VAR_pcpu_value.Offset));
         for (int cpu = 0; cpu < CpuId.Count; cpu++)
         {
-            // Other tests may have changed the copies; the reference copy is the master.
-            Assert.Equal(5, *(long*)Dpcpu.ReferencePtr(TestGlobals.DPCPU_VAR_pcpu_value.Offset));
+            Assert.Equal(0x0123_4567_89AB_CDEF, TestGlobals.DPCPU_ID_pcpu_boot(cpu));
+            Assert.Equal(0x0123_4567_89AB_CDEF, *(long*)(Dpcpu.Base(cpu) + TestGlobals.DPCPU_VAR_pcpu_boot.Offset));
         }
 
         Assert.True(Dpcpu.RegionSize >= Dpcpu.StaticSize + Dpcpu.ModMin);

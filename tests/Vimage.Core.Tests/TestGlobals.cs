@@ -34,6 +34,10 @@ public static partial class TestGlobals
     [PerCpu]
     internal static PcpuStats s_pcpu_stats;
 
+    // Never written by a test: every CPU's copy must still hold the initializer (dpcpu_init's copy).
+    [PerCpu]
+    internal static long s_pcpu_boot = 0x0123_4567_89AB_CDEF;
+
     // Registered out of order on purpose: they must run sorted by (subsystem, order), ties in source order.
     [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FOURTH)]
     private static void IpInit() => Log("ip_init");
