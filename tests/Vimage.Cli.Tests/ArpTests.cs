@@ -76,14 +76,10 @@ public sealed class ArpTests
     }
 
     /// <summary>arp.sh arp_lookup_host: per-vnet ARP tables — a jail's entries are invisible to the host.</summary>
-    [Fact]
+    [SkippableFact]
     public void Jail_tables_are_separate()
     {
-        if (!Vnet.IsVimage)
-        {
-            return;
-        }
-
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
         using var cli = new CliFixture();
         string e = cli.NewEpair();
         cli.Ok($"jail -c name=a1 vnet vnet.interface={e}b");

@@ -172,14 +172,10 @@ public sealed class IfconfigTests
         Assert.Contains("File exists", dup.Err);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Jail_vnet_moves_and_minus_j()
     {
-        if (!Vnet.IsVimage)
-        {
-            return; // jails need VIMAGE
-        }
-
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
         using var cli = new CliFixture();
         string e = cli.NewEpair();
         cli.Ok("jail -c name=j1 vnet");
@@ -213,14 +209,10 @@ public sealed class IfconfigTests
         Assert.Contains("nosuch", noJail.Err);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Jail_creation_with_vnet_interface()
     {
-        if (!Vnet.IsVimage)
-        {
-            return;
-        }
-
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
         using var cli = new CliFixture();
         string e = cli.NewEpair();
         cli.Ok($"jail -c name=j2 vnet vnet.interface={e}b");
