@@ -25,6 +25,31 @@ public class UdpTests
         rx.ReceiveFrom(new byte[8], out _, out _, Wait);
     }
 
+    /// <summary>
+    /// Sends once more on <paramref name="tx"/>'s flow, now to a listener, and receives it. One flow keeps its order
+    /// (FlowHash: one queue per flow), so when it arrives B has finished the flow's earlier datagrams and any ICMP
+    /// they caused.
+    /// </summary>
+    private static void FlowBarrier(StackFixture net, UdpSocket tx, InAddr destination, ushort port)
+    {
+        using var listener = UdpSocket.Create(net.B);
+        listener.Bind(InAddr.Any, port);
+        tx.SendTo("barrier"u8, destination, port);
+        Assert.Equal(7, listener.ReceiveFrom(new byte[16], out _, out _, Wait));
+    }
+
+    /// <summary>
+    /// An echo A→B: its reply travels B→A on the flow of B's earlier ICMP errors, so once A's ping socket has it,
+    /// A's listeners have handled those errors.
+    /// </summary>
+    private static void IcmpBarrier(StackFixture net)
+    {
+        using PingSocket ping = PingSocket.Open(net.A);
+        Assert.Equal(0, ping.Send(net.AddrB, 1));
+        Assert.True(ping.TryReceive(Wait, out PingReply reply));
+        Assert.Equal(PingReplyKind.EchoReply, reply.Kind);
+    }
+
     [Fact]
     public void CountsInputAndOutputPackets()
     {
@@ -67,7 +92,7 @@ public class UdpTests
         long icmpInA = StackFixture.In(net.A, () => Icmp.FetchInHist(IcmpType.Unreach));
         client.Send("again"u8);
         Assert.True(Frames.WaitFor(() => StackFixture.In(net.A, () => Icmp.FetchInHist(IcmpType.Unreach)) > icmpInA, Wait));
-        Thread.Sleep(50); // the histogram counts before the listeners run
+        IcmpBarrier(net); // the histogram counts before the listeners run: wait until they have
         Assert.Equal(Errno.ECONNREFUSED, Assert.Throws<NetSocketException>(() => client.Send("x"u8)).Errno);
 
         // An unconnected socket is not told (BSD semantics), but the ICMP is still sent.
@@ -89,7 +114,7 @@ public class UdpTests
             using var client = UdpSocket.Create(net.A);
             client.SendTo("dropped"u8, net.AddrB, 9);
             Assert.True(Frames.WaitFor(() => U(net.B, UdpStat.udps_noport) == noport + 1, Wait));
-            Thread.Sleep(100);
+            FlowBarrier(net, client, net.AddrB, 9);
             Assert.Equal(icmpOut, net.IcmpOut(net.B, IcmpType.Unreach));
             if (net.TwoVnets)
             {
@@ -117,7 +142,9 @@ public class UdpTests
             tx.SendTo(new byte[size], net.AddrB, 1500);
             if (i % 16 == 15)
             {
-                Thread.Sleep(1); // keep the epair's queue from overflowing: we test the socket buffer
+                // Keep the epair's queue from overflowing (we test the socket buffer): let B take each 16 in.
+                int sent = i + 1;
+                Assert.True(Frames.WaitFor(() => U(net.B, UdpStat.udps_ipackets) - inB == sent, Wait));
             }
         }
 
@@ -284,7 +311,7 @@ public class UdpTests
         long noportb = U(net.B, UdpStat.udps_noportbcast), icmp = net.IcmpOut(net.B, IcmpType.Unreach);
         tx.SendTo("none"u8, net.Broadcast, 6768);
         Assert.True(Frames.WaitFor(() => U(net.B, UdpStat.udps_noportbcast) >= noportb + 1, Wait));
-        Thread.Sleep(50);
+        FlowBarrier(net, tx, net.Broadcast, 6768);
         Assert.Equal(icmp, net.IcmpOut(net.B, IcmpType.Unreach));
     }
 
