@@ -219,7 +219,7 @@ public class SocketTests
         });
         receiver.Start();
         ValueTask<UdpReceiveResult> pending = so.ReceiveFromAsync(new byte[8]);
-        Thread.Sleep(50);
+        Assert.True(Frames.WaitFor(() => (receiver.ThreadState & ThreadState.WaitSleepJoin) != 0), "the receiver blocks");
 
         jail.Destroy(); // udp_destroy closes the socket
         Assert.True(receiver.Join(10_000));
@@ -337,8 +337,7 @@ public class SocketTests
             warm.ReceiveFrom(new byte[4], out _, out _, Wait);
         }
 
-        Thread.Sleep(100);
-        long baseline = MbufPool.Clusters.Outstanding;
+        long baseline = MbufLeak.Baseline();
         int socketsA = net.A.SocketCount, socketsB = net.B.SocketCount;
         var server = UdpSocket.Create(net.B);
         server.Bind(InAddr.Any, 3334);
@@ -354,8 +353,7 @@ public class SocketTests
         }
 
         server.Close();
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline, Wait),
-            $"outstanding {MbufPool.Clusters.Outstanding}, baseline {baseline}");
+        MbufLeak.AssertBack(baseline);
         Assert.Equal(socketsA, net.A.SocketCount);
         Assert.Equal(socketsB, net.B.SocketCount);
     }
@@ -372,8 +370,7 @@ public class SocketTests
             warm.ReceiveFrom(new byte[4], out _, out _, Wait);
         }
 
-        Thread.Sleep(100);
-        long baseline = MbufPool.Clusters.Outstanding;
+        long baseline = MbufLeak.Baseline();
         var server = UdpSocket.Create(net.B);
         server.Bind(InAddr.Any, 4445);
         using var stop = new CancellationTokenSource();
@@ -409,13 +406,13 @@ public class SocketTests
             received++;
         }
 
-        server.Close(); // while datagrams keep arriving
-        Thread.Sleep(50);
+        long noport = Udp.Fetch(net.B, UdpStat.udps_noport);
+        server.Close(); // while datagrams keep arriving: wait until some reached the closed port
+        Assert.True(Frames.WaitFor(() => Udp.Fetch(net.B, UdpStat.udps_noport) >= noport + 100, Wait));
         stop.Cancel();
         await Task.WhenAll(senders);
         Assert.Empty(errors);
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline, Wait),
-            $"outstanding {MbufPool.Clusters.Outstanding}, baseline {baseline}");
+        MbufLeak.AssertBack(baseline);
         Assert.Equal(0, Udp.SocketCount(net.B));
     }
 }

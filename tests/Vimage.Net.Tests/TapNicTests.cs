@@ -170,7 +170,7 @@ public sealed class TapNicTests
         TapEnvironment.SkipIfUnsupported();
         using var ns = new TapNetns();
         using var vnet = new TestVnet("tapnic-destroy");
-        long baseline = MbufPool.Clusters.Outstanding;
+        long baseline = MbufLeak.Baseline();
         TapDevice device = TapDevice.Create(TapNetns.NewTapName(), 3, ns.Name);
         string hostName = device.Name;
         Ifnet ifp;
@@ -206,9 +206,7 @@ public sealed class TapNicTests
         Assert.Throws<ObjectDisposedException>(() => device.Queue(0));
         var show = ns.Ip("link", "show", hostName);
         Assert.True(show.Exit != 0, $"host link {hostName} still exists after destroy: {show.Out}");
-        // <= rather than ==: other stacks in the process (vnet0 is shared without VIMAGE) may free buffers meanwhile.
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline, 5000),
-            $"mbufs leaked: outstanding {MbufPool.Clusters.Outstanding}, baseline {baseline}");
+        MbufLeak.AssertBack(baseline);
 
         // The unit is free again, and the device cannot be reused once closed.
         Assert.Throws<ObjectDisposedException>(() => TapCloner.CreateFor(device));
@@ -219,7 +217,7 @@ public sealed class TapNicTests
     {
         TapEnvironment.SkipIfUnsupported();
         using var ns = new TapNetns();
-        long baseline = MbufPool.Clusters.Outstanding;
+        long baseline = MbufLeak.Baseline();
         Ifnet ifp;
         using (Curvnet.Set(Vnet.Vnet0))
         {
@@ -244,8 +242,7 @@ public sealed class TapNicTests
             Destroy(ifp);
         }
 
-        // <= rather than ==: other stacks in the process (vnet0 is shared without VIMAGE) may free buffers meanwhile.
-        Assert.True(Frames.WaitFor(() => MbufPool.Clusters.Outstanding <= baseline, 5000), $"outstanding {MbufPool.Clusters.Outstanding} vs {baseline}");
+        MbufLeak.AssertBack(baseline);
     }
 
     [SkippableFact]
