@@ -37,13 +37,19 @@ public sealed class HostCommandTests(HostProcess host) : IClassFixture<HostProce
         Assert.Contains("default            192.0.2.1", Ok("jexec", "cmd", "netstat", "-rn").Out);
         Assert.Contains("192.0.2.1", Ok("jexec", "cmd", "route", "get", "198.51.100.7").Out);
 
+        // tcpdump says "listening on" once it is attached; then 2 echoes (4 packets, and ARP) cross: -c 3 keeps 3.
         string pcap = Path.Combine(Path.GetTempPath(), $"vimage-cmd-{Guid.NewGuid():N}.pcap");
-        Task<(int Exit, string Out, string Err)> capture = Task.Run(() => host.Exec("tcpdump", "-i", a, "-w", pcap, "-c", "4", "--duration", "20"));
-        await Task.Delay(500);
+        var attached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<(int Exit, string Out, string Err)> capture = Task.Run(() => host.Exec(
+            err => { if (err.Contains($"tcpdump: listening on {a}")) attached.TrySetResult(); },
+            "tcpdump", "-i", a, "-w", pcap, "-c", "3", "--duration", "20"));
+        await Task.WhenAny(attached.Task, capture).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(attached.Task.IsCompleted, "tcpdump ended without attaching: " + (capture.IsCompleted ? (await capture).Err : ""));
         Assert.Contains("2 packets received", Ok("ping", "-c", "2", "-i", "0.2", "192.0.2.2").Out);
         var dumped = await capture;
         Assert.Equal(0, dumped.Exit);
-        Assert.True(new FileInfo(pcap).Length > 24 + 4 * 16, "pcap holds the captured packets");
+        Assert.Contains("3 packets captured", dumped.Err);
+        Assert.Equal(3, Vimage.Net.Bpf.PcapReader.ReadAllRecords(pcap).Count);
         File.Delete(pcap);
 
         Assert.Matches(@"\? \(192\.0\.2\.1\) at [0-9a-f:]{17} on " + b, Ok("jexec", "cmd", "arp", "-an").Out);

@@ -104,7 +104,7 @@ internal static partial class HostProcesses
     }
 
     /// <summary>Speaks the protocol directly (no client process): sends bytes, collects frames until exit or end of stream.</summary>
-    public static (int? Exit, string Out, string Err, string? Error) Exchange(string socketPath, byte[] bytes, bool halfClose = false)
+    public static (int? Exit, string Out, string Err, string? Error) Exchange(string socketPath, byte[] bytes, bool halfClose = false, Action<string>? onErr = null)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(socketPath));
@@ -140,6 +140,7 @@ internal static partial class HostProcesses
             if (frame.TryGetProperty("err", out JsonElement errText))
             {
                 errors.Append(errText.GetString());
+                onErr?.Invoke(errors.ToString());
             }
 
             if (frame.TryGetProperty("error", out JsonElement message))
@@ -155,10 +156,13 @@ internal static partial class HostProcesses
     }
 
     /// <summary>One command over the protocol, in-process: what a client process would print and return.</summary>
-    public static (int Exit, string Out, string Err) Exec(string socketPath, params string[] argv)
+    public static (int Exit, string Out, string Err) Exec(string socketPath, params string[] argv) => Exec(socketPath, null, argv);
+
+    /// <summary>As <see cref="Exec(string, string[])"/>; <paramref name="onErr"/> sees the stderr so far at each frame, while the command runs.</summary>
+    public static (int Exit, string Out, string Err) Exec(string socketPath, Action<string>? onErr, params string[] argv)
     {
         string json = JsonSerializer.Serialize(argv, HostTestJson.Default.StringArray);
-        var (exit, output, errors, error) = Exchange(socketPath, Frame(Encoding.UTF8.GetBytes($"{{\"argv\": {json}}}")));
+        var (exit, output, errors, error) = Exchange(socketPath, Frame(Encoding.UTF8.GetBytes($"{{\"argv\": {json}}}")), onErr: onErr);
         Assert.Null(error);
         Assert.NotNull(exit);
         return (exit.Value, output, errors);
@@ -246,6 +250,8 @@ public sealed class HostProcess : IDisposable
 
     /// <summary>The same request in-process over the socket (fast: no process start).</summary>
     public (int Exit, string Out, string Err) Exec(params string[] argv) => HostProcesses.Exec(SocketPath, argv);
+
+    public (int Exit, string Out, string Err) Exec(Action<string> onErr, params string[] argv) => HostProcesses.Exec(SocketPath, onErr, argv);
 
     public void Dispose()
     {

@@ -60,7 +60,6 @@ public sealed class TcpdumpCommand : ICommand
         }
 
         long seen = 0;
-        context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
         if (file is not null)
         {
             using var writer = new PcapWriter(context.ResolvePath(file));
@@ -75,6 +74,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
+            Listening(context, ifname);
             done.Token.WaitHandle.WaitOne();
             writer.Flush();
         }
@@ -92,6 +92,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
+            Listening(context, ifname);
             try
             {
                 while (!done.IsCancellationRequested || lines.Reader.Count > 0)
@@ -121,6 +122,10 @@ public sealed class TcpdumpCommand : ICommand
         context.Err.WriteLine($"{captured} packets captured");
         return 0;
     }
+
+    /// <summary>Printed once the capture is attached (tcpdump prints it after pcap_activate): a caller may wait for it.</summary>
+    private static void Listening(CommandContext context, string ifname)
+        => context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
 
     /// <summary>A tcpdump -n style one-line summary.</summary>
     public static string Describe(ReadOnlySpan<byte> frame, long micros)
