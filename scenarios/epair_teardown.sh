@@ -7,7 +7,9 @@ ifconfig ${epair}a inet 198.51.100.1/24 up
 jexec pinger ifconfig ${epair}b inet 198.51.100.2/24 up
 jexec pinger ping -c 200 -i 0.01 -W 50 198.51.100.1 &
 jexec pinger ping -c 200 -i 0.01 -W 50 198.51.100.99 &
-sleep 0.3
+# Both pings are in flight: replies come back from .1, and .99's echo waits in an incomplete ARP entry.
+wait_for -o "match:echo reply: [1-9]" jexec pinger netstat -sp icmp
+wait_for -o "match:198\.51\.100\.99\) at \(incomplete\)" jexec pinger arp -an
 ifconfig ${epair}a destroy
 jail -r pinger
 wait

@@ -48,6 +48,21 @@ public class ScenarioTests
     }
 
     [Fact]
+    public void WaitForRetriesTheCheckAndFailsNamingTheLineWhenItNeverHolds()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int status = new ScriptInterpreter(output, error).Run(
+            "wait_for -o match:\"ttl: 64\" sysctl net.inet.ip.ttl\nwait_for -t 0.5 -o match:\"ttl: 99\" sysctl net.inet.ip.ttl\necho unreached", "w.sh");
+        Assert.Equal(1, status);
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.5), "it retried for its whole limit");
+        Assert.Contains("w.sh:2: FAIL: wait_for: still failing after 0.5 s: stdout of 'sysctl net.inet.ip.ttl' does not match /ttl: 99/", error.ToString());
+        Assert.DoesNotContain("unreached", output.ToString()); // the script stopped at line 2
+        Assert.Equal(64, new ScriptInterpreter(new StringWriter(), new StringWriter()).Run("wait_for -t x sysctl -a", "t.sh"));
+    }
+
+    [Fact]
     public void MalformedScriptsAreUsageErrors()
     {
         var error = new StringWriter();

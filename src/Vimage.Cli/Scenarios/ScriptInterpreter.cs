@@ -10,7 +10,8 @@ namespace Vimage.Cli.Scenarios;
 /// Runs FreeBSD-style network test scripts against a private set of stacks: one command per line with sh-like
 /// variables (<c>epair=$(vnet_mkepair)</c>, <c>${epair}a</c>), <c>&amp;</c> for background commands and <c>wait</c>,
 /// the helpers of tests/sys/common/vnet.subr (vnet_init, vnet_mkepair, vnet_mkjail, vnet_cleanup) and ATF's
-/// <c>atf_check [-s exit:N] [-o match:RE|empty|ignore|inline:TEXT] [-e ...] command…</c>. The first failing line
+/// <c>atf_check [-s exit:N] [-o match:RE|empty|ignore|inline:TEXT] [-e ...] command…</c>, and <c>wait_for</c> (atf_check
+/// retried until it holds, bounded). The first failing line
 /// stops the script (set -e); the result is 0 on success, 1 on failure, 64 for a malformed script.
 /// </summary>
 public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error)
@@ -93,13 +94,52 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
             return AtfCheck(words[1..]);
         }
 
+        if (words[0] == "wait_for")
+        {
+            return WaitFor(words[1..]);
+        }
+
         var (status, text, err) = Capture(words);
         output.Write(text);
         output.Write(err);
         return status == 0 ? null : $"'{string.Join(' ', words)}' exited {status}";
     }
 
-    private string? AtfCheck(List<string> words)
+    /// <summary>
+    /// <c>wait_for [-t SECONDS] atf_check-arguments…</c> retries the check until it holds, for at most SECONDS (10 by
+    /// default): sh's <c>until atf_check …; do sleep 0.1; done</c> with a bound, so scripts wait for a condition, never
+    /// for a fixed time. The last failure is the script's failure.
+    /// </summary>
+    private string? WaitFor(List<string> words)
+    {
+        double limit = 10;
+        if (words.Count > 1 && words[0] == "-t")
+        {
+            limit = double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double t) && t > 0 && t <= 300
+                ? t
+                : throw new ScriptException($"wait_for: bad timeout {words[1]}");
+            words = words[2..];
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            string? failure = AtfCheck(words, echo: false);
+            if (failure is null)
+            {
+                return null;
+            }
+
+            if (clock.Elapsed.TotalSeconds > limit)
+            {
+                return $"wait_for: still failing after {limit} s: {failure}";
+            }
+
+            Thread.Sleep(20);
+        }
+    }
+
+    private string? AtfCheck(List<string> words, bool echo = true)
     {
         int expectedExit = 0;
         string? outCheck = null, errCheck = null;
@@ -130,7 +170,10 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         }
 
         var (exit, stdout, stderr) = Capture(words[i..]);
-        output.Write(stdout);
+        if (echo)
+        {
+            output.Write(stdout);
+        }
         string command = string.Join(' ', words[i..]);
         if (exit != expectedExit)
         {
