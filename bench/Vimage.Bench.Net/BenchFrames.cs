@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Vimage.Net.Iflib;
+using Vimage.Net.Inet;
 
 namespace Vimage.Bench.Net;
 
@@ -20,6 +21,9 @@ internal static class BenchFrames
         ip[9] = 17;
         BinaryPrimitives.WriteUInt32BigEndian(ip[12..], 0xc0000201); // 192.0.2.1
         BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xc0000202); // 192.0.2.2
+
+        // A valid header checksum, so both receivers' IP input gets past the header check to the routing decision.
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum.Compute(ip[..20]));
         Span<byte> udp = ip[20..];
         BinaryPrimitives.WriteUInt16BigEndian(udp, (ushort)(10000 + flow));
         BinaryPrimitives.WriteUInt16BigEndian(udp[2..], 9);

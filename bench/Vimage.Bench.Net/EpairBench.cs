@@ -2,13 +2,17 @@ using System.Diagnostics;
 using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
+using Vimage.Net.Bpf;
 using Vimage.Net.Iflib;
 
 namespace Vimage.Bench.Net;
 
 /// <summary>
 /// Frames/s through one epair whose ends sit in two vnets (or both in vnet0 without VIMAGE). Senders call
-/// <see cref="Ifnet.Transmit"/> on pooled mbufs; the receiving end's if_input counts and frees.
+/// <see cref="Ifnet.Transmit"/> on pooled mbufs. The receiving end does what a veth end with an AF_PACKET socket
+/// does: a capture tap (bpf_mtap, the counterpart of packet_rcv) copies every frame out into a buffer, as recv() does,
+/// and counts it; the frame then goes up the stack (ether_input, ip_input, which drops it: not for us, no forwarding),
+/// as Linux passes it to ip_rcv.
 /// </summary>
 internal sealed class EpairBench : IDisposable
 {
@@ -52,7 +56,7 @@ internal sealed class EpairBench : IDisposable
             ctxA.RxBudget = RxBudget;
             ctxB.RxBudget = RxBudget;
             var counter = new RxCounter();
-            b.InputHandler = counter.Handle;
+            using BpfSession tap = b.Bpf.Attach(counter.Handle, Direction.In);
 
             int senders = reconfig ? 2 : queues;
             byte[][][] frames = BenchFrames.PerSender(b.Lladdr, a.Lladdr, senders, FlowsPerSender, frameSize);
@@ -159,7 +163,6 @@ internal sealed class EpairBench : IDisposable
         }
         finally
         {
-            b.InputHandler = null;
             using (Curvnet.Set(_va))
             {
                 Ifnets.Destroy(a.Name);
@@ -242,17 +245,24 @@ internal sealed class EpairBench : IDisposable
 
     public void Dispose() => VnetPair.Destroy(_va, _vb);
 
-    /// <summary>if_input of the receiving end: counts per CPU and frees.</summary>
+    /// <summary>
+    /// The receiving end's capture listener, run by each RX queue's worker: copies the frame into that thread's buffer
+    /// (recv() into a user buffer) and counts it per CPU.
+    /// </summary>
     private sealed class RxCounter
     {
+        [ThreadStatic]
+        private static byte[]? t_buffer;
+
         private readonly PaddedLong[] _slots = new PaddedLong[CpuId.Count];
 
         public long Total => Sum(_slots);
 
-        public void Handle(Ifnet ifp, Mbuf m)
+        public void Handle(ReadOnlySpan<byte> frame, Direction direction, long micros)
         {
+            byte[] buffer = t_buffer ??= GC.AllocateUninitializedArray<byte>(2048, pinned: true);
+            frame.CopyTo(buffer);
             Interlocked.Increment(ref _slots[CpuId.Current].Value);
-            m.Free();
         }
     }
 }

@@ -16,6 +16,8 @@ internal static unsafe partial class Native
     public const int SO_RCVTIMEO = 20;
     public const int SOL_PACKET = 263;
     public const int PACKET_STATISTICS = 6;
+    public const int PACKET_FANOUT = 18;
+    public const int PACKET_FANOUT_HASH = 0;
     public const ushort ETH_P_ALL = 0x0003;
     public const int EINTR = 4;
     public const int EAGAIN = 11;

@@ -115,7 +115,7 @@ foreach (var (size, queues, reconfig, paced, v, l) in rows)
 {
     string q = reconfig ? "1<->2" : queues.ToString(CultureInfo.InvariantCulture);
     string r = reconfig ? "every 50 ms" : "no";
-    string vethFps = l is null ? "n/a" : Fps(l.Fps) + (reconfig || queues > 1 ? " (2 senders)" : "");
+    string vethFps = l is null ? "n/a" : Fps(l.Fps) + (reconfig || queues > 1 ? " (2 senders, 2 receivers)" : "");
     string ratio = l is null || l.Fps == 0 ? "n/a" : $"{v.Fps / l.Fps:0.00}x";
     string alloc = reconfig
         ? $"{v.AllocPerFrame:0.###} ({Math.Max(0, v.AllocPerFrameExcludingReconfig):0.###} excl. reconfig)"
@@ -126,6 +126,8 @@ foreach (var (size, queues, reconfig, paced, v, l) in rows)
 Console.WriteLine();
 Console.WriteLine($"sender: paced = vimage senders keep at most {EpairBench.Window} frames in flight (offered - delivered - dropped), as a");
 Console.WriteLine("sender backing off on ENOBUFS would; flood = no limit, a full mp_ring drops. veth senders use blocking send() either way.");
+Console.WriteLine("receiver: both sides copy every frame out into a 2 KiB buffer, one receiving thread per queue (vimage: a BPF tap on each");
+Console.WriteLine("RX worker, then ether_input/ip_input drop it; veth: recv() per socket, 2 sockets in a PACKET_FANOUT_HASH group, ip_rcv drops it).");
 Console.WriteLine("ratio = vimage fps / veth fps (above 1 = Vimage faster). fps = frames delivered to the receiver per second of the");
 Console.WriteLine("measured window. drops = frames offered in the window but dropped (vimage: OQDROPS+OERRORS on the sender end,");
 Console.WriteLine("IQDROPS+IERRORS on the receiver end, empty mbuf pool; veth: send() ENOBUFS + receiving socket drops), with the share");

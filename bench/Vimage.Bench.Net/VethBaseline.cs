@@ -6,7 +6,10 @@ namespace Vimage.Bench.Net;
 /// <summary>
 /// The Linux baseline: a veth pair between two network namespaces this process creates (and always deletes),
 /// moving the same frames with AF_PACKET raw sockets. Sockets are opened on a thread that setns(2)-ed into the
-/// namespace; a socket stays in the namespace it was created in, so senders and the receiver then run anywhere.
+/// namespace; a socket stays in the namespace it was created in, so senders and receivers then run anywhere.
+/// There are as many receivers as senders (Vimage has one RX worker per queue): with two, the receiving sockets
+/// share the frames through a PACKET_FANOUT_HASH group (by flow hash, as RSS spreads flows over RX queues), each
+/// socket read by its own thread.
 /// </summary>
 internal sealed unsafe class VethBaseline : IDisposable
 {
@@ -15,6 +18,7 @@ internal sealed unsafe class VethBaseline : IDisposable
     private readonly NetnsPair _pair;
     private readonly int _ifindexA;
     private readonly int _ifindexB;
+    private int _fanoutGroup = Environment.ProcessId & 0x7fff;
 
     private VethBaseline(NetnsPair pair, int ifindexA, int ifindexB)
     {
@@ -41,10 +45,16 @@ internal sealed unsafe class VethBaseline : IDisposable
         return pair is null ? null : new VethBaseline(pair, ifindexA, ifindexB);
     }
 
-    /// <summary>One run with <paramref name="senders"/> sender threads (one socket each) and one receiver.</summary>
+    /// <summary>One run with <paramref name="senders"/> sender threads (one socket each) and as many receivers.</summary>
     public RunResult Run(int frameSize, int senders, TimeSpan warmup, TimeSpan measure)
     {
-        int rx = NetnsPair.InNetns(_pair.NsB, () => OpenSocket(_ifindexB, Native.ETH_P_ALL, receive: true));
+        int group = ++_fanoutGroup & 0xffff; // a new group per run: the previous run's sockets are closed
+        var rx = new int[senders];
+        for (int r = 0; r < senders; r++)
+        {
+            rx[r] = NetnsPair.InNetns(_pair.NsB, () => OpenSocket(_ifindexB, Native.ETH_P_ALL, receive: true, senders > 1 ? group : -1));
+        }
+
         var tx = new int[senders];
         for (int t = 0; t < senders; t++)
         {
@@ -56,7 +66,7 @@ internal sealed unsafe class VethBaseline : IDisposable
             byte[][][] frames = BenchFrames.PerSender(MacB, MacA, senders, 16, frameSize);
             var offered = new PaddedLong[senders];
             var errors = new PaddedLong[senders];
-            var received = new PaddedLong[1];
+            var received = new PaddedLong[senders];
             bool stop = false;
             var threads = new List<Thread>();
             for (int t = 0; t < senders; t++)
@@ -66,7 +76,12 @@ internal sealed unsafe class VethBaseline : IDisposable
                 { IsBackground = true, Name = $"veth sender {id}" });
             }
 
-            threads.Add(new Thread(() => ReceiveLoop(rx, ref received[0].Value, ref stop)) { IsBackground = true, Name = "veth receiver" });
+            for (int r = 0; r < senders; r++)
+            {
+                int id = r;
+                threads.Add(new Thread(() => ReceiveLoop(rx[id], ref received[id].Value, ref stop)) { IsBackground = true, Name = $"veth receiver {id}" });
+            }
+
             foreach (Thread thread in threads)
             {
                 thread.Start();
@@ -74,13 +89,15 @@ internal sealed unsafe class VethBaseline : IDisposable
 
             Thread.Sleep(warmup);
             _ = SocketDrops(rx); // PACKET_STATISTICS resets on read: start the window at zero
-            long delivered0 = Volatile.Read(ref received[0].Value);
+            long[] perReceiver0 = Enumerable.Range(0, senders).Select(r => Volatile.Read(ref received[r].Value)).ToArray();
+            long delivered0 = perReceiver0.Sum();
             long offered0 = Sum(offered);
             long errors0 = Sum(errors);
             var window = Stopwatch.StartNew();
             Thread.Sleep(measure);
             double seconds = window.Elapsed.TotalSeconds;
-            long delivered1 = Volatile.Read(ref received[0].Value);
+            long[] perReceiver1 = Enumerable.Range(0, senders).Select(r => Volatile.Read(ref received[r].Value)).ToArray();
+            long delivered1 = perReceiver1.Sum();
             long offered1 = Sum(offered);
             long errors1 = Sum(errors);
             long socketDrops = SocketDrops(rx);
@@ -92,12 +109,16 @@ internal sealed unsafe class VethBaseline : IDisposable
 
             long sendErrors = errors1 - errors0;
             string details = string.Create(CultureInfo.InvariantCulture,
-                $"offered {offered1 - offered0:N0}, send() ENOBUFS (dropped at the peer's backlog) {sendErrors:N0}, receiving socket drops {socketDrops:N0}");
+                $"offered {offered1 - offered0:N0}, send() ENOBUFS (dropped at the peer's backlog) {sendErrors:N0}, receiving socket drops {socketDrops:N0}, received per socket {string.Join("/", perReceiver1.Zip(perReceiver0, (b, a) => (b - a).ToString("N0", CultureInfo.InvariantCulture)))}");
             return new RunResult(delivered1 - delivered0, offered1 - offered0, sendErrors + socketDrops, seconds, 0, 0, details);
         }
         finally
         {
-            Native.Close(rx);
+            foreach (int fd in rx)
+            {
+                Native.Close(fd);
+            }
+
             foreach (int fd in tx)
             {
                 Native.Close(fd);
@@ -147,7 +168,8 @@ internal sealed unsafe class VethBaseline : IDisposable
         }
     }
 
-    private static int OpenSocket(int ifindex, ushort protocol, bool receive)
+    /// <summary>An AF_PACKET socket bound to <paramref name="ifindex"/>; a receiving one joins fanout group <paramref name="fanoutGroup"/> unless it is -1.</summary>
+    private static int OpenSocket(int ifindex, ushort protocol, bool receive, int fanoutGroup = -1)
     {
         ushort proto = Native.Htons(protocol);
         int fd = Native.Socket(Native.AF_PACKET, Native.SOCK_RAW, proto);
@@ -173,6 +195,13 @@ internal sealed unsafe class VethBaseline : IDisposable
             Native.SetSockOpt(fd, Native.SOL_SOCKET, Native.SO_RCVBUFFORCE, &size, sizeof(int));
             var timeout = new Native.Timeval { Sec = 0, Usec = 100_000 }; // lets the receiver see the stop flag
             Native.SetSockOpt(fd, Native.SOL_SOCKET, Native.SO_RCVTIMEO, &timeout, sizeof(Native.Timeval));
+            int fanout = fanoutGroup | (Native.PACKET_FANOUT_HASH << 16);
+            if (fanoutGroup >= 0 && Native.SetSockOpt(fd, Native.SOL_PACKET, Native.PACKET_FANOUT, &fanout, sizeof(int)) != 0)
+            {
+                int errno = Native.Errno;
+                Native.Close(fd);
+                throw new InvalidOperationException($"setsockopt(PACKET_FANOUT) failed: errno {errno}");
+            }
         }
         else
         {
@@ -183,11 +212,17 @@ internal sealed unsafe class VethBaseline : IDisposable
         return fd;
     }
 
-    private static long SocketDrops(int fd)
+    private static long SocketDrops(int[] fds)
     {
-        Native.TpacketStats stats = default;
-        int len = sizeof(Native.TpacketStats);
-        return Native.GetSockOpt(fd, Native.SOL_PACKET, Native.PACKET_STATISTICS, &stats, &len) == 0 ? stats.Drops : 0;
+        long drops = 0;
+        foreach (int fd in fds)
+        {
+            Native.TpacketStats stats = default;
+            int len = sizeof(Native.TpacketStats);
+            drops += Native.GetSockOpt(fd, Native.SOL_PACKET, Native.PACKET_STATISTICS, &stats, &len) == 0 ? stats.Drops : 0;
+        }
+
+        return drops;
     }
 
     private static long Sum(PaddedLong[] values)
