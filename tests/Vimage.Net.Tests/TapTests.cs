@@ -229,13 +229,18 @@ public sealed class TapTests
         string name = tap.Name;
         Assert.Equal(0, ns.Ip("link", "show", "dev", name).Exit);
 
+        string? readerTid = null;
         var reader = Task.Factory.StartNew(() =>
         {
+            Volatile.Write(ref readerTid, Path.GetFileName(File.ResolveLinkTarget("/proc/thread-self", false)!.FullName));
             var buf = new byte[2048];
             while (true)
                 tap.Queue(1).Read(buf, -1);
         }, TaskCreationOptions.LongRunning);
-        Thread.Sleep(50);
+
+        // Dispose must wake a reader blocked in poll(2): wait until the kernel says it sleeps there (wchan).
+        Assert.True(Frames.WaitFor(() => Volatile.Read(ref readerTid) is { } tid
+            && File.ReadAllText($"/proc/self/task/{tid}/wchan").Contains("poll", StringComparison.Ordinal)), "the reader never blocked in poll");
 
         tap.Dispose();
         tap.Dispose(); // idempotent
