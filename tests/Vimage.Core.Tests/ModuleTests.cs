@@ -178,7 +178,8 @@ public class ModuleTests
             for (int round = 0; round < 5; round++)
             {
                 KernelModule module = KernelModule.Load(ModulePath("Vimage.TestModule"));
-                Thread.Sleep(5);
+                int loadedAt = created.Count;
+                Assert.True(SpinWait.SpinUntil(() => created.Count > loadedAt + 1, 10_000), "vnets were created while the module was loaded");
                 foreach (Vnet v in Vnet.List())
                 {
                     Assert.Equal(143L, Call<long>(module, "Counter", v));
