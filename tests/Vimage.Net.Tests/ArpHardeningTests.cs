@@ -39,7 +39,7 @@ public class ArpHardeningTests
         Vnet a = t.NewVnet("arp-flood-a"), b = t.NewVnet("arp-flood-b");
         (Ifnet ia, Ifnet ib) = t.Link(a, "192.0.2.1/24", b, "192.0.2.2/24");
         int before = ArpLayer.TableOf(b).Count;
-        long received = Stats.Arp(b, ArpStat.received), replies = Stats.Arp(b, ArpStat.txreplies);
+        long replies = Stats.Arp(b, ArpStat.txreplies);
         const int Flood = 200;
         for (int i = 0; i < Flood; i++)
         {
@@ -47,9 +47,10 @@ public class ArpHardeningTests
             Assert.True(Frames.Send(ia, Request(Mac(i + 1), new InAddr(0x0a000000u | (uint)(i * 7919 + 1)), InAddr.Parse("192.0.2.2"))));
         }
 
-        Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.received) == received + Flood), "requests not all received");
+        // Gratuitous ARPs from setting the link up may still arrive: wait for these requests' own counts.
+        Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.notonnet) == Flood && Stats.Arp(b, ArpStat.txreplies) == replies + Flood),
+            $"{Stats.Arp(b, ArpStat.notonnet)} of {Flood} requests refused an entry");
         Assert.Equal(before, ArpLayer.TableOf(b).Count);
-        Assert.Equal(Flood, Stats.Arp(b, ArpStat.notonnet));
         Assert.Equal(0, Stats.Arp(b, ArpStat.wrongiface));
         Assert.Equal(replies + Flood, Stats.Arp(b, ArpStat.txreplies)); // still answered, as in_arpinput does
         Assert.Null(ArpLayer.TableOf(b).Find(ib, new InAddr(0x0a000001u)));
@@ -69,10 +70,8 @@ public class ArpHardeningTests
         ArpLayer.Logged += sink;
         try
         {
-            long received = Stats.Arp(b, ArpStat.received);
             Assert.True(Frames.Send(ia, Request(Mac(7), InAddr.Parse("198.51.100.9"), InAddr.Parse("192.0.2.2"))));
-            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.received) == received + 1));
-            Assert.Equal(1, Stats.Arp(b, ArpStat.wrongiface));
+            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.wrongiface) == 1));
             Assert.Null(ArpLayer.TableOf(b).FindAny(InAddr.Parse("198.51.100.9")));
             Assert.Contains($"arp: 198.51.100.9 is on {bc.Name} but got reply from 02:00:5e:00:00:07 on {ib.Name}", log);
 
@@ -102,7 +101,7 @@ public class ArpHardeningTests
         Sysctl.Set("net.link.ether.inet.max_entries", "50");
         try
         {
-            long received = Stats.Arp(b, ArpStat.received);
+            long received = Stats.Arp(b, ArpStat.rxrequests);
 
             // Requests for someone else's address teach us nothing.
             for (int i = 0; i < 20; i++)
@@ -110,7 +109,7 @@ public class ArpHardeningTests
                 Assert.True(Frames.Send(ia, Request(Mac(i + 1), new InAddr(0x0a010100u + (uint)i), InAddr.Parse("10.1.0.99"))));
             }
 
-            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.received) == received + 20));
+            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.rxrequests) >= received + 20));
             Assert.Equal(0, ArpLayer.TableOf(b).Count);
 
             for (int i = 0; i < 80; i++)
@@ -118,10 +117,10 @@ public class ArpHardeningTests
                 Assert.True(Frames.Send(ia, Request(Mac(i + 100), new InAddr(0x0a010200u + (uint)i), InAddr.Parse("10.1.0.2"))));
             }
 
-            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.received) == received + 100));
+            Assert.True(Frames.WaitFor(() => Stats.Arp(b, ArpStat.txreplies) == 80), "every request to us is answered, entry or not");
             Assert.Equal(50, ArpLayer.TableOf(b).Count);
             Assert.Equal(30, Stats.Arp(b, ArpStat.tablefull));
-            Assert.Equal(80, Stats.Arp(b, ArpStat.txreplies)); // every request to us is answered, entry or not
+            Assert.All(ArpLayer.TableOf(b).Entries, e => Assert.Equal(0x0a010200u, e.Address.Value & 0xffffff00u)); // none from the first batch
             Assert.Equal(0, ArpLayer.TableOf(a).Count); // the other vnet's table is its own
         }
         finally
