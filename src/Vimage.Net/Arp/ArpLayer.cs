@@ -325,7 +325,7 @@ public static partial class ArpLayer
         if (elsewhere is not null)
         {
             Stat(ArpStat.wrongiface);
-            if (s_log_arp_wrong_iface != 0)
+            if (s_log_arp_wrong_iface != 0 && LogAllowed())
             {
                 Log($"{sender} is on {elsewhere.Name} but got reply from {LlEntry.FormatMac(senderMac)} on {ifp.Name}");
             }
@@ -333,7 +333,10 @@ public static partial class ArpLayer
         else
         {
             Stat(ArpStat.notonnet);
-            Log($"IPv4 address: \"{sender}\" is not on the network");
+            if (LogAllowed())
+            {
+                Log($"IPv4 address: \"{sender}\" is not on the network");
+            }
         }
 
         return false;

@@ -83,13 +83,15 @@ public static partial class ArpLayer
 
     internal static void Stat(ArpStat field) => V_arpstat.Inc(field);
 
-    /// <summary>ARP_LOG: "arp: " + message, rate-limited by ppsratecheck(arp_maxpps).</summary>
-    private static void Log(string message)
+    /// <summary>
+    /// ARP_LOG's ppsratecheck(arp_maxpps): true when a message may be logged now. Checked before the message is
+    /// formatted, so a flood of refused packets costs no string each.
+    /// </summary>
+    private static bool LogAllowed()
     {
-        Action<string>? sink = Logged;
-        if (sink is null)
+        if (Logged is null)
         {
-            return;
+            return false;
         }
 
         lock (LogLock)
@@ -101,12 +103,10 @@ public static partial class ArpLayer
                 s_logsThisSecond = 0;
             }
 
-            if (++s_logsThisSecond > Volatile.Read(ref s_arp_maxpps))
-            {
-                return;
-            }
+            return ++s_logsThisSecond <= Volatile.Read(ref s_arp_maxpps);
         }
-
-        sink("arp: " + message);
     }
+
+    /// <summary>ARP_LOG: "arp: " + message, after <see cref="LogAllowed"/>.</summary>
+    private static void Log(string message) => Logged?.Invoke("arp: " + message);
 }
