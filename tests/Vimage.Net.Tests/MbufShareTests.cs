@@ -5,6 +5,54 @@ using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Tests;
 
+/// <summary>kern.ipc.vnet_mbuf_share in either build mode: a vnet's allocations stop at its share.</summary>
+public class MbufShareCapTests
+{
+    [Fact]
+    public void AllocationsInAVnetStopAtItsShareAndFreeingGivesItBack()
+    {
+        object share = Sysctl.Get("kern.ipc.vnet_mbuf_share")!;
+        Sysctl.Set("kern.ipc.vnet_mbuf_share", "1");
+        var taken = new List<Mbuf>();
+        MbufAccount account = MbufShare.Of(Vnet.Vnet0);
+        long held = account.Held(MbufPool.Clusters);
+        try
+        {
+            long cap = MbufShare.Cap(MbufPool.Clusters);
+            long denied = account.Denied, failures = MbufPool.Clusters.Failures;
+            using (Curvnet.Set(Vnet.Vnet0))
+            {
+                while (MbufPool.Clusters.Get() is { } m)
+                {
+                    taken.Add(m);
+                    Assert.True(taken.Count <= cap, "allocated beyond the vnet's share");
+                }
+            }
+
+            Assert.Equal(cap - held, taken.Count);
+            Assert.Equal(cap, account.Held(MbufPool.Clusters));
+            Assert.Equal(denied + 1, account.Denied);
+            Assert.Equal(failures + 1, MbufPool.Clusters.Failures);
+
+            // Outside every vnet (a driver's receive thread) nothing is charged until if_input.
+            Mbuf uncharged = MbufPool.Clusters.Get()!;
+            Assert.Equal(cap, account.Held(MbufPool.Clusters));
+            uncharged.Free();
+        }
+        finally
+        {
+            foreach (Mbuf m in taken)
+            {
+                m.Free();
+            }
+
+            Sysctl.Set("kern.ipc.vnet_mbuf_share", share);
+        }
+
+        Assert.Equal(held, account.Held(MbufPool.Clusters)); // every buffer freed went back to the vnet's share
+    }
+}
+
 #if VIMAGE
 /// <summary>
 /// One vnet cannot starve the others of buffers: net.inet.ip.maxfrags bounds all reassembly queues together, and
