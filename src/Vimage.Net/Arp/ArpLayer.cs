@@ -16,8 +16,12 @@ public static partial class ArpLayer
 
     private const int ArpLength = 28;
 
-    /// <summary>arpresolve: fills <paramref name="mac"/> or holds / drops the packet (returns Held or an errno).</summary>
-    internal static int Resolve(Ifnet ifp, Mbuf m, InAddr nextHop, Span<byte> mac)
+    /// <summary>
+    /// arpresolve: fills <paramref name="mac"/> or holds / drops the packet (returns Held or an errno). After
+    /// maxtries unanswered requests the error is EHOSTUNREACH when <paramref name="gateway"/> (the next hop is a
+    /// router for the destination) and EHOSTDOWN for an on-link host, as arpresolve_full returns them.
+    /// </summary>
+    internal static int Resolve(Ifnet ifp, Mbuf m, InAddr nextHop, Span<byte> mac, bool gateway = false)
     {
         ArpTable table = V_arptable;
         LlEntry? entry = table.Find(ifp, nextHop);
@@ -29,18 +33,28 @@ public static partial class ArpLayer
                 if (entry.State == LlState.Static || (entry.State == LlState.Reachable && now < entry.ExpiresAtMs))
                 {
                     entry.Mac.CopyTo(mac);
+                    entry.Used = true; // llentry_provide_feedback: arptimer refreshes a used entry before it expires
                     return 0;
                 }
             }
         }
 
         entry ??= NewIncomplete(table, ifp, nextHop, now);
+        if (entry is null)
+        {
+            // The vnet's table is full (net.link.ether.inet.max_entries): no room to wait for an answer.
+            Stat(ArpStat.dropped);
+            m.Free();
+            return Errno.ENOBUFS;
+        }
+
         bool ask;
         lock (entry.Lock)
         {
             if (entry.State == LlState.Static || (entry.State == LlState.Reachable && now < entry.ExpiresAtMs))
             {
                 entry.Mac.CopyTo(mac);
+                entry.Used = true;
                 return 0;
             }
 
@@ -48,7 +62,7 @@ public static partial class ArpLayer
             {
                 Stat(ArpStat.dropped);
                 m.Free();
-                return Errno.EHOSTDOWN;
+                return gateway ? Errno.EHOSTUNREACH : Errno.EHOSTDOWN;
             }
 
             if (entry.State == LlState.Reachable)
@@ -82,8 +96,20 @@ public static partial class ArpLayer
     }
 
     // Kept out of Resolve: a lambda capturing its locals would cost a closure on every packet, hit or miss.
-    private static LlEntry NewIncomplete(ArpTable table, Ifnet ifp, InAddr nextHop, long now)
-        => table.GetOrAdd(ifp, nextHop, () => new LlEntry(ifp, nextHop) { State = LlState.Incomplete, ExpiresAtMs = now + V_arpt_down * 1000L });
+    private static LlEntry? NewIncomplete(ArpTable table, Ifnet ifp, InAddr nextHop, long now)
+        => TryAdd(table, ifp, nextHop, () => new LlEntry(ifp, nextHop) { State = LlState.Incomplete, ExpiresAtMs = now + V_arpt_down * 1000L });
+
+    /// <summary>A new dynamic entry unless the vnet's table holds max_entries already (counted in tablefull).</summary>
+    private static LlEntry? TryAdd(ArpTable table, Ifnet ifp, InAddr address, Func<LlEntry> create)
+    {
+        if (table.Count >= MaxEntries && table.Find(ifp, address) is null)
+        {
+            Stat(ArpStat.tablefull);
+            return null;
+        }
+
+        return table.GetOrAdd(ifp, address, create);
+    }
 
     /// <summary>in_arpinput.</summary>
     internal static void Input(Ifnet ifp, Mbuf m)
@@ -129,7 +155,21 @@ public static partial class ArpLayer
         bool forUs = InAddrs.IsOn(ifp, targetIp);
         if (!senderIp.IsAny)
         {
-            Learn(ifp, senderIp, senderMac, create: forUs);
+            LlEntry? entry = V_arptable.Find(ifp, senderIp);
+            if (entry is not null)
+            {
+                Learn(ifp, entry, senderMac); // arp_check_update_lle: an entry we already have is updated
+            }
+            else if (forUs && SenderIsOnLink(ifp, senderIp, senderMac))
+            {
+                // in_arpinput creates an entry only for a request or reply to our own address, and
+                // lltable_alloc_entry refuses a sender that is not on the interface's network (in_lltable_rtcheck).
+                entry = TryAdd(V_arptable, ifp, senderIp, () => new LlEntry(ifp, senderIp) { State = LlState.Incomplete });
+                if (entry is not null)
+                {
+                    Learn(ifp, entry, senderMac);
+                }
+            }
         }
 
         if (op == 1 && forUs)
@@ -198,10 +238,16 @@ public static partial class ArpLayer
         }
     }
 
-    /// <summary>arptimer: retransmits, gives up after maxtries, expires old entries.</summary>
+    /// <summary>
+    /// arptimer: retransmits, gives up after maxtries, expires old entries. A resolved entry enters the verify
+    /// phase maxtries seconds before it expires (arp_mark_lle_reachable's wtime); if the data path uses it then, a
+    /// request goes out once a second, at most la_preempt (maxtries) times, so a live neighbour is refreshed
+    /// before it expires instead of traffic stalling on a new resolution.
+    /// </summary>
     internal static void Tick()
     {
         long now = NetTimers.NowMs;
+        long verifyMs = V_arp_maxtries * 1000L;
         foreach (LlEntry entry in V_arptable.Snapshot())
         {
             bool retransmit = false, expire = false;
@@ -228,6 +274,15 @@ public static partial class ArpLayer
                     case LlState.Down or LlState.Reachable when now >= entry.ExpiresAtMs:
                         expire = true;
                         break;
+                    case LlState.Reachable when !entry.Verifying && V_arpt_keep * 1000L > verifyMs && now >= entry.ExpiresAtMs - verifyMs:
+                        entry.Verifying = true; // llentry_request_feedback
+                        entry.Used = false;
+                        break;
+                    case LlState.Reachable when entry.Verifying && entry.Used && entry.Preempt > 0 && now - entry.LastRequestMs >= 1000:
+                        entry.Preempt--;
+                        entry.LastRequestMs = now;
+                        retransmit = true;
+                        break;
                 }
             }
 
@@ -244,19 +299,51 @@ public static partial class ArpLayer
         }
     }
 
-    private static void Learn(Ifnet ifp, InAddr ip, ReadOnlySpan<byte> mac, bool create)
+    /// <summary>
+    /// in_lltable_rtcheck for a sender we would learn: it must be on a network of the receiving interface. One on
+    /// another interface's network gets log_arp_wrong_iface's warning (counted in wrongiface), one on no network
+    /// of ours in.c's "not on the network" (counted in notonnet). The request is still answered, as FreeBSD does.
+    /// </summary>
+    private static bool SenderIsOnLink(Ifnet ifp, InAddr sender, ReadOnlySpan<byte> senderMac)
     {
-        LlEntry? entry = V_arptable.Find(ifp, ip);
-        if (entry is null)
+        Ifnet? elsewhere = null;
+        foreach (InIfaddr ia in InAddrs.All)
         {
-            if (!create)
+            if (!ia.Contains(sender))
             {
-                return;
+                continue;
             }
 
-            entry = V_arptable.GetOrAdd(ifp, ip, () => new LlEntry(ifp, ip) { State = LlState.Incomplete });
+            if (ia.Interface == ifp)
+            {
+                return true;
+            }
+
+            elsewhere ??= ia.Interface;
         }
 
+        if (elsewhere is not null)
+        {
+            Stat(ArpStat.wrongiface);
+            if (s_log_arp_wrong_iface != 0 && LogAllowed())
+            {
+                Log($"{sender} is on {elsewhere.Name} but got reply from {LlEntry.FormatMac(senderMac)} on {ifp.Name}");
+            }
+        }
+        else
+        {
+            Stat(ArpStat.notonnet);
+            if (LogAllowed())
+            {
+                Log($"IPv4 address: \"{sender}\" is not on the network");
+            }
+        }
+
+        return false;
+    }
+
+    private static void Learn(Ifnet ifp, LlEntry entry, ReadOnlySpan<byte> mac)
+    {
         Mbuf[] release;
         lock (entry.Lock)
         {
@@ -266,9 +353,12 @@ public static partial class ArpLayer
             }
 
             mac.CopyTo(entry.Mac);
-            entry.State = LlState.Reachable;
+            entry.State = LlState.Reachable; // arp_mark_lle_reachable
             entry.ExpiresAtMs = NetTimers.NowMs + V_arpt_keep * 1000L;
             entry.Asked = 0;
+            entry.Preempt = V_arp_maxtries;
+            entry.Verifying = false;
+            entry.Used = false;
             release = [.. entry.Hold];
             entry.Hold.Clear();
         }

@@ -4,11 +4,15 @@ namespace Vimage.Net.Arp;
 
 #pragma warning disable CA1707 // FreeBSD's names.
 
-/// <summary>struct arpstat (net/if_arp.h) in FreeBSD's order; rxbad is Vimage's count of malformed packets.</summary>
+/// <summary>
+/// struct arpstat (net/if_arp.h) in FreeBSD's order, then Vimage's own: rxbad (malformed packets), wrongiface
+/// (sender on another interface's network: log_arp_wrong_iface's case), notonnet (sender on no network of ours:
+/// in_lltable_rtcheck's refusal), tablefull (no entry made: the vnet holds max_entries).
+/// </summary>
 public enum ArpStat
 {
     txrequests, txreplies, rxrequests, rxreplies, received, txerrors, arp_spare0, arp_spare1, arp_spare2,
-    dropped, timeouts, dupips, rxbad,
+    dropped, timeouts, dupips, rxbad, wrongiface, notonnet, tablefull,
 }
 
 /// <summary>The ARP knobs of netinet/if_ether.c, virtualized, with FreeBSD's names and defaults.</summary>
@@ -42,8 +46,34 @@ public static partial class ArpLayer
     [Sysctl("net.link.ether.arp.stats", SysctlFlags.RW | SysctlFlags.VNET, "ARP statistics (struct arpstat, net/if_arp.h)")]
     internal static VnetPcpuStat<ArpStat> s_arpstat;
 
+    /// <summary>log_arp_wrong_iface: global, as in FreeBSD (a jail cannot change it).</summary>
+    [Sysctl("net.link.ether.inet.log_arp_wrong_iface", SysctlFlags.RW, "log arp packets arriving on the wrong interface", Min = 0, Max = 1)]
+    internal static int s_log_arp_wrong_iface = 1;
+
+    /// <summary>arp_maxpps: ARP_LOG's rate limit (ppsratecheck).</summary>
+    [Sysctl("net.link.ether.inet.max_log_per_second", SysctlFlags.RW,
+        "Maximum number of remotely triggered ARP messages that can be logged per second", Min = 0, Max = 1_000_000)]
+    internal static int s_arp_maxpps = 1;
+
+    /// <summary>
+    /// Vimage's bound on dynamic entries per vnet. FreeBSD's lltable has none (only memory); here one vnet's
+    /// table must not grow without limit, so a new entry beyond it is refused and counted in tablefull. Global:
+    /// a jail cannot raise its own bound.
+    /// </summary>
+    [Sysctl("net.link.ether.inet.max_entries", SysctlFlags.RW, "Maximum number of ARP entries per vnet", Min = 1, Max = 1 << 20)]
+    internal static int s_arp_maxentries = 4096;
+
+    private static readonly object LogLock = new();
+    private static long s_lastLogSecond;
+    private static int s_logsThisSecond;
+
     [Vnet]
     private static ArpTable s_arptable = new();
+
+    /// <summary>Remotely triggered messages (ARP_LOG's "arp: ..."), at most max_log_per_second.</summary>
+    public static event Action<string>? Logged;
+
+    public static int MaxEntries => Volatile.Read(ref s_arp_maxentries);
 
     public static ArpTable Table => V_arptable;
 
@@ -52,4 +82,31 @@ public static partial class ArpLayer
     public static long Fetch(ArpStat field) => V_arpstat.Fetch(field);
 
     internal static void Stat(ArpStat field) => V_arpstat.Inc(field);
+
+    /// <summary>
+    /// ARP_LOG's ppsratecheck(arp_maxpps): true when a message may be logged now. Checked before the message is
+    /// formatted, so a flood of refused packets costs no string each.
+    /// </summary>
+    private static bool LogAllowed()
+    {
+        if (Logged is null)
+        {
+            return false;
+        }
+
+        lock (LogLock)
+        {
+            long second = NetTimers.NowMs / 1000;
+            if (second != s_lastLogSecond)
+            {
+                s_lastLogSecond = second;
+                s_logsThisSecond = 0;
+            }
+
+            return ++s_logsThisSecond <= Volatile.Read(ref s_arp_maxpps);
+        }
+    }
+
+    /// <summary>ARP_LOG: "arp: " + message, after <see cref="LogAllowed"/>.</summary>
+    private static void Log(string message) => Logged?.Invoke("arp: " + message);
 }

@@ -40,7 +40,20 @@ public sealed class LlEntry(Ifnet ifp, InAddr address)
 
     internal long LastRequestMs { get; set; }
 
+    /// <summary>la_preempt: refresh requests left before a used entry expires.</summary>
+    internal int Preempt { get; set; }
+
+    /// <summary>ARP_LLINFO_VERIFY: the entry nears expiry and the data path reports its use.</summary>
+    internal bool Verifying { get; set; }
+
+    /// <summary>The entry was used by the data path since feedback was requested (llentry hit time).</summary>
+    internal bool Used { get; set; }
+
     public bool IsPermanent => State == LlState.Static;
 
-    public string MacText => string.Join(':', Mac.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+    public string MacText => FormatMac(Mac);
+
+    /// <summary>xx:xx:xx:xx:xx:xx, as arp(8) and the kernel's %*D print it.</summary>
+    internal static string FormatMac(ReadOnlySpan<byte> mac)
+        => string.Join(':', mac.ToArray().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
 }

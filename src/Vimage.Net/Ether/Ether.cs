@@ -91,7 +91,9 @@ public static class EtherLayer
         }
         else
         {
-            int error = ArpLayer.Resolve(ifp, m, nextHop, mac);
+            // is_gw: the next hop is a router, not the destination itself (arpresolve's EHOSTUNREACH vs EHOSTDOWN).
+            bool gateway = m.Length >= IpHeader.MinLength && new IpHeader(m.Data).Destination != nextHop;
+            int error = ArpLayer.Resolve(ifp, m, nextHop, mac, gateway);
             if (error != 0)
             {
                 return error == ArpLayer.Held ? 0 : error;

@@ -74,6 +74,13 @@ public sealed class Ifnet
     /// <summary>if_input: accounts and taps the frame, then hands it to the link layer (the caller is in the vnet).</summary>
     public void Input(Mbuf m)
     {
+        if (!MbufShare.ChargeToCurrent(m))
+        {
+            Count(IfCounter.IFCOUNTER_IQDROPS); // the vnet holds its whole share of the buffer zone
+            m.Free();
+            return;
+        }
+
         m.ReceiveInterface = this;
         Count(IfCounter.IFCOUNTER_IPACKETS);
         Count(IfCounter.IFCOUNTER_IBYTES, m.Length);

@@ -36,6 +36,12 @@ public static partial class Icmp
                     return;
                 }
 
+                if (!RateAllows(BandLim.IcmpEcho))
+                {
+                    m.Free(); // icmp_input: over icmplim, the request is freed unanswered (counted in Limited)
+                    return;
+                }
+
                 icmp[0] = IcmpType.EchoReply;
                 Reflect(m, hlen);
                 return;
@@ -91,7 +97,7 @@ public static partial class Icmp
             return;
         }
 
-        if (!RateAllows())
+        if (!RateAllows(BandLim.IcmpUnreach))
         {
             m.Free();
             return;
@@ -121,16 +127,6 @@ public static partial class Icmp
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);
-        }
-    }
-
-    /// <summary>Sends an ICMP redirect for <paramref name="m"/> (which is not consumed) pointing at <paramref name="gateway"/>.</summary>
-    internal static void Redirect(Mbuf m, InAddr gateway)
-    {
-        Mbuf? copy = CopyForError(m);
-        if (copy is not null)
-        {
-            Error(copy, IcmpType.Redirect, IcmpCode.RedirectHost, gateway.Value);
         }
     }
 

@@ -82,8 +82,9 @@ public static partial class Icmp
     [Sysctl("net.inet.icmp.stats", SysctlFlags.RW | SysctlFlags.VNET, "ICMP statistics (struct icmpstat, netinet/icmp_var.h)")]
     internal static VnetPcpuStat<IcmpStat> s_icmpstat;
 
+    /// <summary>V_icmp_rates: one counter_rate per BANDLIM_* kind, each limited to icmplim a second on its own.</summary>
     [Vnet]
-    private static CounterRate? s_icmp_rate;
+    private static CounterRate[]? s_icmp_rates;
 
     /// <summary>Responses suppressed by icmplim since start (what FreeBSD logs as "Limiting icmp … response").</summary>
     [Vnet]
@@ -106,27 +107,31 @@ public static partial class Icmp
     [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
     private static void icmp_vnet_init()
     {
-        V_icmp_rate = new CounterRate();
+        V_icmp_rates = [new CounterRate(), new CounterRate()];
         IpProtocols.Register(IpProto.Icmp, Input);
     }
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
     private static void icmp_vnet_destroy()
     {
-        V_icmp_rate?.Dispose();
-        V_icmp_rate = null;
+        foreach (CounterRate rate in V_icmp_rates ?? [])
+        {
+            rate.Dispose();
+        }
+
+        V_icmp_rates = null;
     }
 
-    /// <summary>badport_bandlim: false when over net.inet.icmp.icmplim this second (0 = unlimited).</summary>
-    internal static bool RateAllows()
+    /// <summary>badport_bandlim: false when <paramref name="which"/> is over net.inet.icmp.icmplim this second (0 = unlimited).</summary>
+    internal static bool RateAllows(BandLim which)
     {
         int limit = V_icmplim;
-        if (limit <= 0 || V_icmp_rate is not { } rate)
+        if (limit <= 0 || V_icmp_rates is not { } rates)
         {
             return true;
         }
 
-        if (rate.Check(limit) == -1)
+        if (rates[(int)which].Check(limit) == -1)
         {
             Interlocked.Increment(ref V_icmp_limited);
             return false;
@@ -134,4 +139,14 @@ public static partial class Icmp
 
         return true;
     }
+}
+
+/// <summary>BANDLIM_* (netinet/icmp_var.h): the kinds of response badport_bandlim limits separately.</summary>
+internal enum BandLim
+{
+    /// <summary>BANDLIM_ICMP_UNREACH: ICMP errors.</summary>
+    IcmpUnreach,
+
+    /// <summary>BANDLIM_ICMP_ECHO: echo replies.</summary>
+    IcmpEcho,
 }

@@ -161,12 +161,11 @@ public static class IpForward
 
         InAddr nextHop = route.NextHop(dst);
         InAddr source = ip.Source;
-        if (route.Interface == arrival && Ip.SendRedirects && InAddrs.On(arrival).Any(a => a.Contains(source)))
+        bool redirect = route.Interface == arrival && Ip.SendRedirects && InAddrs.On(arrival).Any(a => a.Contains(source));
+        if (redirect)
         {
             // ip_tryforward leaves this case to ip_forward: the sender has a better first hop on its own link.
             slowPath = true;
-            Ip.Stat(IpStat.ips_redirectsent);
-            Icmp.Redirect(m, nextHop);
         }
 
         if (slowPath)
@@ -176,7 +175,10 @@ public static class IpForward
 
         int length = m.Length;
         bool dontFragment = ip.DontFragment;
-        Mbuf? quote = length > route.Interface.Mtu && dontFragment ? Icmp.CopyForError(m) : null;
+        bool fragmenting = length > route.Interface.Mtu;
+
+        // ip_forward's mcopy: the head of the packet, for the redirect or the "need frag" error sent afterwards.
+        Mbuf? quote = redirect || (fragmenting && dontFragment) ? Icmp.CopyForError(m) : null;
         int error = IpOutput.Transmit(m, route.Interface, nextHop, broadcast: false);
         if (error == 0)
         {
@@ -186,12 +188,32 @@ public static class IpForward
                 Ip.Stat(IpStat.ips_fastforward);
             }
 
-            quote?.Free();
+            if (redirect && quote is not null)
+            {
+                // ip_forward counts and sends the redirect only once the packet itself went out.
+                Ip.Stat(IpStat.ips_redirectsent);
+                Icmp.Error(quote, IcmpType.Redirect, IcmpCode.RedirectHost, nextHop.Value);
+            }
+            else
+            {
+                quote?.Free();
+            }
+
             return;
         }
 
-        Ip.Stat(IpStat.ips_cantforward);
-        if (error == Errno.EMSGSIZE && quote is not null)
+        if (slowPath)
+        {
+            Ip.Stat(IpStat.ips_cantforward); // ip_forward
+        }
+        else if (!fragmenting)
+        {
+            // ip_tryforward: an if_output error is ips_odropped. Too big with DF is ips_cantfrag (IpOutput.Transmit
+            // counts it) and a failed fragmentation is counted by ip_fragment.
+            Ip.Stat(IpStat.ips_odropped);
+        }
+
+        if (error == Errno.EMSGSIZE && dontFragment && quote is not null)
         {
             Icmp.Error(quote, IcmpType.Unreach, IcmpCode.UnreachNeedFrag, (uint)route.Interface.Mtu);
         }

@@ -20,7 +20,9 @@ namespace Vimage.Net.Inet;
 /// multiple of 8 in ips_toosmall and ips_fragdropped.
 /// </para>
 /// <para>
-/// Bounds (hostile traffic cannot grow memory without limit): at most net.inet.ip.maxfragpackets queues per vnet
+/// Bounds (hostile traffic cannot grow memory without limit): at most net.inet.ip.maxfrags fragments in all vnets'
+/// queues together (global, not settable from a jail; a fragment beyond it is dropped and counted in
+/// ips_fragdropped), at most net.inet.ip.maxfragpackets queues per vnet
 /// (a fragment that would open one more is dropped; lowering the knob trims the oldest queues at the next tick),
 /// and a queue with more than net.inet.ip.maxfragsperpacket fragments is dropped whole. A fragment that arrived
 /// in a jumbo buffer but fits a cluster is copied into a cluster before it is queued, so the most a vnet holds is
@@ -38,6 +40,17 @@ public static partial class IpReass
 
     [Vnet]
     private static ReassTable s_ipq = new();
+
+    /// <summary>
+    /// maxfrags: fragments all vnets' queues may hold together; IP_MAXFRAGS (nmbclusters / 32) by default, -1
+    /// for no limit. Global, as in FreeBSD: a vnet jail raising its own maxfragpackets cannot raise this.
+    /// </summary>
+    [Sysctl("net.inet.ip.maxfrags", SysctlFlags.RW, "Maximum number of IPv4 fragments allowed across all reassembly queues", Min = -1, Max = int.MaxValue)]
+    internal static int s_maxfrags = (int)(MbufPool.Clusters.Limit / 32);
+
+    /// <summary>nfrags: fragments held now in all vnets' queues.</summary>
+    [Sysctl("net.inet.ip.curfrags", SysctlFlags.RD, "Current number of IPv4 fragments across all reassembly queues")]
+    internal static int s_nfrags;
 
     /// <summary>Tests move time forward without waiting 30 s; null means <see cref="NetTimers.NowMs"/>.</summary>
     internal static Func<long>? ClockOverride { get; set; }
@@ -106,6 +119,14 @@ public static partial class IpReass
             return m; // not a fragment after all
         }
 
+        int maxfrags = Volatile.Read(ref s_maxfrags);
+        if (maxfrags >= 0 && Volatile.Read(ref s_nfrags) >= maxfrags)
+        {
+            Ip.Stat(IpStat.ips_fragdropped); // ip_reass: all vnets together hold maxfrags already
+            m.Free();
+            return null;
+        }
+
         if (length == 0 || (more && (length & 7) != 0))
         {
             return DropFragment(m, IpStat.ips_toosmall);
@@ -142,14 +163,15 @@ public static partial class IpReass
                 switch (Insert(q, fragment))
                 {
                     case InsertResult.Queued:
+                        Interlocked.Increment(ref s_nfrags);
                         if (q.Fragments.Count > Ip.MaxFragsPerPacket)
                         {
-                            table.Queues.Remove(key);
+                            Unlink(table, key, q);
                             dropped = q.Fragments;
                         }
                         else if (q.IsComplete)
                         {
-                            table.Queues.Remove(key);
+                            Unlink(table, key, q);
                             complete = q;
                         }
 
@@ -158,7 +180,7 @@ public static partial class IpReass
                         dropped = [fragment];
                         break;
                     default:
-                        table.Queues.Remove(key);
+                        Unlink(table, key, q);
                         dropped = [.. q.Fragments, fragment];
                         break;
                 }
@@ -199,7 +221,7 @@ public static partial class IpReass
 
             foreach (ReassKey key in table.RemoveLater)
             {
-                table.Queues.Remove(key);
+                Unlink(table, key, table.Queues[key]);
             }
 
             table.RemoveLater.Clear();
@@ -208,7 +230,7 @@ public static partial class IpReass
             {
                 foreach ((ReassKey key, ReassQueue q) in table.Queues.OrderBy(p => p.Value.CreatedMs).Take(excess).ToList())
                 {
-                    table.Queues.Remove(key);
+                    Unlink(table, key, q);
                     (trimmed ??= []).Add(q);
                 }
             }
@@ -270,8 +292,20 @@ public static partial class IpReass
         {
             List<ReassQueue> all = [.. table.Queues.Values];
             table.Queues.Clear();
+            foreach (ReassQueue q in all)
+            {
+                Interlocked.Add(ref s_nfrags, -q.Fragments.Count);
+            }
+
             return all;
         }
+    }
+
+    /// <summary>Takes a queue out of the table (under its lock); its fragments no longer count in nfrags.</summary>
+    private static void Unlink(ReassTable table, ReassKey key, ReassQueue q)
+    {
+        table.Queues.Remove(key);
+        Interlocked.Add(ref s_nfrags, -q.Fragments.Count);
     }
 
     private static InsertResult Insert(ReassQueue q, Fragment f)

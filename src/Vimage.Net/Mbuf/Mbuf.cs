@@ -23,6 +23,9 @@ public sealed class Mbuf
 
     internal MbufPool Pool { get; }
 
+    /// <summary>The vnet share this buffer is charged to (<see cref="MbufShare"/>); null when uncharged.</summary>
+    internal MbufAccount? Account { get; set; }
+
     /// <summary>Bytes the buffer can hold in all.</summary>
     public int Capacity => _buffer.Length;
 

@@ -18,21 +18,30 @@ public sealed class MbufPool
     private long _failures;
 
     public MbufPool(int bufferSize, long limit)
+        : this(bufferSize, limit, zone: -1)
+    {
+    }
+
+    private MbufPool(int bufferSize, long limit, int zone)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferSize, Mbuf.Headroom + 64);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         BufferSize = bufferSize;
         Limit = limit;
+        Zone = zone;
         _buckets = Enumerable.Range(0, CpuId.Count).Select(_ => new Bucket(PerCpuCapacity)).ToArray();
     }
 
     /// <summary>2 KiB clusters for frames up to a 1500-byte MTU plus headroom.</summary>
-    public static MbufPool Clusters { get; } = new(2048, 256 * 1024);
+    public static MbufPool Clusters { get; } = new(2048, 256 * 1024, zone: 0);
 
     /// <summary>64 KiB buffers for jumbo frames and reassembled datagrams; fewer of them.</summary>
-    public static MbufPool Jumbo { get; } = new(65_536 + Mbuf.Headroom, 2048);
+    public static MbufPool Jumbo { get; } = new(65_536 + Mbuf.Headroom, 2048, zone: 1);
 
     public int BufferSize { get; }
+
+    /// <summary>Which of the shared zones this is (a vnet's share is counted per zone); -1 for a private pool.</summary>
+    internal int Zone { get; }
 
     /// <summary>Most buffers that may exist at once.</summary>
     public long Limit { get; }
@@ -50,9 +59,19 @@ public sealed class MbufPool
     public static Mbuf? GetFor(int size)
         => size + Mbuf.Headroom <= Clusters.BufferSize ? Clusters.Get() : size + Mbuf.Headroom <= Jumbo.BufferSize ? Jumbo.Get() : null;
 
-    /// <summary>m_getcl: an empty packet with headroom, or null when the zone is exhausted.</summary>
+    /// <summary>
+    /// m_getcl: an empty packet with headroom, or null when the zone is exhausted or the current vnet holds its
+    /// whole share of it (<see cref="MbufShare"/>). The buffer is charged to the current vnet.
+    /// </summary>
     public Mbuf? Get()
     {
+        MbufAccount? account = Zone >= 0 ? MbufShare.Current : null;
+        if (account is not null && !account.TryCharge(Zone, MbufShare.Cap(this)))
+        {
+            Interlocked.Increment(ref _failures);
+            return null;
+        }
+
         Mbuf? m = _buckets[CpuId.Current].TryPop() ?? _shared.TryPop();
         if (m is null)
         {
@@ -67,6 +86,7 @@ public sealed class MbufPool
                 m = Steal();
                 if (m is null)
                 {
+                    account?.Uncharge(Zone);
                     Interlocked.Increment(ref _failures);
                     return null;
                 }
@@ -74,6 +94,7 @@ public sealed class MbufPool
         }
 
         Interlocked.Increment(ref _outstanding);
+        m.Account = account;
         m.MarkOwned();
         m.Reset();
         return m;
@@ -94,6 +115,12 @@ public sealed class MbufPool
 
     internal void Return(Mbuf m)
     {
+        if (m.Account is { } account)
+        {
+            account.Uncharge(Zone);
+            m.Account = null;
+        }
+
         Interlocked.Decrement(ref _outstanding);
         if (!_buckets[CpuId.Current].TryPush(m))
         {

@@ -18,7 +18,10 @@ public static class NetTimers
     public static long Failures => Interlocked.Read(ref s_failures);
 
     /// <summary>Milliseconds since start: the time base the timers compare against (like ticks).</summary>
-    public static long NowMs => Environment.TickCount64;
+    public static long NowMs => ClockOverride?.Invoke() ?? Environment.TickCount64;
+
+    /// <summary>Tests move time forward (ARP's timers) without waiting; null means the real clock.</summary>
+    internal static Func<long>? ClockOverride { get; set; }
 
     public static void RegisterPerVnet(Action tick)
     {
