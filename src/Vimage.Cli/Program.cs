@@ -72,7 +72,20 @@ host.Options.Add(foreground);
 host.Options.Add(stop);
 host.Options.Add(status);
 host.Options.Add(daemon);
+var outputBuffer = new Option<int>("--output-buffer")
+{
+    Description = "Output bytes queued per connection for a client that reads slowly (default 262144; the socket's own buffer is at most 64 KiB)",
+    DefaultValueFactory = _ => 256 * 1024,
+};
+outputBuffer.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int>() is < 4096 or > 64 * 1024 * 1024)
+    {
+        r.AddError("--output-buffer must be between 4096 and 67108864 bytes");
+    }
+});
 host.Options.Add(maxConnections);
+host.Options.Add(outputBuffer);
 host.Options.Add(ioTimeout);
 host.SetAction(result =>
 {
@@ -81,6 +94,7 @@ host.SetAction(result =>
         MaxConnections = result.GetValue(maxConnections),
         RequestTimeout = TimeSpan.FromSeconds(result.GetValue(ioTimeout)),
         WriteTimeout = TimeSpan.FromSeconds(result.GetValue(ioTimeout)),
+        OutputQueueBytes = result.GetValue(outputBuffer),
     };
     return HostMain.Run(result.GetValue(socket), result.GetValue(foreground), result.GetValue(daemon), result.GetValue(stop), result.GetValue(status), limits);
 });

@@ -26,6 +26,9 @@ public sealed record HostLimits
     /// <summary>Output bytes queued per connection before the command waits for the client (at most WriteTimeout).</summary>
     public int OutputQueueBytes { get; init; } = 256 * 1024;
 
+    /// <summary>The kernel's send buffer per connection (SO_SNDBUF): the output queue's size, at most 64 KiB.</summary>
+    public int SocketBufferBytes => Math.Min(OutputQueueBytes, 64 * 1024);
+
     /// <summary>
     /// The cap in force now: MaxConnections, but never more than RLIMIT_NOFILE minus <see cref="DescriptorReserve"/>.
     /// Read per accept, so a limit lowered at run time (prlimit) lowers the cap with it.

@@ -41,6 +41,14 @@ public sealed partial class HostServer
             return;
         }
 
+        try
+        {
+            client.SendBufferSize = _limits.SocketBufferBytes;
+        }
+        catch (SocketException)
+        {
+        }
+
         int id = Interlocked.Increment(ref _connectionCount);
         Task task = Task.Run(() => ServeAsync(client, id));
         lock (_connections)
