@@ -73,7 +73,7 @@ public sealed class TcpdumpCommand : ICommand
             using var writer = new PcapWriter(context.ResolvePath(file));
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     writer.Write(frame, micros);
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
@@ -90,7 +90,7 @@ public sealed class TcpdumpCommand : ICommand
             var lines = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueLimit) { SingleReader = true });
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     // Full: drop before formatting (no allocation for a packet nobody will see).
                     if (lines.Reader.Count >= QueueLimit || !lines.Writer.TryWrite(Describe(frame, micros)))
