@@ -21,13 +21,7 @@ internal sealed class LaunchedHost : IDisposable
         ProcessStartInfo start = HostProcesses.StartInfo(["host", "--foreground", "--socket", SocketPath, .. options ?? []]);
         if (descriptorLimit is { } limit)
         {
-            string[] command = [start.FileName, .. start.ArgumentList];
-            start.FileName = "bash";
-            start.ArgumentList.Clear();
-            foreach (string arg in (string[])["-c", $"ulimit -n {limit} && exec \"$@\"", "bash", .. command])
-            {
-                start.ArgumentList.Add(arg);
-            }
+            Prefix(start, "bash", "-c", $"ulimit -n {limit} && exec \"$@\"", "bash");
         }
 
         Process = Process.Start(start)!;
@@ -63,6 +57,20 @@ internal sealed class LaunchedHost : IDisposable
                 return _log.ToString();
             }
         }
+    }
+
+    /// <summary>Runs <paramref name="start"/>'s command through <paramref name="wrapper"/> (bash -c, setpriv ...).</summary>
+    public static ProcessStartInfo Prefix(ProcessStartInfo start, string wrapper, params string[] wrapperArgs)
+    {
+        string[] command = [start.FileName, .. start.ArgumentList];
+        start.FileName = wrapper;
+        start.ArgumentList.Clear();
+        foreach (string arg in (string[])[.. wrapperArgs, .. command])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 
     /// <summary>Threads of the host process now (/proc/PID/status).</summary>
