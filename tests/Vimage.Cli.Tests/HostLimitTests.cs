@@ -99,6 +99,50 @@ public sealed class HostLimitTests
         }
     }
 
+    [SkippableFact]
+    public void A_descriptor_limit_lowered_under_the_running_host_lowers_the_cap_and_the_host_keeps_serving()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "prlimit and /proc are Linux");
+        Skip.If(!File.Exists("/usr/bin/prlimit"), "prlimit (util-linux) is not installed");
+        const int Held = 600;
+        Skip.If(OwnDescriptorLimit() < Held + 200, $"this test process may open only {OwnDescriptorLimit()} descriptors; it needs {Held + 200}");
+        using var host = new LaunchedHost();
+        int pid = host.Process.Id;
+
+        // 64 descriptors to spare: fewer than the runtime's reserve, so the cap drops to 1 connection.
+        int soft = Directory.GetFiles($"/proc/{pid}/fd").Length + 64;
+        Assert.Equal(0, HostProcesses.Run(new ProcessStartInfo("prlimit", ["--pid", $"{pid}", $"--nofile={soft}:"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        }).Exit);
+        var held = new List<Socket>(Held);
+        try
+        {
+            for (int i = 0; i < Held; i++)
+            {
+                held.Add(host.Connect());
+            }
+
+            (string? error, int? exit) = Response(held[^1]);
+            Assert.True(exit == 75, $"exit {exit?.ToString() ?? "none"}, error {error}\n{host.Log}");
+            Assert.Contains("the host serves at most 1)", error);
+            Assert.False(host.Process.HasExited, host.Log);
+        }
+        finally
+        {
+            foreach (Socket socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+
+        Assert.True(HostProcesses.WaitFor(() => host.Status().Contains(" 1 connection(s) (limit 1,"), TimeSpan.FromSeconds(20)), host.Status() + host.Log);
+        Assert.Equal((0, "64\n", ""), HostProcesses.Exec(host.SocketPath, "sysctl", "-n", "net.inet.ip.ttl"));
+        Assert.False(host.Process.HasExited, host.Log);
+    }
+
     [Fact]
     public void An_oversized_request_is_refused_before_it_is_read()
     {
