@@ -81,7 +81,21 @@ internal sealed class LaunchedHost : IDisposable
     }
 
     /// <summary>The status line (connections, limit, refused) over the protocol.</summary>
-    public string Status() => HostProcesses.Exchange(SocketPath, HostProcesses.Frame("{\"op\": \"status\"}"u8.ToArray())).Out;
+    /// <remarks>Empty when the host closed the connection before the request was written (refused at a full cap).</remarks>
+    public string Status() => TryExchange(HostProcesses.Frame("{\"op\": \"status\"}"u8.ToArray()))?.Out ?? "";
+
+    /// <summary>One exchange over the protocol; null when the host closed the connection before the request was written.</summary>
+    public (int? Exit, string Out, string Err, string? Error)? TryExchange(byte[] request)
+    {
+        try
+        {
+            return HostProcesses.Exchange(SocketPath, request);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>A connected socket to the host (connect waits at most 10 s for room in the backlog).</summary>
     public Socket Connect()

@@ -358,7 +358,8 @@ public sealed partial class HostServer : IDisposable
         }
 
         string[] args = argv!;
-        Log($"#{id}: {string.Join(' ', args)}");
+        string line = string.Join(' ', args);
+        Log($"#{id}: {(line.Length <= 256 ? line : $"{line[..256]}... ({args.Length} arguments, {line.Length} characters)")}"); // a log line per request stays short
 
         // Watch the connection: the client sends nothing more, so end-of-stream means it went away (or Ctrl-C).
         _ = Task.Run(async () =>
