@@ -41,12 +41,63 @@ var foreground = new Option<bool>("--foreground") { Description = "Serve in this
 var stop = new Option<bool>("--stop") { Description = "Ask the running host to shut down" };
 var status = new Option<bool>("--status") { Description = "Describe the running host" };
 var daemon = new Option<bool>("--daemon") { Hidden = true };
+var maxConnections = new Option<int>("--max-connections")
+{
+    Description = $"Connections served at once; extras are refused with an error (default {HostLimits.DefaultMaxConnections}, " +
+                  $"never more than the descriptor limit minus {HostLimits.DescriptorReserve})",
+    DefaultValueFactory = _ => HostLimits.DefaultMaxConnections,
+};
+maxConnections.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int>() < 1)
+    {
+        r.AddError("--max-connections must be at least 1");
+    }
+});
+var ioTimeout = new Option<double>("--io-timeout")
+{
+    Description = "Seconds a client may take to send its request, and to take each output frame, before it is dropped (default 30)",
+    DefaultValueFactory = _ => 30,
+};
+ioTimeout.Validators.Add(r =>
+{
+    double value = r.GetValueOrDefault<double>();
+    if (!(value > 0 && value <= 86400))
+    {
+        r.AddError("--io-timeout must be between 0 and 86400 seconds");
+    }
+});
 host.Options.Add(socket);
 host.Options.Add(foreground);
 host.Options.Add(stop);
 host.Options.Add(status);
 host.Options.Add(daemon);
-host.SetAction(result => HostMain.Run(result.GetValue(socket), result.GetValue(foreground), result.GetValue(daemon), result.GetValue(stop), result.GetValue(status)));
+var outputBuffer = new Option<int>("--output-buffer")
+{
+    Description = "Output bytes queued per connection for a client that reads slowly (default 262144; the socket's own buffer is at most 64 KiB)",
+    DefaultValueFactory = _ => 256 * 1024,
+};
+outputBuffer.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<int>() is < 4096 or > 64 * 1024 * 1024)
+    {
+        r.AddError("--output-buffer must be between 4096 and 67108864 bytes");
+    }
+});
+host.Options.Add(maxConnections);
+host.Options.Add(outputBuffer);
+host.Options.Add(ioTimeout);
+host.SetAction(result =>
+{
+    var limits = new HostLimits
+    {
+        MaxConnections = result.GetValue(maxConnections),
+        RequestTimeout = TimeSpan.FromSeconds(result.GetValue(ioTimeout)),
+        WriteTimeout = TimeSpan.FromSeconds(result.GetValue(ioTimeout)),
+        OutputQueueBytes = result.GetValue(outputBuffer),
+    };
+    return HostMain.Run(result.GetValue(socket), result.GetValue(foreground), result.GetValue(daemon), result.GetValue(stop), result.GetValue(status), limits);
+});
 root.Subcommands.Add(host);
 
 var run = new Command("run", "Run a scenario file against the stacks");

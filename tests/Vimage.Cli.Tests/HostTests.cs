@@ -45,16 +45,19 @@ internal static partial class HostProcesses
         return start;
     }
 
-    public static (int Exit, string Out, string Err) Run(IDictionary<string, string?> env, params string[] args)
+    public static (int Exit, string Out, string Err) Run(IDictionary<string, string?> env, params string[] args) => Run(StartInfo(args, env));
+
+    /// <summary>Runs the process to completion (30 s at most): its exit status, stdout and stderr.</summary>
+    public static (int Exit, string Out, string Err) Run(ProcessStartInfo start)
     {
-        using Process process = Process.Start(StartInfo(args, env))!;
+        using Process process = Process.Start(start)!;
         process.StandardInput.Close();
         Task<string> output = process.StandardOutput.ReadToEndAsync();
         Task<string> error = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromSeconds(30)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"vimage {string.Join(' ', args)} did not finish in 30 s");
+            throw new TimeoutException($"{start.FileName} {string.Join(' ', start.ArgumentList)} did not finish in 30 s");
         }
 
         return (process.ExitCode, output.Result, error.Result);

@@ -15,6 +15,13 @@ namespace Vimage.Cli.Commands;
 /// </summary>
 public sealed class TcpdumpCommand : ICommand
 {
+    /// <summary>
+    /// Lines waiting for the client, at most (like the BPF buffer, bpf_bufsize): a reader slower than the capture
+    /// (<c>vimage tcpdump ... | less</c>) loses packets, counted and reported as "dropped by kernel", instead of
+    /// growing the host; the capture callback on the data path never waits.
+    /// </summary>
+    public const int QueueLimit = 1024;
+
     public string Name => "tcpdump";
 
     public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds]";
@@ -59,13 +66,13 @@ public sealed class TcpdumpCommand : ICommand
             done.CancelAfter(TimeSpan.FromSeconds(duration));
         }
 
-        long seen = 0;
+        long seen = 0, dropped = 0;
         if (file is not null)
         {
             using var writer = new PcapWriter(context.ResolvePath(file));
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     writer.Write(frame, micros);
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
@@ -80,12 +87,17 @@ public sealed class TcpdumpCommand : ICommand
         }
         else
         {
-            var lines = Channel.CreateUnbounded<string>();
+            var lines = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueLimit) { SingleReader = true });
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
-                    lines.Writer.TryWrite(Describe(frame, micros));
+                    // Full: drop before formatting (no allocation for a packet nobody will see).
+                    if (lines.Reader.Count >= QueueLimit || !lines.Writer.TryWrite(Describe(frame, micros)))
+                    {
+                        Interlocked.Increment(ref dropped);
+                    }
+
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
                     {
                         done.Cancel();
@@ -118,8 +130,12 @@ public sealed class TcpdumpCommand : ICommand
             }
         }
 
-        long captured = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
-        context.Err.WriteLine($"{captured} packets captured");
+        // tcpdump's closing statistics (pcap_stats): received by filter, of which dropped for lack of buffer space.
+        long received = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
+        long lost = Interlocked.Read(ref dropped);
+        context.Err.WriteLine($"{received - lost} packets captured");
+        context.Err.WriteLine($"{received} packets received by filter");
+        context.Err.WriteLine($"{lost} packets dropped by kernel");
         return 0;
     }
 

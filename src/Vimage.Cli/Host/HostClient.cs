@@ -30,7 +30,11 @@ public static class HostClient
     public static int Run(string[] argv, TextWriter output, TextWriter error, string? socketOption = null)
     {
         string path = HostPaths.Resolve(socketOption);
-        Socket? socket = TryConnect(path);
+        if (!TryConnectSafely(path, error, out Socket? socket, out int refused))
+        {
+            return refused;
+        }
+
         if (socket is null)
         {
             if (HostPaths.AutostartDisabled)
@@ -45,7 +49,11 @@ public static class HostClient
                 return started;
             }
 
-            socket = TryConnect(path);
+            if (!TryConnectSafely(path, error, out socket, out refused))
+            {
+                return refused;
+            }
+
             if (socket is null)
             {
                 error.WriteLine($"vimage: no host running at {path} (start one with: vimage host)");
@@ -69,7 +77,11 @@ public static class HostClient
 
     private static int Simple(string path, string op, TextWriter output, TextWriter error)
     {
-        Socket? socket = TryConnect(path);
+        if (!TryConnectSafely(path, error, out Socket? socket, out int refused))
+        {
+            return refused;
+        }
+
         if (socket is null)
         {
             error.WriteLine($"vimage: no host running at {path}");
@@ -182,16 +194,48 @@ public static class HostClient
         }
     }
 
-    private static Socket? TryConnect(string path)
+    /// <summary>
+    /// Connects only to a host that passes the socket rules (SocketSecurity) and runs as our uid (or root):
+    /// anyone else listening there could forge output and capture argv and cwd. False (after printing why) with
+    /// <paramref name="status"/> 77 (EX_NOPERM) when refused; true with a null socket when no host listens.
+    /// </summary>
+    public static bool TryConnectSafely(string path, TextWriter error, out Socket? socket, out int status)
     {
+        socket = null;
+        status = 0;
         try
         {
-            return Connect(path);
+            if (!SocketSecurity.CheckDirectory(Path.GetDirectoryName(path) ?? "/") || !SocketSecurity.CheckSocket(path))
+            {
+                return true;
+            }
+
+            socket = Connect(path);
         }
-        catch (SocketException)
+        catch (UnsafeSocketException e)
         {
-            return null;
+            error.WriteLine($"vimage: {e.Message}");
+            status = HostProtocol.ExitNoPerm;
+            return false;
         }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+            return true;
+        }
+
+        uint self = HostNative.GetUid();
+        uint? host = HostNative.PeerUid(socket);
+        if (!OperatingSystem.IsWindows() && host is { } uid && uid != self && uid != 0)
+        {
+            socket.Dispose();
+            socket = null;
+            error.WriteLine($"vimage: the host listening on {path} runs as uid {uid}, not as uid {self}: refusing to talk to it " +
+                            "(stop it and remove the socket)");
+            status = HostProtocol.ExitNoPerm;
+            return false;
+        }
+
+        return true;
     }
 
     private static int Exchange(Socket socket, HostRequest request, TextWriter output, TextWriter error, string path)
@@ -209,8 +253,16 @@ public static class HostClient
         Console.CancelKeyPress += onCancel;
         try
         {
-            stream.Write(HostProtocol.Encode(request));
-            stream.Flush();
+            try
+            {
+                stream.Write(HostProtocol.Encode(request));
+                stream.Flush();
+            }
+            catch (IOException) when (!interrupted)
+            {
+                // The host may have refused us before reading (too many connections): its frames are still readable.
+            }
+
             while (true)
             {
                 byte[]? payload = HostProtocol.ReadFrameAsync(stream, CancellationToken.None).GetAwaiter().GetResult();

@@ -11,8 +11,9 @@ namespace Vimage.Cli.Host;
 /// </summary>
 public static class HostMain
 {
-    public static int Run(string? socketOption, bool foreground, bool daemon, bool stop, bool status)
+    public static int Run(string? socketOption, bool foreground, bool daemon, bool stop, bool status, HostLimits? limits = null)
     {
+        limits ??= new HostLimits();
         string path = HostPaths.Resolve(socketOption);
         TextWriter output = Console.Out;
         TextWriter error = Console.Error;
@@ -30,16 +31,22 @@ public static class HostMain
         {
             HostNative.Detach();
             HostNative.StdioToDevNull();
-            return Serve(path, log: null, interactive: false);
+            return Serve(path, log: null, interactive: false, limits);
         }
 
         if (foreground)
         {
-            return Serve(path, error, interactive: true);
+            return Serve(path, error, interactive: true, limits);
         }
 
-        if (HostClient.IsListening(path))
+        if (!HostClient.TryConnectSafely(path, error, out Socket? running, out int refused))
         {
+            return refused;
+        }
+
+        if (running is not null)
+        {
+            running.Dispose();
             output.WriteLine($"vimage host: already running at {path}");
             return 0;
         }
@@ -53,9 +60,9 @@ public static class HostMain
         return started;
     }
 
-    private static int Serve(string path, TextWriter? log, bool interactive)
+    private static int Serve(string path, TextWriter? log, bool interactive, HostLimits limits)
     {
-        using var server = new HostServer(path, log);
+        using var server = new HostServer(path, log, limits);
         try
         {
             server.Start();
@@ -64,6 +71,11 @@ public static class HostMain
         {
             log?.WriteLine($"vimage host: {e.Message}");
             return HostProtocol.ExitUnavailable;
+        }
+        catch (UnsafeSocketException e)
+        {
+            log?.WriteLine($"vimage host: {e.Message}");
+            return HostProtocol.ExitNoPerm;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
         {

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Vimage.Cli.Host;
 
-/// <summary>The few libc calls the host needs: getuid, the peer's credentials, setsid and stdio redirection.</summary>
+/// <summary>The few libc calls the host needs: getuid, the peer's credentials, the descriptor limit, setsid and stdio redirection.</summary>
 internal static partial class HostNative
 {
     private const int SolSocketLinux = 1;
@@ -19,6 +19,19 @@ internal static partial class HostNative
     }
 
     public static uint GetUid() => OperatingSystem.IsWindows() ? 0 : getuid();
+
+    /// <summary>The soft RLIMIT_NOFILE; 0 when it cannot be told (or is unlimited).</summary>
+    public static unsafe long DescriptorLimit()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return 0;
+        }
+
+        int resource = OperatingSystem.IsLinux() ? 7 : 8; // RLIMIT_NOFILE
+        ulong* limit = stackalloc ulong[2];
+        return getrlimit(resource, limit) == 0 && limit[0] < int.MaxValue ? (long)limit[0] : 0;
+    }
 
     /// <summary>The uid of the process at the other end of a connected Unix socket; null when it cannot be told.</summary>
     public static unsafe uint? PeerUid(Socket socket)
@@ -98,6 +111,9 @@ internal static partial class HostNative
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int getrlimit(int resource, ulong* limit);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int open(string path, int flags);

@@ -64,6 +64,7 @@ public static class HostProtocol
     public const int ExitUnavailable = 69;
     public const int ExitSoftware = 70;
     public const int ExitOsErr = 71;
+    public const int ExitTempFail = 75;
     public const int ExitProtocol = 76;
     public const int ExitNoPerm = 77;
 
@@ -81,7 +82,10 @@ public static class HostProtocol
 
     /// <summary>Reads one frame's payload; null on a clean end of stream before any byte of it.</summary>
     /// <exception cref="ProtocolException">Oversized length or a stream cut inside the frame.</exception>
-    public static async Task<byte[]?> ReadFrameAsync(Stream stream, CancellationToken cancel)
+    public static Task<byte[]?> ReadFrameAsync(Stream stream, CancellationToken cancel) => ReadFrameAsync(stream, MaxFrame, cancel);
+
+    /// <summary>The same, refusing payloads over <paramref name="limit"/> bytes before allocating anything for them.</summary>
+    public static async Task<byte[]?> ReadFrameAsync(Stream stream, int limit, CancellationToken cancel)
     {
         var header = new byte[4];
         int got = await ReadAtLeastAsync(stream, header, cancel).ConfigureAwait(false);
@@ -96,9 +100,9 @@ public static class HostProtocol
         }
 
         uint length = BinaryPrimitives.ReadUInt32BigEndian(header);
-        if (length > MaxFrame)
+        if (length > limit)
         {
-            throw new ProtocolException($"frame of {length} bytes exceeds the {MaxFrame} byte limit");
+            throw new ProtocolException($"frame of {length} bytes exceeds the {limit} byte limit");
         }
 
         var payload = new byte[length];

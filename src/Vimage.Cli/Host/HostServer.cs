@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Win32.SafeHandles;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Vimage.Cli.Commands;
@@ -11,12 +12,10 @@ namespace Vimage.Cli.Host;
 /// The host: owns the vnets (the kernel, every stack, the jail list) and serves command lines over a Unix socket,
 /// one task per connection (Protocol.md). Nothing a client sends or fails to receive can take it down.
 /// </summary>
-public sealed class HostServer : IDisposable
+public sealed partial class HostServer : IDisposable
 {
-    /// <summary>How long a client may take to send its request frame.</summary>
-    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
-
     private readonly string _socketPath;
+    private readonly HostLimits _limits;
     private readonly TextWriter? _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly CommandDispatcher _dispatcher = CommandDispatcher.CreateDefault();
@@ -24,15 +23,18 @@ public sealed class HostServer : IDisposable
     private readonly HashSet<Task> _connections = [];
     private readonly DateTime _started = DateTime.UtcNow;
     private Socket? _listener;
-    private FileStream? _lock;
+    private SafeFileHandle? _lock;
     private int _connectionCount;
+    private int _active; // connections being served (the cap counts these)
+    private long _refused; // over the cap or out of descriptors
     private bool _owner; // we hold the lock and created the socket: ours to delete
     private int _disposed;
 
-    public HostServer(string socketPath, TextWriter? log = null)
+    public HostServer(string socketPath, TextWriter? log = null, HostLimits? limits = null)
     {
         _socketPath = Path.GetFullPath(socketPath);
         _log = log;
+        _limits = limits ?? new HostLimits();
     }
 
     public string SocketPath => _socketPath;
@@ -44,40 +46,46 @@ public sealed class HostServer : IDisposable
     public sealed class AlreadyRunningException(string path) : Exception($"a host is already running at {path}");
 
     /// <summary>
-    /// Creates the socket directory (0700 when we create it), takes the host lock, replaces a stale socket file,
-    /// binds and listens (socket 0600), and boots the kernel and network stack.
+    /// Creates the socket directory (0700) if missing, checks that it is ours alone (SocketSecurity), takes the host
+    /// lock (O_NOFOLLOW, owner checked), replaces a stale socket of ours, binds and listens (socket 0600), and
+    /// boots the kernel and network stack.
     /// </summary>
+    /// <exception cref="UnsafeSocketException">The directory, socket or lock file is not ours alone.</exception>
     public void Start()
     {
         string directory = Path.GetDirectoryName(_socketPath) ?? "/";
-        if (!Directory.Exists(directory))
+        if (!SocketSecurity.CheckDirectory(directory))
         {
-            Directory.CreateDirectory(directory);
-            if (!OperatingSystem.IsWindows())
+            if (OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                Directory.CreateDirectory(directory);
             }
+            else
+            {
+                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+
+            SocketSecurity.CheckDirectory(directory); // whatever won a race to create it must pass too
         }
 
         // One host per socket: the lock file serialises racing starters (two clients autostarting at once).
+        TakeLock(_socketPath + ".lock");
         try
         {
-            _lock = new FileStream(_socketPath + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-        }
-        catch (IOException)
-        {
-            throw new AlreadyRunningException(_socketPath);
-        }
-
-        if (File.Exists(_socketPath) || Directory.Exists(_socketPath))
-        {
-            if (HostClient.IsListening(_socketPath))
+            if (SocketSecurity.CheckSocket(_socketPath))
             {
-                ReleaseLock();
-                throw new AlreadyRunningException(_socketPath);
-            }
+                if (HostClient.IsListening(_socketPath))
+                {
+                    throw new AlreadyRunningException(_socketPath);
+                }
 
-            File.Delete(_socketPath); // stale: nobody listens
+                File.Delete(_socketPath); // stale: ours, and nobody listens
+            }
+        }
+        catch
+        {
+            ReleaseLock();
+            throw;
         }
 
         VnetSystem.Boot();
@@ -111,6 +119,7 @@ public sealed class HostServer : IDisposable
     public async Task RunAsync()
     {
         Socket listener = _listener ?? throw new InvalidOperationException("Start the host first");
+        _reserve = OpenReserve();
         while (!_stop.IsCancellationRequested)
         {
             Socket client;
@@ -128,25 +137,12 @@ public sealed class HostServer : IDisposable
             }
             catch (SocketException e)
             {
-                Log($"accept: {e.Message}");
-                await Task.Delay(50).ConfigureAwait(false);
+                await AcceptFailedAsync(listener, e).ConfigureAwait(false);
                 continue;
             }
 
-            int id = Interlocked.Increment(ref _connectionCount);
-            Task task = Task.Run(() => ServeAsync(client, id));
-            lock (_connections)
-            {
-                _connections.Add(task);
-            }
-
-            _ = task.ContinueWith(t =>
-            {
-                lock (_connections)
-                {
-                    _connections.Remove(t);
-                }
-            }, TaskScheduler.Default);
+            AcceptSucceeded();
+            Admit(client);
         }
 
         Task[] running;
@@ -181,6 +177,7 @@ public sealed class HostServer : IDisposable
 
         Stop();
         _listener?.Dispose();
+        _reserve?.Dispose();
         try
         {
             _jails.RemoveAll();
@@ -196,6 +193,42 @@ public sealed class HostServer : IDisposable
         {
             Log("stopped");
         }
+    }
+
+    private void TakeLock(string path)
+    {
+        if (!HostFiles.Supported)
+        {
+            try
+            {
+                _lock = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return;
+            }
+            catch (IOException)
+            {
+                throw new AlreadyRunningException(_socketPath);
+            }
+        }
+
+        switch (HostFiles.OpenLock(path, out SafeFileHandle? handle))
+        {
+            case HostFiles.LockResult.Symlink:
+                throw SocketSecurity.SymlinkedLock(path);
+            case HostFiles.LockResult.Busy:
+                throw new AlreadyRunningException(_socketPath);
+        }
+
+        try
+        {
+            SocketSecurity.CheckLock(path, handle!);
+        }
+        catch
+        {
+            handle!.Dispose();
+            throw;
+        }
+
+        _lock = handle;
     }
 
     private void ReleaseLock()
@@ -226,7 +259,8 @@ public sealed class HostServer : IDisposable
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         using var stream = new NetworkStream(socket, ownsSocket: true);
-        var channel = new ResponseChannel(stream, cancel);
+        var channel = new ResponseChannel(stream, cancel, _limits);
+        bool linger = false; // refused with the client's bytes perhaps unread: close gracefully, not with a reset
         try
         {
             uint? peer = HostNative.PeerUid(socket);
@@ -235,6 +269,7 @@ public sealed class HostServer : IDisposable
             {
                 Log($"#{id}: refused peer uid {peer?.ToString() ?? "?"}");
                 Refuse(channel, $"permission denied: peer uid {peer?.ToString() ?? "unknown"} is not the host's uid {self}", HostProtocol.ExitNoPerm);
+                linger = true;
                 return;
             }
 
@@ -242,8 +277,8 @@ public sealed class HostServer : IDisposable
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token);
-                timeout.CancelAfter(RequestTimeout);
-                byte[]? payload = await HostProtocol.ReadFrameAsync(stream, timeout.Token).ConfigureAwait(false);
+                timeout.CancelAfter(_limits.RequestTimeout);
+                byte[]? payload = await HostProtocol.ReadFrameAsync(stream, HostLimits.MaxRequest, timeout.Token).ConfigureAwait(false);
                 if (payload is null)
                 {
                     return; // connected and left: a liveness probe
@@ -255,6 +290,7 @@ public sealed class HostServer : IDisposable
             {
                 Log($"#{id}: {e.Message}");
                 Refuse(channel, e.Message, HostProtocol.ExitProtocol);
+                linger = true;
                 return;
             }
             catch (OperationCanceledException)
@@ -296,6 +332,15 @@ public sealed class HostServer : IDisposable
             Log($"#{id}: internal error: {e}");
             Refuse(channel, $"internal error: {e.GetType().Name}: {e.Message}", HostProtocol.ExitSoftware);
         }
+        finally
+        {
+            await CloseAsync(socket, stream, channel, linger).ConfigureAwait(false);
+            Interlocked.Decrement(ref _active);
+            if (channel.TimedOut)
+            {
+                Log($"#{id}: dropped: the client took no output for {_limits.WriteTimeout.TotalSeconds:F0} s");
+            }
+        }
     }
 
     private static void Refuse(ResponseChannel channel, string message, int exit)
@@ -313,15 +358,19 @@ public sealed class HostServer : IDisposable
         }
 
         string[] args = argv!;
-        Log($"#{id}: {string.Join(' ', args)}");
+        string line = string.Join(' ', args);
+        Log($"#{id}: {(line.Length <= 256 ? line : $"{line[..256]}... ({args.Length} arguments, {line.Length} characters)")}"); // a log line per request stays short
 
         // Watch the connection: the client sends nothing more, so end-of-stream means it went away (or Ctrl-C).
         _ = Task.Run(async () =>
         {
             var sink = new byte[256];
+            long extra = 0;
             try
             {
-                while (await stream.ReadAsync(sink, cancel.Token).ConfigureAwait(false) > 0)
+                // Bytes after the request break the protocol: past a request's worth, the connection is dropped.
+                int n;
+                while ((n = await stream.ReadAsync(sink, cancel.Token).ConfigureAwait(false)) > 0 && (extra += n) <= HostLimits.MaxRequest)
                 {
                 }
             }
@@ -386,7 +435,8 @@ public sealed class HostServer : IDisposable
         }
 
         return $"vimage host: pid {Environment.ProcessId}, socket {_socketPath}, {(Vnet.IsVimage ? "VIMAGE" : "no VIMAGE")}, " +
-               $"up {(DateTime.UtcNow - _started).TotalSeconds:F0} s, {_jails.All.Count} jail(s), {running} connection(s), " +
+               $"up {(DateTime.UtcNow - _started).TotalSeconds:F0} s, {_jails.All.Count} jail(s), {running} connection(s) " +
+               $"(limit {_limits.EffectiveMaxConnections()}, {Interlocked.Read(ref _refused)} refused), " +
                $"{RuntimeInformation.FrameworkDescription}\n";
     }
 
