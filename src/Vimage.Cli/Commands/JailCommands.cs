@@ -150,6 +150,7 @@ public sealed class JexecCommand(Func<CommandDispatcher> dispatcher) : ICommand
         }
 
         Jail jail = context.Jails.Find(args[0]);
-        return dispatcher().Run(context.In(jail.Vnet), args[1..]);
+        using CommandContext jailed = context.In(jail);
+        return dispatcher().Run(jailed, args[1..]);
     }
 }
