@@ -70,6 +70,8 @@ public sealed class JailCommand : ICommand
             throw new UsageException("jail: only vnet jails are supported (add \"vnet\")");
         }
 
+        context.Jails.ValidateName(jailName); // kern_jail_set checks the name before anything else is done
+
         if (!Vnet.IsVimage)
         {
             throw new CommandException("jail: vnet jails need VIMAGE (this build has -p:Vimage=false)");

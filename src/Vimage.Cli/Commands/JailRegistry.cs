@@ -134,14 +134,15 @@ public sealed class JailRegistry
         int jid;
         lock (_lock)
         {
-            if (_byName.ContainsKey(name) || _creating.Contains(name))
-            {
-                throw new CommandException($"jail: {name}: jail \"{name}\" already exists");
-            }
-
+            // kern_jail_set looks the jid up before the name.
             if (wantedJid != 0 && (_byJid.ContainsKey(wantedJid) || _jidsCreating.Contains(wantedJid)))
             {
                 throw new CommandException($"jail: {name}: jail {wantedJid} already exists");
+            }
+
+            if (_byName.ContainsKey(name) || _creating.Contains(name))
+            {
+                throw new CommandException($"jail: {name}: jail \"{name}\" already exists");
             }
 
             jid = wantedJid != 0 ? wantedJid : NextJid();

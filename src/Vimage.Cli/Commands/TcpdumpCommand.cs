@@ -15,6 +15,9 @@ namespace Vimage.Cli.Commands;
 /// </summary>
 public sealed class TcpdumpCommand : ICommand
 {
+    /// <summary>--duration's ceiling (CancelAfter takes at most int.MaxValue milliseconds): 24 days.</summary>
+    public const double MaxDurationSeconds = 24 * 86400;
+
     public string Name => "tcpdump";
 
     public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds]";
@@ -33,7 +36,7 @@ public sealed class TcpdumpCommand : ICommand
                 case "-i": ifname = Next(); break;
                 case "-w": file = Next(); break;
                 case "-c": count = long.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
-                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 ? d : throw new UsageException("tcpdump: invalid duration"); break;
+                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 && d <= MaxDurationSeconds ? d : throw new UsageException("tcpdump: invalid duration"); break;
                 case "-n":
                 case "-nn":
                 case "-l":
@@ -50,7 +53,9 @@ public sealed class TcpdumpCommand : ICommand
         Ifnet ifp;
         using (Curvnet.Set(context.Vnet))
         {
-            ifp = Ifnets.Find(ifname);
+            // pcap_open_live's BIOCSETIF failure, as tcpdump prints it.
+            ifp = Ifnets.TryFind(ifname)
+                  ?? throw new CommandException($"tcpdump: {ifname}: No such device exists\n(BIOCSETIF failed: Device not configured)");
         }
 
         using var done = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
@@ -59,14 +64,64 @@ public sealed class TcpdumpCommand : ICommand
             done.CancelAfter(TimeSpan.FromSeconds(duration));
         }
 
-        long seen = 0;
-        context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
-        if (file is not null)
+        // The interface leaving this vnet (destroyed, or moved to another) ends the capture: libpcap's read gets
+        // ENXIO and tcpdump reports "pcap_loop: The interface disappeared".
+        bool disappeared = false;
+        Action<Ifnet> departing = gone =>
         {
-            using var writer = new PcapWriter(context.ResolvePath(file));
+            if (gone == ifp)
+            {
+                Volatile.Write(ref disappeared, true);
+                try
+                {
+                    done.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // raised while this capture was already ending
+                }
+            }
+        };
+        IfEvents.Departing += departing;
+        try
+        {
+            if (ifp.IsDetached || ifp.Vnet != context.Vnet)
+            {
+                departing(ifp);
+            }
+
+            long captured = Capture(context, ifp, file, count, done);
+            if (context.JailRemoved)
+            {
+                return PingCommand.ExitKilled; // jail -r killed it: no summary
+            }
+
+            if (Volatile.Read(ref disappeared))
+            {
+                context.Err.WriteLine("tcpdump: pcap_loop: The interface disappeared");
+            }
+
+            context.Err.WriteLine($"{captured} packets captured");
+            return Volatile.Read(ref disappeared) ? 1 : 0;
+        }
+        finally
+        {
+            IfEvents.Departing -= departing;
+        }
+    }
+
+    /// <summary>Captures until <paramref name="done"/>; returns the packets captured.</summary>
+    private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, CancellationTokenSource done)
+    {
+        long seen = 0;
+        PcapWriter? pcap = file is null ? null : OpenPcap(context.ResolvePath(file));
+        context.Err.WriteLine($"tcpdump: listening on {ifp.Name}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
+        if (pcap is not null)
+        {
+            using PcapWriter writer = pcap;
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) <= count || count == 0)
                 {
                     writer.Write(frame, micros);
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
@@ -83,7 +138,7 @@ public sealed class TcpdumpCommand : ICommand
             var lines = Channel.CreateUnbounded<string>();
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (count == 0 || Interlocked.Increment(ref seen) <= count)
+                if (Interlocked.Increment(ref seen) <= count || count == 0)
                 {
                     lines.Writer.TryWrite(Describe(frame, micros));
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
@@ -117,9 +172,28 @@ public sealed class TcpdumpCommand : ICommand
             }
         }
 
-        long captured = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
-        context.Err.WriteLine($"{captured} packets captured");
-        return 0;
+        return count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
+    }
+
+    /// <summary>pcap_dump_open: a file that cannot be created is tcpdump's "PATH: strerror" and exit 1.</summary>
+    private static PcapWriter OpenPcap(string path)
+    {
+        try
+        {
+            return new PcapWriter(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            string reason = e switch
+            {
+                DirectoryNotFoundException or FileNotFoundException => "No such file or directory",
+                UnauthorizedAccessException => "Permission denied",
+                PathTooLongException => "File name too long",
+                _ when Directory.Exists(path) => "Is a directory",
+                _ => "Input/output error",
+            };
+            throw new CommandException($"tcpdump: {path}: {reason}");
+        }
     }
 
     /// <summary>A tcpdump -n style one-line summary.</summary>

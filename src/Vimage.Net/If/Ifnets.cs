@@ -253,7 +253,12 @@ public static partial class Ifnets
             throw new IfException(IfError.InvalidArgument, $"ifconfig: SIOCIFCREATE2 ({spec}): Invalid argument (no cloner named '{name}')");
         }
 
-        int unit = digits == spec.Length ? -1 : int.Parse(spec.AsSpan(digits), NumberStyles.None, CultureInfo.InvariantCulture);
+        int unit = -1;
+        if (digits != spec.Length && !int.TryParse(spec.AsSpan(digits), NumberStyles.None, CultureInfo.InvariantCulture, out unit))
+        {
+            unit = int.MaxValue; // ifc_name2unit's overflow check: refused like any unit out of range
+        }
+
         if (unit > 32767)
         {
             throw new IfException(IfError.InvalidArgument, $"ifconfig: SIOCIFCREATE2 ({spec}): unit {unit} out of range");
