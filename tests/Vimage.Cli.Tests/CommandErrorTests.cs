@@ -67,6 +67,17 @@ public sealed class CommandErrorTests
         Assert.Empty(cli.Jails.All);
     }
 
+    [Fact]
+    public void Unknown_jail_is_jail_getids_message_under_each_tool()
+    {
+        using var cli = new CliFixture();
+        Assert.Equal("jexec: jail \"ghost\" not found\n", cli.Run("jexec ghost ifconfig").Err);
+        Assert.Equal("jail: jail \"ghost\" not found\n", cli.Run("jail -r ghost").Err);
+        Assert.Equal("ifconfig: jail \"ghost\" not found\n", cli.Run("ifconfig -j ghost -l").Err);
+        Assert.Equal("ifconfig: jail \"ghost\" not found\n", cli.Run("ifconfig lo0 vnet ghost").Err);
+        Assert.Equal("tcpdump: : No such file or directory\n", cli.RunIn(Vnet.Vnet0, "tcpdump", "-i", "lo0", "-w", "").Err);
+    }
+
 #if VIMAGE
     [Fact]
     public void Numeric_jail_name_is_its_jid_and_duplicates_are_refused()

@@ -32,7 +32,7 @@ public sealed class IfconfigCommand : ICommand
                     throw new UsageException("ifconfig: option requires an argument -- j");
                 }
 
-                Jail jail = context.Jails.Find(args[i + 1]);
+                Jail jail = JexecCommand.FindOrFail(context, args[i + 1], "ifconfig");
                 using CommandContext jailed = context.In(jail);
                 return Run(jailed, args[(i + 2)..]);
             }
@@ -141,7 +141,7 @@ public sealed class IfconfigCommand : ICommand
                 throw new CommandException("ifconfig: SIOCSIFRVNET: Operation not permitted (only the host can take interfaces back)");
             }
 
-            Jail jail = context.Jails.Find(jailName);
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "ifconfig");
             Ifnets.Reclaim(name, jail.Vnet);
             return 0;
         }

@@ -128,7 +128,7 @@ internal sealed class IfconfigPlan
                         throw VnetNotLast(jailName, parameters[(j + 1)..]);
                     }
 
-                    plan._steps.Add(new Step(Kind.Vnet, jailName, Jail: FindJail(context, jailName)));
+                    plan._steps.Add(new Step(Kind.Vnet, jailName, Jail: JexecCommand.FindOrFail(context, jailName, "ifconfig")));
                     break;
                 }
 
@@ -312,17 +312,6 @@ internal sealed class IfconfigPlan
         => new($"ifconfig: vnet {jailName} must be the last parameter: after the move the interface is not in this vnet, so "
                + $"'{string.Join(' ', rest)}' would fail here (FreeBSD: ioctl: no such interface); configure it in the jail: ifconfig -j {jailName} ...");
 
-    private static Jail FindJail(CommandContext context, string name)
-    {
-        try
-        {
-            return context.Jails.Find(name);
-        }
-        catch (CommandException e)
-        {
-            throw new CommandException("ifconfig: " + e.Message); // errx(1, "%s", jail_errmsg)
-        }
-    }
 
     /// <summary>SIOCSIFNAME's checks on the new name: 1 to 15 bytes (copyinstr into IFNAMSIZ), printable.</summary>
     private static string CheckNewName(string name)

@@ -114,7 +114,7 @@ public sealed class TcpdumpCommand : ICommand
     private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, CancellationTokenSource done)
     {
         long seen = 0;
-        PcapWriter? pcap = file is null ? null : OpenPcap(context.ResolvePath(file));
+        PcapWriter? pcap = file is null ? null : OpenPcap(context, file);
         context.Err.WriteLine($"tcpdump: listening on {ifp.Name}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
         if (pcap is not null)
         {
@@ -176,20 +176,20 @@ public sealed class TcpdumpCommand : ICommand
     }
 
     /// <summary>pcap_dump_open: a file that cannot be created is tcpdump's "PATH: strerror" and exit 1.</summary>
-    private static PcapWriter OpenPcap(string path)
+    private static PcapWriter OpenPcap(CommandContext context, string path)
     {
         try
         {
-            return new PcapWriter(path);
+            return path.Length > 0 ? new PcapWriter(context.ResolvePath(path)) : throw new FileNotFoundException();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             string reason = e switch
             {
-                DirectoryNotFoundException or FileNotFoundException => "No such file or directory",
+                _ when path.Length > 0 && Directory.Exists(context.ResolvePath(path)) => "Is a directory",
+                DirectoryNotFoundException or FileNotFoundException or ArgumentException => "No such file or directory",
                 UnauthorizedAccessException => "Permission denied",
                 PathTooLongException => "File name too long",
-                _ when Directory.Exists(path) => "Is a directory",
                 _ => "Input/output error",
             };
             throw new CommandException($"tcpdump: {path}: {reason}");
