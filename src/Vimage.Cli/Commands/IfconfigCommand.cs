@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Tap;
 
 namespace Vimage.Cli.Commands;
 
@@ -124,6 +125,13 @@ public sealed class IfconfigCommand : ICommand
             // Everything is checked before the clone exists, so a bad line creates nothing.
             IfconfigPlan plan = IfconfigPlan.Parse(context, parameters[1..]);
             plan.Validate(null);
+            if (context.InJail && IsTap(name) && !TapLimits.JailsMayCreate)
+            {
+                // A TAP device appears in the host's namespace, outside the jail: the host decides.
+                throw new CommandException(
+                    $"ifconfig: SIOCIFCREATE2 ({name}): Operation not permitted (only the host creates TAP devices; it may allow jails with sysctl net.link.tap.jail_create=1)");
+            }
+
             IReadOnlyList<Ifnet> created = Ifnets.Create(name);
             Ifnet first = created[0];
             if (first.Name != name)
@@ -157,6 +165,8 @@ public sealed class IfconfigCommand : ICommand
         changes.Validate(ifp);
         return changes.Apply(context, ifp);
     }
+
+    private static bool IsTap(string spec) => spec.StartsWith("tap", StringComparison.Ordinal) && spec[3..].All(char.IsAsciiDigit);
 
     /// <summary>ifconfig's main(): "interface name '%s' too long" when it does not fit IFNAMSIZ.</summary>
     internal static void CheckName(string name)

@@ -7,6 +7,7 @@ namespace Vimage.Net.Tap;
 /// host's network namespace, outside any vnet, so by default only vnet0 (the host) may create one; the operator
 /// lets jails do it with <c>sysctl net.link.tap.jail_create=1</c>. Either way at most <c>net.link.tap.max</c>
 /// devices made this way exist at once. Both are host-only sysctls: a jail can read them but not change them.
+/// The jail rule is ifconfig's (it knows who asks); the host's own code may place a TAP in any vnet.
 /// </summary>
 public static partial class TapLimits
 {
@@ -33,19 +34,12 @@ public static partial class TapLimits
         }
     }
 
-    /// <summary>
-    /// Checks the policy for the current vnet and reserves one device: EPERM inside a jail unless allowed, ENOSPC
-    /// at the limit. Pair with <see cref="Commit"/> or <see cref="Cancel"/>.
-    /// </summary>
+    /// <summary>net.link.tap.jail_create: whether a jail's <c>ifconfig tap create</c> is allowed (the tool checks it).</summary>
+    public static bool JailsMayCreate => Volatile.Read(ref s_tap_jail_create) != 0;
+
+    /// <summary>Reserves one device: ENOSPC at the limit. Pair with <see cref="Commit"/> or <see cref="Cancel"/>.</summary>
     internal static void Reserve()
     {
-        Vnet? here = Curvnet.Current;
-        if (here is not null && here != Vnet.Vnet0 && Volatile.Read(ref s_tap_jail_create) == 0)
-        {
-            throw new IfException(IfError.PermissionDenied,
-                "ifconfig: SIOCIFCREATE2 (tap): Operation not permitted (only the host creates TAP devices; it may allow jails with sysctl net.link.tap.jail_create=1)");
-        }
-
         lock (Made)
         {
             int max = Volatile.Read(ref s_tap_max);
