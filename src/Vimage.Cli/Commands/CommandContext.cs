@@ -2,10 +2,16 @@ using Vimage.Core;
 
 namespace Vimage.Cli.Commands;
 
-/// <summary>What a command runs against: the vnet it acts in (the host's vnet0, or a jail's), its output, the jails.</summary>
+/// <summary>
+/// What a command runs against: the vnet it acts in (the host's vnet0, or a jail's), its output, the jails.
+/// <see cref="Cancel"/> fires when the client goes away and, for a command inside a jail, when the jail is removed
+/// (<see cref="JailRemoved"/> then tells the two apart).
+/// </summary>
 public sealed class CommandContext(Vnet vnet, TextWriter output, TextWriter error, JailRegistry jails, CancellationToken cancel = default,
-    string? workingDirectory = null)
+    string? workingDirectory = null) : IDisposable
 {
+    private CancellationTokenSource? _linked;
+
     /// <summary>The client's working directory: relative file arguments (tcpdump -w) resolve against it.</summary>
     public string WorkingDirectory { get; } = workingDirectory ?? Environment.CurrentDirectory;
 
@@ -25,8 +31,20 @@ public sealed class CommandContext(Vnet vnet, TextWriter output, TextWriter erro
     /// <summary>True when running inside a jail (jexec): host-only operations are refused there.</summary>
     public bool InJail => Vnet != Vimage.Core.Vnet.Vnet0;
 
-    /// <summary>The same context acting in another vnet (jexec J, ifconfig -j J).</summary>
-    public CommandContext In(Vnet vnet) => new(vnet, Out, Err, Jails, Cancel, WorkingDirectory);
+    /// <summary>The jail the command runs in (jexec J, ifconfig -j J), or null in the host's vnet0.</summary>
+    public Jail? Jail { get; private init; }
+
+    /// <summary>True once the jail this command runs in is being removed.</summary>
+    public bool JailRemoved => Jail?.IsRemoved == true;
+
+    /// <summary>The same context acting inside <paramref name="jail"/>: cancelled also when the jail is removed. Dispose it.</summary>
+    public CommandContext In(Jail jail)
+    {
+        CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(Cancel, jail.Removed);
+        return new CommandContext(jail.Vnet, Out, Err, Jails, linked.Token, WorkingDirectory) { Jail = jail, _linked = linked };
+    }
+
+    public void Dispose() => _linked?.Dispose();
 }
 
 /// <summary>A FreeBSD-style command: parses its own argv, prints like the original, returns its exit status.</summary>

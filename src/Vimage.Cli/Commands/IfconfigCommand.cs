@@ -1,7 +1,7 @@
-using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Tap;
 
 namespace Vimage.Cli.Commands;
 
@@ -33,8 +33,9 @@ public sealed class IfconfigCommand : ICommand
                     throw new UsageException("ifconfig: option requires an argument -- j");
                 }
 
-                Jail jail = context.Jails.Find(args[i + 1]);
-                return Run(context.In(jail.Vnet), args[(i + 2)..]);
+                Jail jail = JexecCommand.FindOrFail(context, args[i + 1], "ifconfig");
+                using CommandContext jailed = context.In(jail);
+                return Run(jailed, args[(i + 2)..]);
             }
 
             foreach (char flag in option[1..])
@@ -118,8 +119,19 @@ public sealed class IfconfigCommand : ICommand
 
     private static int Configure(CommandContext context, string name, string[] parameters)
     {
+        CheckName(name);
         if (parameters.Length > 0 && parameters[0] is "create" or "plumb")
         {
+            // Everything is checked before the clone exists, so a bad line creates nothing.
+            IfconfigPlan plan = IfconfigPlan.Parse(context, parameters[1..]);
+            plan.Validate(null);
+            if (context.InJail && IsTap(name) && !TapLimits.JailsMayCreate)
+            {
+                // A TAP device appears in the host's namespace, outside the jail: the host decides.
+                throw new CommandException(
+                    $"ifconfig: SIOCIFCREATE2 ({name}): Operation not permitted (only the host creates TAP devices; it may allow jails with sysctl net.link.tap.jail_create=1)");
+            }
+
             IReadOnlyList<Ifnet> created = Ifnets.Create(name);
             Ifnet first = created[0];
             if (first.Name != name)
@@ -127,7 +139,7 @@ public sealed class IfconfigCommand : ICommand
                 context.Out.WriteLine(first.Name);
             }
 
-            return Apply(context, first, parameters[1..]);
+            return plan.Apply(context, first);
         }
 
         if (parameters is ["-vnet", var jailName])
@@ -137,7 +149,7 @@ public sealed class IfconfigCommand : ICommand
                 throw new CommandException("ifconfig: SIOCSIFRVNET: Operation not permitted (only the host can take interfaces back)");
             }
 
-            Jail jail = context.Jails.Find(jailName);
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "ifconfig");
             Ifnets.Reclaim(name, jail.Vnet);
             return 0;
         }
@@ -149,179 +161,21 @@ public sealed class IfconfigCommand : ICommand
             return 0;
         }
 
-        return Apply(context, ifp, parameters);
+        IfconfigPlan changes = IfconfigPlan.Parse(context, parameters);
+        changes.Validate(ifp);
+        return changes.Apply(context, ifp);
     }
 
-    /// <summary>Applies the parameters in order; the address change (if any) comes last, like FreeBSD's ifconfig.</summary>
-    private static int Apply(CommandContext context, Ifnet ifp, string[] parameters)
+    private static bool IsTap(string spec) => spec.StartsWith("tap", StringComparison.Ordinal) && spec[3..].All(char.IsAsciiDigit);
+
+    /// <summary>ifconfig's main(): "interface name '%s' too long" when it does not fit IFNAMSIZ.</summary>
+    internal static void CheckName(string name)
     {
-        InAddr? address = null;
-        int? prefix = null;
-        bool alias = false, delete = false;
-        for (int j = 0; j < parameters.Length; j++)
+        if (System.Text.Encoding.UTF8.GetByteCount(name) >= IfconfigPlan.IfNameSize)
         {
-            string p = parameters[j];
-            switch (p)
-            {
-                case "up":
-                    ifp.SetUp(true);
-                    break;
-                case "down":
-                    ifp.SetUp(false);
-                    break;
-                case "mtu":
-                    ifp.SetMtu(ParseInt(Next(parameters, ref j, p), "mtu"));
-                    break;
-                case "metric":
-                    ParseInt(Next(parameters, ref j, p), "metric");
-                    break;
-                case "inet":
-                {
-                    string text = Next(parameters, ref j, p);
-                    (address, prefix) = ParseAddress(text);
-                    break;
-                }
-
-                case "netmask":
-                {
-                    string text = Next(parameters, ref j, p);
-                    prefix = NetFormat.TryParseNetmask(text, out int length)
-                        ? length
-                        : throw new CommandException($"ifconfig: {text}: bad value");
-                    break;
-                }
-
-                case "broadcast":
-                    Next(parameters, ref j, p);
-                    break;
-                case "alias":
-                case "add":
-                    alias = true;
-                    break;
-                case "-alias":
-                case "delete":
-                case "remove":
-                    delete = true;
-                    break;
-                case "name":
-                {
-                    string newName = Next(parameters, ref j, p);
-                    Ifnets.Rename(ifp, newName);
-                    context.Out.WriteLine(ifp.Name);
-                    break;
-                }
-
-                case "description":
-                case "descr":
-                    ifp.Description = Next(parameters, ref j, p);
-                    break;
-                case "-description":
-                case "-descr":
-                    ifp.Description = "";
-                    break;
-                case "promisc":
-                    ifp.SetPromiscuous(true);
-                    break;
-                case "-promisc":
-                    ifp.SetPromiscuous(false);
-                    break;
-                case "vnet":
-                {
-                    string jailName = Next(parameters, ref j, p);
-                    if (context.InJail)
-                    {
-                        throw new CommandException("ifconfig: SIOCSIFVNET: Operation not permitted (only the host can move interfaces into jails)");
-                    }
-
-                    Jail jail = context.Jails.Find(jailName);
-                    Ifnets.Loan(ifp.Name, jail.Vnet);
-                    break;
-                }
-
-                case "-vnet":
-                    throw new UsageException("ifconfig: -vnet must be the only parameter: ifconfig IF -vnet JAIL");
-                case "destroy":
-                case "unplumb":
-                    if (j != parameters.Length - 1)
-                    {
-                        throw new UsageException("ifconfig: destroy must be the last parameter");
-                    }
-
-                    Ifnets.Destroy(ifp.Name);
-                    return 0;
-                default:
-                    if (p.Length > 0 && char.IsAsciiDigit(p[0]) && address is null)
-                    {
-                        (address, prefix) = ParseAddress(p); // the address family defaults to inet
-                        break;
-                    }
-
-                    throw new UsageException($"ifconfig: {p}: unknown parameter");
-            }
+            throw new CommandException($"ifconfig: interface name '{JailRegistry.Shown(name)}' too long");
         }
-
-        if (address is null)
-        {
-            if (delete)
-            {
-                InIfaddr first = InAddrs.On(ifp).FirstOrDefault()
-                                 ?? throw new CommandException("ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address");
-                InAddrs.Remove(ifp, first.Address);
-            }
-            else if (alias || prefix is not null)
-            {
-                throw new UsageException("ifconfig: an address is required (inet A[/len])");
-            }
-
-            return 0;
-        }
-
-        if (delete)
-        {
-            InAddrs.Remove(ifp, address.Value);
-            return 0;
-        }
-
-        if (prefix is null)
-        {
-            context.Err.WriteLine("ifconfig: WARNING: setting interface address without mask is deprecated,");
-            context.Err.WriteLine("default mask may not be correct.");
-            prefix = NetFormat.ClassfulPrefix(address.Value);
-        }
-
-        if (!alias && InAddrs.On(ifp).FirstOrDefault() is { } primary)
-        {
-            InAddrs.Remove(ifp, primary.Address); // without "alias" the new address replaces the first one
-        }
-
-        InAddrs.Add(ifp, address.Value, prefix.Value);
-        return 0;
     }
-
-    private static (InAddr Address, int? Prefix) ParseAddress(string text)
-    {
-        if (!InAddr.TryParsePrefix(text, out InAddr address, out int length))
-        {
-            throw new CommandException($"ifconfig: {text}: bad value");
-        }
-
-        return (address, text.Contains('/') ? length : null);
-    }
-
-    private static string Next(string[] parameters, ref int j, string keyword)
-    {
-        if (j + 1 >= parameters.Length)
-        {
-            throw new UsageException($"ifconfig: {keyword}: missing argument");
-        }
-
-        return parameters[++j];
-    }
-
-    private static int ParseInt(string text, string what)
-        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
-            ? value
-            : throw new CommandException($"ifconfig: {what} {text}: bad value");
 
     /// <summary>One interface in FreeBSD's ifconfig format.</summary>
     internal static void PrintStatus(TextWriter output, Ifnet ifp)

@@ -21,7 +21,7 @@ public sealed class JailCommand : ICommand
         {
             foreach (string name in args[1..])
             {
-                Jail removed = context.Jails.Find(name);
+                Jail removed = JexecCommand.FindOrFail(context, name, "jail");
                 context.Jails.Remove(removed);
                 context.Out.WriteLine($"{removed.Name}: removed");
             }
@@ -69,6 +69,8 @@ public sealed class JailCommand : ICommand
         {
             throw new UsageException("jail: only vnet jails are supported (add \"vnet\")");
         }
+
+        context.Jails.ValidateName(jailName); // kern_jail_set checks the name before anything else is done
 
         if (!Vnet.IsVimage)
         {
@@ -149,7 +151,21 @@ public sealed class JexecCommand(Func<CommandDispatcher> dispatcher) : ICommand
             throw new UsageException("jexec: jail and command are required");
         }
 
-        Jail jail = context.Jails.Find(args[0]);
-        return dispatcher().Run(context.In(jail.Vnet), args[1..]);
+        Jail jail = FindOrFail(context, args[0], "jexec");
+        using CommandContext jailed = context.In(jail);
+        return dispatcher().Run(jailed, args[1..]);
+    }
+
+    /// <summary>jail_getid, and the tool's errx(1, "%s", jail_errmsg) when there is no such jail.</summary>
+    internal static Jail FindOrFail(CommandContext context, string nameOrJid, string tool)
+    {
+        try
+        {
+            return context.Jails.Find(nameOrJid);
+        }
+        catch (CommandException e)
+        {
+            throw new CommandException($"{tool}: {e.Message}", e.ExitCode);
+        }
     }
 }

@@ -1,16 +1,57 @@
+using System.Globalization;
 using Vimage.Core;
 
 namespace Vimage.Cli.Commands;
 
-/// <summary>One vnet jail: its jid, name and stack.</summary>
-public sealed record Jail(int Jid, string Name, Vnet Vnet);
+/// <summary>
+/// One vnet jail: its jid, name and stack. <see cref="Removed"/> fires when <c>jail -r</c> starts taking it down, so
+/// commands running inside it end (FreeBSD kills a removed jail's processes).
+/// </summary>
+public sealed class Jail
+{
+    private readonly CancellationTokenSource _removed = new();
 
-/// <summary>The host's jails (prison list), by name and jid. Jails are vnet jails: each owns a network stack.</summary>
+    internal Jail(int jid, string name, Vnet vnet)
+    {
+        Jid = jid;
+        Name = name;
+        Vnet = vnet;
+    }
+
+    public int Jid { get; }
+
+    public string Name { get; }
+
+    public Vnet Vnet { get; }
+
+    /// <summary>Cancelled when the jail is being removed.</summary>
+    public CancellationToken Removed => _removed.Token;
+
+    public bool IsRemoved => _removed.IsCancellationRequested;
+
+    internal void MarkRemoved() => _removed.Cancel();
+
+    public override string ToString() => $"jail {Jid} ({Name})";
+}
+
+/// <summary>
+/// The host's jails (allprison), by name and jid. Jails are vnet jails: each owns a network stack. Lookups, create
+/// and remove are O(log n) (a dictionary by name, a sorted one by jid), so 10,000 jails cost what 10 do, each.
+/// </summary>
 public sealed class JailRegistry
 {
+    /// <summary>MAXHOSTNAMELEN: a name (with its NUL) longer than this is ENAMETOOLONG in kern_jail_set.</summary>
+    public const int MaxNameLength = 255;
+
+    /// <summary>JAIL_MAX: jids run 1 .. JAIL_MAX-1.</summary>
+    public const int JailMax = 999_999;
+
     private readonly object _lock = new();
-    private readonly List<Jail> _jails = [];
-    private int _nextJid = 1;
+    private readonly Dictionary<string, Jail> _byName = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<int, Jail> _byJid = [];
+    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
+    private readonly HashSet<int> _jidsCreating = [];
+    private int _lastJid;
 
     public IReadOnlyList<Jail> All
     {
@@ -18,59 +59,172 @@ public sealed class JailRegistry
         {
             lock (_lock)
             {
-                return _jails.ToArray();
+                return [.. _byJid.Values];
             }
         }
+    }
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byJid.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// kern_jail_set's name rules, checked before anything is created: 1 to <see cref="MaxNameLength"/> bytes, no
+    /// control characters; a numeric name is the jid it asks for (and must be in normal form); a dotted name
+    /// names a child of an existing jail, which this host does not support. Returns the jid the name asks for (0: any).
+    /// </summary>
+    public int ValidateName(string name)
+    {
+        if (name.Length == 0)
+        {
+            throw new CommandException("jail: name: Invalid argument");
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxNameLength)
+        {
+            throw new CommandException($"jail: {Shown(name)}: jail_set: File name too long");
+        }
+
+        if (name.Any(char.IsControl))
+        {
+            throw new CommandException($"jail: {Shown(name)}: name contains a control character");
+        }
+
+        int dot = name.LastIndexOf('.');
+        if (dot >= 0)
+        {
+            string parent = name[..dot];
+            lock (_lock)
+            {
+                if (!_byName.ContainsKey(parent))
+                {
+                    throw new CommandException($"jail: {name}: jail \"{parent}\" not found");
+                }
+            }
+
+            throw new CommandException($"jail: {name}: child jails (hierarchical names) are not supported");
+        }
+
+        if (name.All(char.IsAsciiDigit))
+        {
+            // kern_jail_set: a numeric name is read as the jid; any other spelling of a number is refused.
+            if (!int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out int jid) || jid == 0
+                || jid >= JailMax || jid.ToString(CultureInfo.InvariantCulture) != name)
+            {
+                throw new CommandException($"jail: {name}: name cannot be numeric (unless it is the jid)");
+            }
+
+            return jid;
+        }
+
+        return 0;
     }
 
     /// <summary>jail -c name=N vnet.</summary>
     public Jail Create(string name)
     {
-        if (string.IsNullOrWhiteSpace(name) || name.Any(c => char.IsWhiteSpace(c) || c == '.' || c == '/') || int.TryParse(name, out _))
-        {
-            throw new UsageException($"jail: \"{name}\": invalid jail name");
-        }
-
+        int wantedJid = ValidateName(name);
+        int jid;
         lock (_lock)
         {
-            if (_jails.Any(j => j.Name == name))
+            // kern_jail_set looks the jid up before the name.
+            if (wantedJid != 0 && (_byJid.ContainsKey(wantedJid) || _jidsCreating.Contains(wantedJid)))
             {
-                throw new CommandException($"jail: {name}: already exists");
+                throw new CommandException($"jail: {name}: jail {wantedJid} already exists");
             }
+
+            if (_byName.ContainsKey(name) || _creating.Contains(name))
+            {
+                throw new CommandException($"jail: {name}: jail \"{name}\" already exists");
+            }
+
+            jid = wantedJid != 0 ? wantedJid : NextJid();
+            _creating.Add(name);
+            _jidsCreating.Add(jid);
         }
 
-        Vnet vnet = Vnet.Create(name);
-        lock (_lock)
+        Vnet? vnet = null;
+        try
         {
-            var jail = new Jail(_nextJid++, name, vnet);
-            _jails.Add(jail);
+            vnet = Vnet.Create(name);
+            var jail = new Jail(jid, name, vnet);
+            lock (_lock)
+            {
+                _byName.Add(name, jail);
+                _byJid.Add(jid, jail);
+            }
+
             return jail;
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _creating.Remove(name);
+                _jidsCreating.Remove(jid);
+            }
         }
     }
 
-    /// <summary>By name or jid, as jexec and jail -r accept.</summary>
+    /// <summary>
+    /// The next free jid after the last one handed out, wrapping at JAIL_MAX (kern_jail_set's findnext). Jids are
+    /// used in order, so the probe is O(1) until the space wraps.
+    /// </summary>
+    private int NextJid()
+    {
+        for (int tries = 0; tries < JailMax; tries++)
+        {
+            _lastJid = _lastJid + 1 >= JailMax ? 1 : _lastJid + 1;
+            if (!_byJid.ContainsKey(_lastJid) && !_jidsCreating.Contains(_lastJid))
+            {
+                return _lastJid;
+            }
+        }
+
+        throw new CommandException("jail: no available jail IDs");
+    }
+
+    /// <summary>By name or jid, as jexec and jail -r accept (jail_getid).</summary>
     public Jail Find(string nameOrJid)
     {
         lock (_lock)
         {
-            Jail? jail = int.TryParse(nameOrJid, out int jid)
-                ? _jails.FirstOrDefault(j => j.Jid == jid)
-                : _jails.FirstOrDefault(j => j.Name == nameOrJid);
-            return jail ?? throw new CommandException($"jail \"{nameOrJid}\" not found");
+            if (_byName.TryGetValue(nameOrJid, out Jail? byName))
+            {
+                return byName;
+            }
+
+            if (int.TryParse(nameOrJid, NumberStyles.None, CultureInfo.InvariantCulture, out int jid) && _byJid.TryGetValue(jid, out Jail? byJid))
+            {
+                return byJid;
+            }
         }
+
+        throw new CommandException($"jail \"{Shown(nameOrJid)}\" not found");
     }
 
-    /// <summary>jail -r: loaned interfaces go home, the stack is destroyed.</summary>
+    /// <summary>jail -r: commands in it are told to end, loaned interfaces go home, the stack is destroyed.</summary>
     public void Remove(Jail jail)
     {
         lock (_lock)
         {
-            if (!_jails.Remove(jail))
+            if (!_byJid.TryGetValue(jail.Jid, out Jail? listed) || listed != jail)
             {
                 throw new CommandException($"jail \"{jail.Name}\" not found");
             }
+
+            _byJid.Remove(jail.Jid);
+            _byName.Remove(jail.Name);
         }
 
+        jail.MarkRemoved();
         jail.Vnet.Destroy();
     }
 
@@ -81,6 +235,13 @@ public sealed class JailRegistry
         {
             Remove(jail);
         }
+    }
+
+    /// <summary>A name as an error message may print it: control characters escaped, long names cut.</summary>
+    internal static string Shown(string name)
+    {
+        string text = name.Length > 64 ? name[..64] + "..." : name;
+        return string.Concat(text.Select(c => char.IsControl(c) ? $"\\x{(int)c:x2}" : c.ToString()));
     }
 }
 

@@ -12,6 +12,9 @@ namespace Vimage.Cli.Commands;
 /// </summary>
 public sealed class PingCommand : ICommand
 {
+    /// <summary>128 + SIGKILL: how a command ends when its jail is removed under it.</summary>
+    public const int ExitKilled = 137;
+
     public string Name => "ping";
 
     public string Usage => "ping [-qR] [-c count] [-i wait] [-m ttl] [-s packetsize] [-t timeout] [-W waittime] host";
@@ -28,15 +31,19 @@ public sealed class PingCommand : ICommand
         TextWriter output = context.Out;
         output.WriteLine($"PING {dst} ({dst}): {o.PacketSize} data bytes");
         var rtts = new List<double>();
-        int sent = 0, received = 0, errors = 0;
+        int received = 0, errors = 0;
+        long sent = 0;
         var total = Stopwatch.StartNew();
-        for (ushort seq = 0; o.Count == 0 || seq < o.Count; seq++)
+
+        // ntransmitted counts the requests; icmp_seq is its low 16 bits and wraps (ping.c keeps the two apart).
+        for (long ntransmitted = 0; o.Count == 0 || ntransmitted < o.Count; ntransmitted++)
         {
             if (context.Cancel.IsCancellationRequested || (o.TimeoutSeconds > 0 && total.Elapsed.TotalSeconds >= o.TimeoutSeconds))
             {
                 break;
             }
 
+            ushort seq = (ushort)ntransmitted;
             int error = socket.Send(dst, seq, o.PacketSize, o.Ttl, o.RecordRoute);
             if (error != 0)
             {
@@ -47,13 +54,21 @@ public sealed class PingCommand : ICommand
                 sent++;
             }
 
-            bool last = o.Count != 0 && seq + 1 == o.Count;
+            bool last = o.Count != 0 && ntransmitted + 1 == o.Count;
             var window = Stopwatch.StartNew();
             int waitMs = last ? o.WaitTimeMs : (int)(o.IntervalSeconds * 1000);
-            while (window.ElapsedMilliseconds < waitMs && !context.Cancel.IsCancellationRequested)
+            while (!context.Cancel.IsCancellationRequested)
             {
-                if (!socket.TryReceive(Math.Max(1, waitMs - (int)window.ElapsedMilliseconds), out PingReply reply))
+                // Wait in short slices so a removed jail or a gone client ends ping promptly; a zero interval
+                // (ping -i 0) still drains the replies already queued.
+                int remaining = Math.Max(0, waitMs - (int)window.ElapsedMilliseconds);
+                if (!socket.TryReceive(Math.Min(remaining, 100), out PingReply reply))
                 {
+                    if (remaining > 100)
+                    {
+                        continue;
+                    }
+
                     break;
                 }
 
@@ -65,12 +80,6 @@ public sealed class PingCommand : ICommand
                     {
                         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"{reply.Bytes} bytes from {reply.From}: icmp_seq={reply.Sequence} ttl={reply.Ttl} time={reply.Rtt.TotalMilliseconds:0.000} ms"));
-                    }
-
-                    if (reply.Sequence == seq && !last)
-                    {
-                        // Keep the interval: wait out the rest of it, still collecting late replies.
-                        continue;
                     }
                 }
                 else
@@ -87,6 +96,13 @@ public sealed class PingCommand : ICommand
                     break;
                 }
             }
+        }
+
+        if (context.JailRemoved)
+        {
+            // jail -r kills the jail's processes: ping's last word is the error its next sendto would get.
+            context.Err.WriteLine($"ping: sendto: {Errno.Message(Errno.ENETDOWN)}");
+            return ExitKilled;
         }
 
         output.WriteLine();
@@ -120,12 +136,13 @@ public sealed class PingCommand : ICommand
         _ => $"Bad ICMP type: {type}",
     };
 
-    private sealed record PingOptions(string Host, int Count, double IntervalSeconds, int WaitTimeMs, byte Ttl, int PacketSize,
+    private sealed record PingOptions(string Host, long Count, double IntervalSeconds, int WaitTimeMs, byte Ttl, int PacketSize,
         bool Quiet, bool RecordRoute, double TimeoutSeconds)
     {
         public static PingOptions Parse(string[] args)
         {
-            int count = 0, size = 56, waitMs = 10_000;
+            long count = 0;
+            int size = 56, waitMs = 10_000;
             double interval = 1, timeout = 0;
             byte ttl = 0;
             bool quiet = false, rr = false;
@@ -136,12 +153,12 @@ public sealed class PingCommand : ICommand
                 string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"ping: option requires an argument -- {a.TrimStart('-')}");
                 switch (a)
                 {
-                    case "-c": count = Int(Next(), 1, int.MaxValue, "count"); break;
-                    case "-i": interval = Real(Next(), 0.01, 3600, "wait"); break;
-                    case "-W": waitMs = Int(Next(), 1, 3_600_000, "waittime"); break;
+                    case "-c": count = Long(Next(), 1, long.MaxValue, "count of packets to transmit"); break;
+                    case "-i": interval = Real(Next(), 0, 3600, "timing interval"); break; // root may go below 1 s, even to 0
+                    case "-W": waitMs = (int)Long(Next(), 1, 3_600_000, "timing interval"); break;
                     case "-t": timeout = Real(Next(), 1, 86400, "timeout"); break;
-                    case "-m": ttl = (byte)Int(Next(), 1, 255, "ttl"); break;
-                    case "-s": size = Int(Next(), 8, 65_467, "packet size"); break;
+                    case "-m": ttl = (byte)Long(Next(), 1, 255, "TTL"); break;
+                    case "-s": size = (int)Long(Next(), 8, 65_467, "packet size"); break;
                     case "-q": quiet = true; break;
                     case "-R": rr = true; break;
                     case "-n": break;
@@ -159,8 +176,8 @@ public sealed class PingCommand : ICommand
             return new PingOptions(host ?? throw new UsageException("ping: no host given"), count, interval, waitMs, ttl, size, quiet, rr, timeout);
         }
 
-        private static int Int(string text, int min, int max, string what)
-            => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v >= min && v <= max
+        private static long Long(string text, long min, long max, string what)
+            => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v >= min && v <= max
                 ? v
                 : throw new UsageException($"ping: invalid {what}: `{text}'");
 

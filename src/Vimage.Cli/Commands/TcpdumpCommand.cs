@@ -15,6 +15,9 @@ namespace Vimage.Cli.Commands;
 /// </summary>
 public sealed class TcpdumpCommand : ICommand
 {
+    /// <summary>--duration's ceiling (CancelAfter takes at most int.MaxValue milliseconds): 24 days.</summary>
+    public const double MaxDurationSeconds = 24 * 86400;
+
     /// <summary>
     /// Lines waiting for the client, at most (like the BPF buffer, bpf_bufsize): a reader slower than the capture
     /// (<c>vimage tcpdump ... | less</c>) loses packets, counted and reported as "dropped by kernel", instead of
@@ -40,7 +43,7 @@ public sealed class TcpdumpCommand : ICommand
                 case "-i": ifname = Next(); break;
                 case "-w": file = Next(); break;
                 case "-c": count = long.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
-                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 ? d : throw new UsageException("tcpdump: invalid duration"); break;
+                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 && d <= MaxDurationSeconds ? d : throw new UsageException("tcpdump: invalid duration"); break;
                 case "-n":
                 case "-nn":
                 case "-l":
@@ -57,7 +60,9 @@ public sealed class TcpdumpCommand : ICommand
         Ifnet ifp;
         using (Curvnet.Set(context.Vnet))
         {
-            ifp = Ifnets.Find(ifname);
+            // pcap_open_live's BIOCSETIF failure, as tcpdump prints it.
+            ifp = Ifnets.TryFind(ifname)
+                  ?? throw new CommandException($"tcpdump: {ifname}: No such device exists\n(BIOCSETIF failed: Device not configured)");
         }
 
         using var done = CancellationTokenSource.CreateLinkedTokenSource(context.Cancel);
@@ -66,10 +71,66 @@ public sealed class TcpdumpCommand : ICommand
             done.CancelAfter(TimeSpan.FromSeconds(duration));
         }
 
-        long seen = 0, dropped = 0;
-        if (file is not null)
+        // The interface leaving this vnet (destroyed, or moved to another) ends the capture: libpcap's read gets
+        // ENXIO and tcpdump reports "pcap_loop: The interface disappeared".
+        bool disappeared = false;
+        Action<Ifnet> departing = gone =>
         {
-            using var writer = new PcapWriter(context.ResolvePath(file));
+            if (gone == ifp)
+            {
+                Volatile.Write(ref disappeared, true);
+                try
+                {
+                    done.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // raised while this capture was already ending
+                }
+            }
+        };
+        IfEvents.Departing += departing;
+        try
+        {
+            if (ifp.IsDetached || ifp.Vnet != context.Vnet)
+            {
+                departing(ifp);
+            }
+
+            long received = Capture(context, ifp, file, count, done, out long lost);
+            if (context.JailRemoved)
+            {
+                return PingCommand.ExitKilled; // jail -r killed it: no summary
+            }
+
+            if (Volatile.Read(ref disappeared))
+            {
+                context.Err.WriteLine("tcpdump: pcap_loop: The interface disappeared");
+            }
+
+            // tcpdump's closing statistics (pcap_stats): received by filter, of which dropped for lack of buffer space.
+            context.Err.WriteLine($"{received - lost} packets captured");
+            context.Err.WriteLine($"{received} packets received by filter");
+            context.Err.WriteLine($"{lost} packets dropped by kernel");
+            return Volatile.Read(ref disappeared) ? 1 : 0;
+        }
+        finally
+        {
+            IfEvents.Departing -= departing;
+        }
+    }
+
+    /// <summary>
+    /// Captures until <paramref name="done"/>; returns the packets the filter took, of which <paramref name="lost"/>
+    /// found the output queue full.
+    /// </summary>
+    private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, CancellationTokenSource done, out long lost)
+    {
+        long seen = 0, dropped = 0;
+        PcapWriter? pcap = file is null ? null : OpenPcap(context, file);
+        if (pcap is not null)
+        {
+            using PcapWriter writer = pcap;
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
                 if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
@@ -81,7 +142,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
-            Listening(context, ifname);
+            Listening(context, ifp.Name);
             done.Token.WaitHandle.WaitOne();
             writer.Flush();
         }
@@ -104,7 +165,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
-            Listening(context, ifname);
+            Listening(context, ifp.Name);
             try
             {
                 while (!done.IsCancellationRequested || lines.Reader.Count > 0)
@@ -130,18 +191,34 @@ public sealed class TcpdumpCommand : ICommand
             }
         }
 
-        // tcpdump's closing statistics (pcap_stats): received by filter, of which dropped for lack of buffer space.
-        long received = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
-        long lost = Interlocked.Read(ref dropped);
-        context.Err.WriteLine($"{received - lost} packets captured");
-        context.Err.WriteLine($"{received} packets received by filter");
-        context.Err.WriteLine($"{lost} packets dropped by kernel");
-        return 0;
+        lost = Interlocked.Read(ref dropped);
+        return count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
     }
 
     /// <summary>Printed once the capture is attached (tcpdump prints it after pcap_activate): a caller may wait for it.</summary>
     private static void Listening(CommandContext context, string ifname)
         => context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
+
+    /// <summary>pcap_dump_open: a file that cannot be created is tcpdump's "PATH: strerror" and exit 1.</summary>
+    private static PcapWriter OpenPcap(CommandContext context, string path)
+    {
+        try
+        {
+            return path.Length > 0 ? new PcapWriter(context.ResolvePath(path)) : throw new FileNotFoundException();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            string reason = e switch
+            {
+                _ when path.Length > 0 && Directory.Exists(context.ResolvePath(path)) => "Is a directory",
+                DirectoryNotFoundException or FileNotFoundException or ArgumentException => "No such file or directory",
+                UnauthorizedAccessException => "Permission denied",
+                PathTooLongException => "File name too long",
+                _ => "Input/output error",
+            };
+            throw new CommandException($"tcpdump: {path}: {reason}");
+        }
+    }
 
     /// <summary>A tcpdump -n style one-line summary.</summary>
     public static string Describe(ReadOnlySpan<byte> frame, long micros)

@@ -14,7 +14,27 @@ internal static unsafe class PcpuZone
     public const int CpuStride = 4096;
     public const int CpuShift = 12;
     private static readonly object Lock = new();
-    private static readonly List<Slab> Slabs = [];
+
+    // UMA keeps partly free slabs on a list of their own (uk_partial) and finds a slab from an item's address:
+    // the same here, so allocation and free cost O(1) however many counters (vnets) exist.
+    private static readonly Stack<Slab> Partial = new();
+    private static readonly Dictionary<nint, Slab> ByBase = [];
+    private static long s_probes;
+
+    /// <summary>Slabs tried by <see cref="Alloc"/> so far (a test checks it stays O(1) per allocation).</summary>
+    internal static long Probes => Interlocked.Read(ref s_probes);
+
+    /// <summary>Slabs made so far.</summary>
+    internal static int SlabCount
+    {
+        get
+        {
+            lock (Lock)
+            {
+                return ByBase.Count;
+            }
+        }
+    }
 
     public static nint Alloc(int count)
     {
@@ -25,16 +45,25 @@ internal static unsafe class PcpuZone
 
         lock (Lock)
         {
-            foreach (Slab slab in Slabs)
+            // A slab that cannot fit the request leaves the partial list until one of its slots is freed, so every
+            // failed probe removes a slab: amortized O(1).
+            while (Partial.TryPeek(out Slab? slab))
             {
+                s_probes++;
                 if (slab.Space.TryAlloc(count * sizeof(long), out long offset))
                 {
                     return slab.Base + (nint)offset;
                 }
+
+                Partial.Pop();
+                slab.OnPartialList = false;
             }
 
             var fresh = new Slab();
-            Slabs.Add(fresh);
+            ByBase.Add(fresh.Base, fresh);
+            Partial.Push(fresh);
+            fresh.OnPartialList = true;
+            s_probes++;
             return fresh.Base + (nint)fresh.Space.Alloc(count * sizeof(long));
         }
     }
@@ -43,19 +72,22 @@ internal static unsafe class PcpuZone
     {
         lock (Lock)
         {
-            foreach (Slab slab in Slabs)
+            if (ByBase.TryGetValue(slot & ~(nint)(CpuStride - 1), out Slab? slab))
             {
-                if (slot >= slab.Base && slot < slab.Base + CpuStride)
+                long offset = slot - slab.Base;
+                slab.Space.Free(offset, count * sizeof(long)); // throws on double free
+                for (int cpu = 0; cpu < CpuId.Count; cpu++)
                 {
-                    long offset = slot - slab.Base;
-                    slab.Space.Free(offset, count * sizeof(long)); // throws on double free
-                    for (int cpu = 0; cpu < CpuId.Count; cpu++)
-                    {
-                        NativeMemory.Clear((byte*)(slot + (cpu << CpuShift)), (nuint)(count * sizeof(long)));
-                    }
-
-                    return;
+                    NativeMemory.Clear((byte*)(slot + (cpu << CpuShift)), (nuint)(count * sizeof(long)));
                 }
+
+                if (!slab.OnPartialList)
+                {
+                    Partial.Push(slab);
+                    slab.OnPartialList = true;
+                }
+
+                return;
             }
         }
 
@@ -75,5 +107,8 @@ internal static unsafe class PcpuZone
         public nint Base { get; }
 
         public ModSpaceAllocator Space { get; }
+
+        /// <summary>On <see cref="Partial"/> (guarded by <see cref="Lock"/>).</summary>
+        public bool OnPartialList { get; set; }
     }
 }

@@ -30,6 +30,9 @@ public sealed unsafe class Vnet
     /// <summary>Per-vnet instances of reference-type variables, indexed like the region.</summary>
     internal object?[]? Refs;
 
+    /// <summary>Its node in the vnet list while listed (VNET_LIST), so unlisting does not search.</summary>
+    internal LinkedListNode<Vnet>? ListNode;
+
     /// <summary>Bytes mapped for the region.</summary>
     internal nuint RegionBytes;
 

@@ -27,7 +27,7 @@ internal static unsafe partial class VnetKernel
     public static readonly ReaderWriterLockSlim ListLock = new(LockRecursionPolicy.SupportsRecursion);
 
     private static readonly List<VnetLinkerSet> Sets = [];
-    private static readonly List<Vnet> Listed = [];
+    private static readonly LinkedList<Vnet> Listed = new(); // each vnet holds its node: unlisting is O(1)
     private static readonly SysinitList Constructors = new();
     private static readonly SysinitList Destructors = new();
     private static int s_modMin = Tunables.GetInt("VIMAGE_VNET_MODMIN", DefaultModMin, 0, 1 << 30);
@@ -212,7 +212,7 @@ internal static unsafe partial class VnetKernel
             ListLock.EnterWriteLock();
             try
             {
-                Listed.Add(vnet);
+                vnet.ListNode = Listed.AddLast(vnet);
             }
             finally
             {
@@ -251,10 +251,13 @@ internal static unsafe partial class VnetKernel
             ListLock.EnterWriteLock();
             try
             {
-                if (vnet.State != VnetState.Live || !Listed.Remove(vnet))
+                if (vnet.State != VnetState.Live || vnet.ListNode is not { } node)
                 {
                     throw new InvalidOperationException($"{vnet} is already being destroyed");
                 }
+
+                Listed.Remove(node);
+                vnet.ListNode = null;
 
                 vnet.State = VnetState.ShuttingDown;
             }

@@ -17,6 +17,9 @@ public enum IfError
 
     /// <summary>EBUSY: a reconfiguration is already running.</summary>
     Busy = 16,
+
+    /// <summary>ENOSPC: a limit on how many may exist was reached.</summary>
+    NoSpace = 28,
 }
 
 public sealed class IfException(IfError error, string message) : Exception(message)

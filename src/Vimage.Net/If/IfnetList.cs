@@ -7,6 +7,9 @@ public sealed class IfnetList
     private readonly List<Ifnet> _byIndex = [];
     private readonly Dictionary<string, SortedSet<int>> _units = new(StringComparer.Ordinal);
 
+    // Interfaces born here that are on loan to another vnet: the dying home finds them without visiting every vnet.
+    private readonly HashSet<Ifnet> _lent = [];
+
     public IReadOnlyList<Ifnet> Snapshot()
     {
         lock (_lock)
@@ -97,6 +100,31 @@ public sealed class IfnetList
             }
 
             ifp.Name = name;
+        }
+    }
+
+    /// <summary>Records that <paramref name="ifp"/>, born in this list's vnet, is (<paramref name="away"/>) or is no longer away.</summary>
+    internal void SetLent(Ifnet ifp, bool away)
+    {
+        lock (_lock)
+        {
+            if (away)
+            {
+                _lent.Add(ifp);
+            }
+            else
+            {
+                _lent.Remove(ifp);
+            }
+        }
+    }
+
+    /// <summary>The interfaces born here and now in other vnets.</summary>
+    internal Ifnet[] LentSnapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _lent];
         }
     }
 

@@ -91,6 +91,11 @@ public static partial class Ifnets
             }
 
             vnet.RemoveInterface();
+            if (ifp.HomeVnet != vnet && ifp.HomeVnet.State != VnetState.Destroyed)
+            {
+                V_ifnet_In(ifp.HomeVnet).SetLent(ifp, away: false);
+            }
+
             ifp.Driver.Detach(ifp);
             ifp.Bpf.DetachAll();
         }
@@ -207,6 +212,11 @@ public static partial class Ifnets
                 target.AddInterface();
                 IfEvents.RaiseAttached(ifp);
             }
+
+            if (ifp.HomeVnet.State != VnetState.Destroyed)
+            {
+                V_ifnet_In(ifp.HomeVnet).SetLent(ifp, away: target != ifp.HomeVnet);
+            }
         }
     }
 
@@ -243,7 +253,12 @@ public static partial class Ifnets
             throw new IfException(IfError.InvalidArgument, $"ifconfig: SIOCIFCREATE2 ({spec}): Invalid argument (no cloner named '{name}')");
         }
 
-        int unit = digits == spec.Length ? -1 : int.Parse(spec.AsSpan(digits), NumberStyles.None, CultureInfo.InvariantCulture);
+        int unit = -1;
+        if (digits != spec.Length && !int.TryParse(spec.AsSpan(digits), NumberStyles.None, CultureInfo.InvariantCulture, out unit))
+        {
+            unit = int.MaxValue; // ifc_name2unit's overflow check: refused like any unit out of range
+        }
+
         if (unit > 32767)
         {
             throw new IfException(IfError.InvalidArgument, $"ifconfig: SIOCIFCREATE2 ({spec}): unit {unit} out of range");
@@ -288,16 +303,11 @@ public static partial class Ifnets
                 }
             }
 
-            // Our clones that were loaned to vnets still alive go too (their home is gone).
-            foreach (Vnet other in Vnet.List())
+            // Our clones that were loaned to vnets still alive go too (their home is gone); the home's list of
+            // lent interfaces finds them without walking every vnet, so destroying a vnet is O(its interfaces).
+            foreach (Ifnet ifp in V_ifnet.LentSnapshot())
             {
-                foreach (Ifnet ifp in V_ifnet_In(other).Snapshot())
-                {
-                    if (ifp.HomeVnet == dying)
-                    {
-                        DestroyCloned(ifp);
-                    }
-                }
+                DestroyCloned(ifp);
             }
         }
     }

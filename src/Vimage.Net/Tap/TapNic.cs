@@ -91,7 +91,18 @@ public sealed class TapCloner() : IfCloner("tap")
         if (adopted is null)
         {
             TapHostConfig config = HostConfig;
-            device = TapDevice.Create(config.NamePattern, config.Queues, config.Netns);
+            TapLimits.Reserve();
+            try
+            {
+                device = TapDevice.Create(config.NamePattern, config.Queues, config.Netns);
+            }
+            catch
+            {
+                TapLimits.Cancel();
+                throw;
+            }
+
+            TapLimits.Commit(device);
         }
         else
         {
@@ -107,6 +118,7 @@ public sealed class TapCloner() : IfCloner("tap")
             if (adopted is null)
             {
                 device.Dispose();
+                TapLimits.Release(device);
             }
 
             throw;
@@ -118,6 +130,7 @@ public sealed class TapCloner() : IfCloner("tap")
     {
         TapNic nic = TapNic.Of(ifp) ?? throw new ArgumentException($"{ifp.Name} is not a tap interface", nameof(ifp));
         nic.Shutdown();
+        TapLimits.Release(nic.Device);
         Ifnets.Detach(ifp);
     }
 

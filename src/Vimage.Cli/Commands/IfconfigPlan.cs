@@ -1,0 +1,356 @@
+using System.Globalization;
+using Vimage.Net;
+using Vimage.Net.Inet;
+
+namespace Vimage.Cli.Commands;
+
+/// <summary>
+/// One ifconfig line's parameters, parsed and checked in full before anything changes (a bad word late in the
+/// line must not leave the interface half configured), then applied in order with the address change last, as
+/// FreeBSD's ifconfig applies it.
+/// </summary>
+/// <remarks>
+/// <c>vnet J</c> ends the line. FreeBSD's ifconfig sends SIOCSIFVNET at once; every later parameter is another
+/// ioctl on the interface's name in the caller's vnet, where the interface no longer exists, so it fails
+/// ("ioctl (SIOCGIFFLAGS): no such interface") after the move has happened, and an address (always applied last)
+/// fails the same way. Nothing after the move ever applies in the caller's vnet or in the jail. Vimage keeps
+/// that outcome but refuses such a line before moving anything: configure the interface inside the jail instead
+/// (<c>ifconfig -j J IF inet A/24 up</c>). Parameters before <c>vnet J</c> apply here first, then the move.
+/// </remarks>
+internal sealed class IfconfigPlan
+{
+    /// <summary>IFNAMSIZ: names hold at most 15 bytes and a NUL.</summary>
+    public const int IfNameSize = 16;
+
+    /// <summary>The MTU range the drivers accept (SIOCSIFMTU refuses others with EINVAL).</summary>
+    public const int MinMtu = 68;
+
+    public const int MaxMtu = 9000;
+
+    private readonly List<Step> _steps = [];
+    private InAddr? _address;
+    private int? _prefix;
+    private bool _alias;
+    private bool _delete;
+
+    private enum Kind
+    {
+        Up,
+        Down,
+        Mtu,
+        Name,
+        Description,
+        Promisc,
+        NoPromisc,
+        Vnet,
+        Destroy,
+    }
+
+    private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null);
+
+    public static IfconfigPlan Parse(CommandContext context, string[] parameters)
+    {
+        var plan = new IfconfigPlan();
+        for (int j = 0; j < parameters.Length; j++)
+        {
+            string p = parameters[j];
+            switch (p)
+            {
+                case "up":
+                    plan._steps.Add(new Step(Kind.Up));
+                    break;
+                case "down":
+                    plan._steps.Add(new Step(Kind.Down));
+                    break;
+                case "mtu":
+                {
+                    int mtu = ParseInt(Next(parameters, ref j, p), "mtu");
+                    plan._steps.Add(mtu is >= MinMtu and <= MaxMtu
+                        ? new Step(Kind.Mtu, Number: mtu)
+                        : throw new CommandException($"ifconfig: ioctl SIOCSIFMTU (set mtu): Invalid argument (mtu {mtu} out of range [{MinMtu}, {MaxMtu}])"));
+                    break;
+                }
+
+                case "metric":
+                    ParseInt(Next(parameters, ref j, p), "metric");
+                    break;
+                case "inet":
+                    (plan._address, plan._prefix) = ParseAddress(Next(parameters, ref j, p));
+                    break;
+                case "netmask":
+                {
+                    string text = Next(parameters, ref j, p);
+                    plan._prefix = NetFormat.TryParseNetmask(text, out int length)
+                        ? length
+                        : throw new CommandException($"ifconfig: {text}: bad value");
+                    break;
+                }
+
+                case "broadcast":
+                    Next(parameters, ref j, p);
+                    break;
+                case "alias":
+                case "add":
+                    plan._alias = true;
+                    break;
+                case "-alias":
+                case "delete":
+                case "remove":
+                    plan._delete = true;
+                    break;
+                case "name":
+                    plan._steps.Add(new Step(Kind.Name, CheckNewName(Next(parameters, ref j, p))));
+                    break;
+                case "description":
+                case "descr":
+                    plan._steps.Add(new Step(Kind.Description, Next(parameters, ref j, p)));
+                    break;
+                case "-description":
+                case "-descr":
+                    plan._steps.Add(new Step(Kind.Description, ""));
+                    break;
+                case "promisc":
+                    plan._steps.Add(new Step(Kind.Promisc));
+                    break;
+                case "-promisc":
+                    plan._steps.Add(new Step(Kind.NoPromisc));
+                    break;
+                case "vnet":
+                {
+                    string jailName = Next(parameters, ref j, p);
+                    if (context.InJail)
+                    {
+                        throw new CommandException("ifconfig: SIOCSIFVNET: Operation not permitted (only the host can move interfaces into jails)");
+                    }
+
+                    if (j != parameters.Length - 1)
+                    {
+                        throw VnetNotLast(jailName, parameters[(j + 1)..]);
+                    }
+
+                    plan._steps.Add(new Step(Kind.Vnet, jailName, Jail: JexecCommand.FindOrFail(context, jailName, "ifconfig")));
+                    break;
+                }
+
+                case "-vnet":
+                    throw new UsageException("ifconfig: -vnet must be the only parameter: ifconfig IF -vnet JAIL");
+                case "destroy":
+                case "unplumb":
+                    if (j != parameters.Length - 1)
+                    {
+                        throw new UsageException("ifconfig: destroy must be the last parameter");
+                    }
+
+                    plan._steps.Add(new Step(Kind.Destroy));
+                    break;
+                default:
+                    if (p.Length > 0 && char.IsAsciiDigit(p[0]) && plan._address is null)
+                    {
+                        (plan._address, plan._prefix) = ParseAddress(p); // the address family defaults to inet
+                        break;
+                    }
+
+                    throw new UsageException($"ifconfig: {p}: unknown parameter");
+            }
+        }
+
+        if (plan._address is null && !plan._delete && (plan._alias || plan._prefix is not null))
+        {
+            throw new UsageException("ifconfig: an address is required (inet A[/len])");
+        }
+
+        bool changesAddress = plan._address is not null || plan._delete;
+        if (changesAddress && plan._steps.Count > 0 && plan._steps[^1].Kind is Kind.Vnet or Kind.Destroy)
+        {
+            // FreeBSD applies the address after every other parameter: after the move or the destroy, on an
+            // interface that is no longer there.
+            Step last = plan._steps[^1];
+            throw last.Kind == Kind.Vnet
+                ? VnetNotLast(last.Text, ["inet", plan._address?.ToString() ?? "delete"])
+                : new UsageException("ifconfig: destroy cannot be combined with an address change");
+        }
+
+        return plan;
+    }
+
+    /// <summary>
+    /// The checks that need the interface (null: one about to be created): names and addresses free, addresses
+    /// present. Run before anything is applied.
+    /// </summary>
+    public void Validate(Ifnet? ifp)
+    {
+        string finalName = ifp?.Name ?? "";
+        foreach (Step step in _steps)
+        {
+            if (step.Kind == Kind.Name)
+            {
+                if (Ifnets.TryFind(step.Text) is { } other && other != ifp)
+                {
+                    throw new CommandException("ifconfig: ioctl SIOCSIFNAME (set name): File exists");
+                }
+
+                finalName = step.Text;
+            }
+            else if (step.Kind == Kind.Vnet && ifp is not null && step.Jail!.Vnet != ifp.Vnet
+                     && Ifnets.Of(step.Jail.Vnet).Find(finalName) is not null)
+            {
+                throw new CommandException($"ifconfig: SIOCSIFVNET: File exists (an interface named {finalName} is already in {step.Jail.Name})");
+            }
+        }
+
+        IReadOnlyList<InIfaddr> mine = ifp is null ? [] : InAddrs.On(ifp).ToArray();
+        if (_address is not { } address)
+        {
+            if (_delete && mine.Count == 0)
+            {
+                throw new CommandException("ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address");
+            }
+
+            return;
+        }
+
+        if (_delete)
+        {
+            if (!mine.Any(a => a.Address == address))
+            {
+                throw new CommandException($"ifconfig: ioctl (SIOCDIFADDR): Can't assign requested address ({address} is not on {finalName})");
+            }
+
+            return;
+        }
+
+        // in_aifaddr_ioctl's checks, made before the old primary address is removed (a refused address must not
+        // cost the interface the one it had).
+        if (address.IsAny || address.IsBroadcast || address.IsMulticast)
+        {
+            throw new CommandException($"ifconfig: {address}: not a usable interface address");
+        }
+
+        InIfaddr? replaced = _alias ? null : mine.FirstOrDefault();
+        if (InAddrs.All.FirstOrDefault(a => a.Address == address) is { } existing && existing != replaced)
+        {
+            throw new CommandException($"ifconfig: ioctl (SIOCAIFADDR): File exists ({address} is already configured)");
+        }
+    }
+
+    /// <summary>Applies the parameters in order; the address change (if any) comes last, like FreeBSD's ifconfig.</summary>
+    public int Apply(CommandContext context, Ifnet ifp)
+    {
+        foreach (Step step in _steps)
+        {
+            switch (step.Kind)
+            {
+                case Kind.Up:
+                    ifp.SetUp(true);
+                    break;
+                case Kind.Down:
+                    ifp.SetUp(false);
+                    break;
+                case Kind.Mtu:
+                    ifp.SetMtu(step.Number);
+                    break;
+                case Kind.Name:
+                    Ifnets.Rename(ifp, step.Text);
+                    context.Out.WriteLine(ifp.Name);
+                    break;
+                case Kind.Description:
+                    ifp.Description = step.Text;
+                    break;
+                case Kind.Promisc:
+                    ifp.SetPromiscuous(true);
+                    break;
+                case Kind.NoPromisc:
+                    ifp.SetPromiscuous(false);
+                    break;
+                case Kind.Vnet:
+                    Ifnets.Move(ifp, step.Jail!.Vnet);
+                    return 0;
+                case Kind.Destroy:
+                    Ifnets.Destroy(ifp.Name);
+                    return 0;
+            }
+        }
+
+        ApplyAddress(context, ifp);
+        return 0;
+    }
+
+    private void ApplyAddress(CommandContext context, Ifnet ifp)
+    {
+        if (_address is not { } address)
+        {
+            if (_delete)
+            {
+                InAddrs.Remove(ifp, InAddrs.On(ifp).First().Address);
+            }
+
+            return;
+        }
+
+        if (_delete)
+        {
+            InAddrs.Remove(ifp, address);
+            return;
+        }
+
+        if (_prefix is null)
+        {
+            context.Err.WriteLine("ifconfig: WARNING: setting interface address without mask is deprecated,");
+            context.Err.WriteLine("default mask may not be correct.");
+            _prefix = NetFormat.ClassfulPrefix(address);
+        }
+
+        if (!_alias && InAddrs.On(ifp).FirstOrDefault() is { } primary)
+        {
+            InAddrs.Remove(ifp, primary.Address); // without "alias" the new address replaces the first one
+        }
+
+        InAddrs.Add(ifp, address, _prefix.Value);
+    }
+
+    private static CommandException VnetNotLast(string jailName, string[] rest)
+        => new($"ifconfig: vnet {jailName} must be the last parameter: after the move the interface is not in this vnet, so "
+               + $"'{string.Join(' ', rest)}' would fail here (FreeBSD: ioctl: no such interface); configure it in the jail: ifconfig -j {jailName} ...");
+
+
+    /// <summary>SIOCSIFNAME's checks on the new name: 1 to 15 bytes (copyinstr into IFNAMSIZ), printable.</summary>
+    private static string CheckNewName(string name)
+    {
+        if (System.Text.Encoding.UTF8.GetByteCount(name) >= IfNameSize)
+        {
+            throw new CommandException("ifconfig: ioctl SIOCSIFNAME (set name): File name too long");
+        }
+
+        if (name.Length == 0 || name.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        {
+            throw new CommandException("ifconfig: ioctl SIOCSIFNAME (set name): Invalid argument");
+        }
+
+        return name;
+    }
+
+    private static (InAddr Address, int? Prefix) ParseAddress(string text)
+    {
+        if (!InAddr.TryParsePrefix(text, out InAddr address, out int length))
+        {
+            throw new CommandException($"ifconfig: {text}: bad value");
+        }
+
+        return (address, text.Contains('/') ? length : null);
+    }
+
+    private static string Next(string[] parameters, ref int j, string keyword)
+    {
+        if (j + 1 >= parameters.Length)
+        {
+            throw new UsageException($"ifconfig: {keyword}: missing argument");
+        }
+
+        return parameters[++j];
+    }
+
+    private static int ParseInt(string text, string what)
+        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value)
+            ? value
+            : throw new CommandException($"ifconfig: {what} {text}: bad value");
+}
