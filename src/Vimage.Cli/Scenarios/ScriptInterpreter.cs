@@ -12,14 +12,20 @@ namespace Vimage.Cli.Scenarios;
 /// the helpers of tests/sys/common/vnet.subr (vnet_init, vnet_mkepair, vnet_mkjail, vnet_cleanup) and ATF's
 /// <c>atf_check [-s exit:N] [-o match:RE|empty|ignore|inline:TEXT] [-e ...] command…</c>. The first failing line
 /// stops the script (set -e); the result is 0 on success, 1 on failure, 64 for a malformed script.
+/// The commands and <c>sleep</c> can be replaced (the fuzzer runs scripts against stand-ins that touch nothing).
 /// </summary>
-public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error)
+public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error, CommandDispatcher dispatcher, Action<TimeSpan> sleep)
 {
     private readonly Dictionary<string, string> _variables = new(StringComparer.Ordinal);
     private readonly JailRegistry _jails = new();
     private readonly List<string> _epairs = [];
     private readonly List<Task<int>> _background = [];
-    private readonly CommandDispatcher _dispatcher = CommandDispatcher.CreateDefault();
+    private readonly CommandDispatcher _dispatcher = dispatcher;
+
+    public ScriptInterpreter(TextWriter output, TextWriter error)
+        : this(output, error, CommandDispatcher.CreateDefault(), Thread.Sleep)
+    {
+    }
 
     public int Run(string script, string name = "script")
     {
@@ -258,9 +264,9 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         return 0;
     }
 
-    private static int Sleep(List<string> words)
+    private int Sleep(List<string> words)
     {
-        Thread.Sleep(TimeSpan.FromSeconds(words.Count > 1 && double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double s) ? Math.Min(s, 30) : 1));
+        sleep(TimeSpan.FromSeconds(words.Count > 1 && double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double s) ? Math.Min(s, 30) : 1));
         return 0;
     }
 
