@@ -23,7 +23,7 @@ internal static class SeedCorpus
             ["udp-closed-port"] = Frames((Fix, Ether(FuzzStack.Mac0, 0x0800, Ip(17, PeerIp0, Ip0, Udp(5000, 9, "hello"u8.ToArray()))))),
             ["udp-broadcast"] = Frames((Fix, Ether(Bcast, 0x0800, Ip(17, PeerIp0, Broadcast, Udp(5000, 9, [0]))))),
             ["ip-options"] = Frames((Fix, Ether(FuzzStack.Mac0, 0x0800, Ip(1, PeerIp0, Ip0, Icmp(8, 0, [9]),
-                options: [0x07, 0x07, 0x04, 0, 0, 0, 0, 0x44, 0x0c, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00])))),
+                options: [0x07, 0x07, 0x04, 0, 0, 0, 0, 0x44, 0x0c, 0x05, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x00])))),
             ["ip-lsrr"] = Frames((Fix, Ether(FuzzStack.Mac0, 0x0800, Ip(1, PeerIp0, Ip0, Icmp(8, 0, [9]),
                 options: [0x83, 0x07, 0x04, 198, 51, 100, 2, 0x00])))),
             ["forward"] = Frames((Fix, Ether(FuzzStack.Mac0, 0x0800, Ip(17, PeerIp0, Ip1Peer, Udp(1, 2, [3]))))),

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using Vimage.Cli.Commands;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Arp;
@@ -75,6 +76,13 @@ internal sealed class FuzzStack
     /// <summary>Removes everything this stack built and checks every packet buffer came back to the pool.</summary>
     public string? Teardown()
     {
+        if (Environment.GetEnvironmentVariable("VIMAGE_FUZZ_STATS") is not null)
+        {
+            // How deep the inputs got: the stack's own counters (netstat -s), for tuning seeds and the harness.
+            var context = new CommandContext(Vnet, Console.Out, Console.Error, new JailRegistry());
+            CommandDispatcher.CreateDefault().Run(context, ["netstat", "-s"]);
+        }
+
         if (Vnet.IsVimage)
         {
             Vnet.Destroy();

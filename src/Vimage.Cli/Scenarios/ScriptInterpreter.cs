@@ -22,6 +22,9 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
     private readonly List<Task<int>> _background = [];
     private readonly CommandDispatcher _dispatcher = dispatcher;
 
+    /// <summary>Bounds a pattern that backtracks without end (a script's output is a few lines).</summary>
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(2);
+
     public ScriptInterpreter(TextWriter output, TextWriter error)
         : this(output, error, CommandDispatcher.CreateDefault(), Thread.Sleep)
     {
@@ -135,6 +138,11 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
             }
         }
 
+        if (i >= words.Count)
+        {
+            throw new ScriptException("atf_check: No command specified"); // atf-check(1)'s usage error
+        }
+
         var (exit, stdout, stderr) = Capture(words[i..]);
         output.Write(stdout);
         string command = string.Join(' ', words[i..]);
@@ -160,23 +168,49 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
 
         if (spec.StartsWith("match:", StringComparison.Ordinal))
         {
-            return Regex.IsMatch(text, spec[6..], RegexOptions.Multiline)
+            return Matches(text, spec[6..])
                 ? null
                 : $"{stream} of '{command}' does not match /{spec[6..]}/:\n{text}";
         }
 
         if (spec.StartsWith("not-match:", StringComparison.Ordinal))
         {
-            return !Regex.IsMatch(text, spec[10..], RegexOptions.Multiline) ? null : $"{stream} of '{command}' matches /{spec[10..]}/";
+            return !Matches(text, spec[10..]) ? null : $"{stream} of '{command}' matches /{spec[10..]}/";
         }
 
         if (spec.StartsWith("inline:", StringComparison.Ordinal))
         {
-            string expected = Regex.Unescape(spec[7..]);
+            string expected;
+            try
+            {
+                expected = Regex.Unescape(spec[7..]);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ScriptException($"atf_check: bad escape in {spec}: {e.Message}");
+            }
+
             return text == expected ? null : $"{stream} of '{command}' is '{text}', expected '{expected}'";
         }
 
         throw new ScriptException($"atf_check: unsupported check {spec}");
+    }
+
+    /// <summary>A script's regular expression against a command's output: a bad pattern is the script's error.</summary>
+    private static bool Matches(string text, string pattern)
+    {
+        try
+        {
+            return Regex.IsMatch(text, pattern, RegexOptions.Multiline, MatchTimeout);
+        }
+        catch (RegexParseException e)
+        {
+            throw new ScriptException($"atf_check: bad regular expression: {e.Message}");
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new ScriptException($"atf_check: /{pattern}/ took over {MatchTimeout.TotalSeconds:0} s to match");
+        }
     }
 
     /// <summary>Runs a command (a vnet.subr helper or a vimage command) and captures its output.</summary>

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of every parser that takes outside bytes (fuzz/Vimage.Fuzz): builds the harness,
+# instruments a copy of the Vimage assemblies with SharpFuzz, and runs each target, seeds first.
+#
+#   scripts/fuzz.sh --ci                       every target for a few seconds (the CI step; fails on a crash)
+#   scripts/fuzz.sh [--seconds N] [TARGET...]  a longer run (default 300 s per target), resuming from what
+#                                              earlier runs found in artifacts/fuzz/work/TARGET/corpus
+#   scripts/fuzz.sh --repro TARGET FILE...     run saved inputs once (crashes are saved as
+#                                              artifacts/fuzz/work/TARGET/crashes/crash-*)
+#
+# Needs only the .NET SDK (scripts/setup.sh installs it) and NuGet: the SharpFuzz command-line tool goes into
+# artifacts/fuzz/tools. Exit status: 0 no crash, 1 a crash/hang/leak was found, 2 a setup step failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+seconds=300
+ci=false
+repro=()
+targets=()
+while (($#)); do
+    case "$1" in
+        --ci) ci=true; seconds=${FUZZ_SECONDS:-8} ;;
+        --seconds) seconds=$2; shift ;;
+        --repro) shift; repro=("$@"); break ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+        *) targets+=("$1") ;;
+    esac
+    shift
+done
+
+out=artifacts/fuzz
+tools=$out/tools
+bin=$out/bin
+command -v dotnet >/dev/null 2>&1 || source scripts/setup.sh
+
+# The instrumenting tool, pinned, in a local tool path (never a global install).
+if [ ! -x "$tools/sharpfuzz" ]; then
+    dotnet tool install SharpFuzz.CommandLine --version 2.3.0 --tool-path "$tools" >/dev/null \
+        || { echo "fuzz.sh: could not install the SharpFuzz.CommandLine tool" >&2; exit 2; }
+fi
+
+dotnet build fuzz/Vimage.Fuzz -c Release --nologo -v q -clp:ErrorsOnly \
+    || { echo "fuzz.sh: the harness does not build" >&2; exit 2; }
+
+# Instrument a fresh copy each time (SharpFuzz refuses an assembly twice, and the build output stays clean).
+rm -rf "$bin"
+cp -r artifacts/bin/vimage/Vimage.Fuzz/Release/net10.0 "$bin"
+for assembly in Vimage.Core Vimage.Net vimage; do
+    "$tools/sharpfuzz" "$bin/$assembly.dll" || { echo "fuzz.sh: could not instrument $assembly.dll" >&2; exit 2; }
+done
+
+harness=(dotnet "$bin/Vimage.Fuzz.dll")
+if ((${#repro[@]})); then
+    exec "${harness[@]}" repro "${repro[@]}"
+fi
+
+((${#targets[@]})) || mapfile -t targets < <("${harness[@]}" list)
+
+failed=()
+for target in "${targets[@]}"; do
+    work=$out/work/$target
+    mkdir -p "$work"
+    status=0
+    "${harness[@]}" run "$target" --seconds "$seconds" --corpus "fuzz/corpus/$target" --work "$work" \
+        --require-instrumentation || status=$?
+    if [ "$status" -ne 0 ]; then
+        if [ "$status" -gt 3 ]; then
+            # The process itself died (a stack overflow, say): keep the input it was running.
+            echo "fuzz: $target: the harness died with status $status; its last input:" \
+                "$("${harness[@]}" salvage "$work" || echo unknown)"
+        fi
+        failed+=("$target")
+    fi
+done
+
+if ((${#failed[@]})); then
+    echo "fuzz: FAILED: ${failed[*]} (inputs under $out/work/TARGET/crashes; replay with scripts/fuzz.sh --repro TARGET FILE)"
+    exit 1
+fi
+echo "fuzz: ${#targets[@]} targets, no crash ($seconds s each)"

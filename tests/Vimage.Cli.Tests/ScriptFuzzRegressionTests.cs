@@ -1,0 +1,57 @@
+using Vimage.Cli.Scenarios;
+
+namespace Vimage.Cli.Tests;
+
+/// <summary>
+/// Scripts the fuzzer (fuzz/Vimage.Fuzz, target "script") found escaping the interpreter as exceptions: each must
+/// instead be a malformed script (status 64) with a message naming the problem. The commands are the interpreter's
+/// own (echo), so nothing outside the test runs.
+/// </summary>
+public class ScriptFuzzRegressionTests
+{
+    private static (int Status, string Error) Run(string script)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int status = new ScriptInterpreter(output, error).Run(script, "fuzz.sh");
+        return (status, error.ToString());
+    }
+
+    [Fact]
+    public void AtfCheckWithOnlyOptionsIsAUsageError()
+    {
+        // Was: ArgumentOutOfRangeException from the empty command list.
+        var (status, error) = Run("atf_check -s exit:0 -o empty\n");
+        Assert.Equal(64, status);
+        Assert.Contains("atf_check: No command specified", error);
+    }
+
+    [Theory]
+    [InlineData("match:e(x")]
+    [InlineData("not-match:[a-")]
+    public void ABadRegularExpressionIsTheScriptsError(string check)
+    {
+        // Was: RegexParseException out of Run.
+        var (status, error) = Run($"atf_check -o {check} echo ex\n");
+        Assert.Equal(64, status);
+        Assert.Contains("atf_check: bad regular expression", error);
+    }
+
+    [Fact]
+    public void ABadEscapeInAnInlineCheckIsTheScriptsError()
+    {
+        // Was: RegexParseException from Regex.Unescape.
+        var (status, error) = Run("atf_check -o inline:\\\\q echo q\n");
+        Assert.Equal(64, status);
+        Assert.Contains("atf_check: bad escape in inline:", error);
+    }
+
+    [Fact]
+    public void APatternThatBacktracksWithoutEndIsStopped()
+    {
+        // Was: the match ran for hours (catastrophic backtracking on 40 a's and a mismatch).
+        var (status, error) = Run($"atf_check -o match:^(a+)+$ echo {new string('a', 40)}!\n");
+        Assert.Equal(64, status);
+        Assert.Contains("took over 2 s to match", error);
+    }
+}
