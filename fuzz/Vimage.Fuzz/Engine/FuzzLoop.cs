@@ -166,6 +166,7 @@ internal sealed class FuzzLoop(IFuzzTarget target, CoverageMap coverage, FuzzOpt
                 string path = Path.Combine(crashes, "hang-" + Hash(input));
                 File.WriteAllBytes(path, input);
                 log.WriteLine($"{target.Name}: HANG: one run took over {options.HangLimit.TotalSeconds:0.#} s; input saved as {path}");
+                log.WriteLine($"{target.Name}: the input in base64 (CI keeps no files): {Convert.ToBase64String(input)}");
                 log.Flush();
                 Environment.Exit(3);
             }
@@ -177,6 +178,7 @@ internal sealed class FuzzLoop(IFuzzTarget target, CoverageMap coverage, FuzzOpt
         string path = Path.Combine(crashes, "crash-" + Hash(input));
         File.WriteAllBytes(path, input);
         log.WriteLine($"{target.Name}: CRASH after {_execs} runs; input saved as {path}");
+        log.WriteLine($"{target.Name}: the input in base64 (CI keeps no files): {Convert.ToBase64String(input)}");
         log.WriteLine(failure);
         return 1;
     }
