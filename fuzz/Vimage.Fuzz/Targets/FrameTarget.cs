@@ -5,7 +5,8 @@ namespace Vimage.Fuzz.Targets;
 /// <summary>
 /// frame: Ethernet, ARP, IPv4 with options, ICMP and UDP input. An input is a sequence of up to 8 frames, each
 /// [control][length][frame]: control bits 0-1 pick the interface (fuzz0, fuzz1, or lo0 taking a bare IP packet),
-/// bit 2 fixes the IP header checksum and bit 3 the ICMP/UDP checksum, so mutations reach past the checksums.
+/// bit 2 fixes the IP header checksum and bit 3 the ICMP/UDP checksum, so mutations reach past the checksums;
+/// bits 4-7 of the first frame's control turn on the sysctls <see cref="FuzzStack.Configure"/> names.
 /// Anything the stack throws is a crash: ether_input and everything above must drop and count bad frames.
 /// </summary>
 internal sealed class FrameTarget : IFuzzTarget
@@ -29,7 +30,9 @@ internal sealed class FrameTarget : IFuzzTarget
 
     public void Run(ReadOnlySpan<byte> input)
     {
-        foreach (var (header, body) in Records.Split(input, 1, 8))
+        var records = Records.Split(input, 1, 8);
+        _stack.Configure(records.Count > 0 ? records[0].Header[0] >> 4 : 0);
+        foreach (var (header, body) in records)
         {
             int iface = header[0] & 3;
             int ipAt = iface == 2 ? 0 : 14;

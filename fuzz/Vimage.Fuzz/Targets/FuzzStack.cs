@@ -5,6 +5,7 @@ using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Arp;
 using Vimage.Net.Inet;
+using Vimage.Net.Sockets;
 
 namespace Vimage.Fuzz.Targets;
 
@@ -24,7 +25,12 @@ internal sealed class FuzzStack
     public static readonly InAddr Addr1 = InAddr.Parse("198.51.100.1");
     public static readonly InAddr Peer1 = InAddr.Parse("198.51.100.2");
 
+    public const ushort SocketPort = 7;
+    private static readonly string[] Knobs = ["net.inet.ip.accept_sourceroute", "net.inet.icmp.bmcastecho", "net.link.ether.inet.proxyall", "net.inet.udp.blackhole"];
+    private int _knobs;
     private readonly long _baseline;
+    private readonly UdpSocket _socket;
+    private readonly byte[] _received = new byte[65_536];
     private readonly Ifnet[] _interfaces;
 
     public FuzzStack()
@@ -42,11 +48,33 @@ internal sealed class FuzzStack
             ];
         }
 
+        // A socket on port 7 takes unicast and broadcast datagrams (udp_append, udp_multi_input).
+        _socket = UdpSocket.Create(Vnet);
+        _socket.AllowBroadcast = true;
+        _socket.Bind(InAddr.Any, SocketPort);
         Sysctl.Set("net.inet.ip.forwarding", 1, Vnet);
         Sysctl.Set("net.inet.icmp.icmplim", 0, Vnet);
     }
 
     public Vnet Vnet { get; }
+
+    /// <summary>
+    /// Sets the vnet's knobs that change what input does, one bit each: accept_sourceroute, icmp.bmcastecho,
+    /// arp proxyall, udp.blackhole. Only changes are written.
+    /// </summary>
+    public void Configure(int knobs)
+    {
+        for (int bit = 0; bit < Knobs.Length; bit++)
+        {
+            int on = (knobs >> bit) & 1;
+            if (on != ((_knobs >> bit) & 1))
+            {
+                Sysctl.Set(Knobs[bit], on, Vnet);
+            }
+        }
+
+        _knobs = knobs & ((1 << Knobs.Length) - 1);
+    }
 
     /// <summary>Delivers one frame (Ethernet, or bare IP for lo0) on interface 0, 1 or 2 (lo0).</summary>
     public void Input(int iface, ReadOnlySpan<byte> frame)
@@ -71,6 +99,11 @@ internal sealed class FuzzStack
         {
             IpReass.Drain();
         }
+
+        while (_socket.QueuedDatagrams > 0)
+        {
+            _socket.Receive(_received, timeoutMs: 0);
+        }
     }
 
     /// <summary>Removes everything this stack built and checks every packet buffer came back to the pool.</summary>
@@ -83,6 +116,7 @@ internal sealed class FuzzStack
             CommandDispatcher.CreateDefault().Run(context, ["netstat", "-s"]);
         }
 
+        _socket.Close();
         if (Vnet.IsVimage)
         {
             Vnet.Destroy();
