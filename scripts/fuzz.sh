@@ -8,6 +8,8 @@
 #                                              earlier runs found in artifacts/fuzz/work/TARGET/corpus
 #   scripts/fuzz.sh --repro TARGET FILE...     run saved inputs once (crashes are saved as
 #                                              artifacts/fuzz/work/TARGET/crashes/crash-*)
+#   scripts/fuzz.sh --afl [--seconds N] TARGET  the same target under AFL++ (apt afl++, installed if missing),
+#                                              findings in artifacts/fuzz/afl/TARGET
 #
 # Needs only the .NET SDK (scripts/setup.sh installs it) and NuGet: the SharpFuzz command-line tool goes into
 # artifacts/fuzz/tools. Exit status: 0 no crash, 1 a crash/hang/leak was found, 2 a setup step failed.
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 seconds=300
+afl=false
 repro=()
 targets=()
 while (($#)); do
@@ -23,7 +26,8 @@ while (($#)); do
         --ci) seconds=${FUZZ_SECONDS:-6} ;;
         --seconds) seconds=$2; shift ;;
         --repro) shift; repro=("$@"); break ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --afl) afl=true ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1") ;;
     esac
@@ -58,6 +62,25 @@ if ((${#repro[@]})); then
 fi
 
 ((${#targets[@]})) || mapfile -t targets < <("${harness[@]}" list)
+
+if $afl; then
+    ((${#targets[@]} == 1)) || { echo "fuzz.sh: --afl takes one target" >&2; exit 2; }
+    if ! command -v afl-fuzz >/dev/null 2>&1; then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends afl++ >/dev/null \
+            || { echo "fuzz.sh: could not install afl++" >&2; exit 2; }
+    fi
+    findings=$out/afl/${targets[0]}
+    mkdir -p "$out/afl"
+    # afl-fuzz runs dotnet, not an AFL-compiled binary: the harness's SharpFuzz fork server speaks its protocol.
+    AFL_SKIP_BIN_CHECK=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_AFFINITY=1 AFL_AUTORESUME=1 \
+        afl-fuzz -i "fuzz/corpus/${targets[0]}" -o "$findings" -t 10000 -m none -V "$seconds" \
+        -- "${harness[@]}" afl "${targets[0]}"
+    crashes=$(find "$findings" -path '*/crashes/id*' -o -path '*/hangs/id*' | wc -l)
+    ((crashes == 0)) || { echo "fuzz: ${targets[0]}: $crashes crashes/hangs under $findings (replay with --repro)"; exit 1; }
+    exit 0
+fi
 
 failed=()
 for target in "${targets[@]}"; do

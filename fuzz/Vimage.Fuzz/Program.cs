@@ -9,6 +9,7 @@ using Vimage.Fuzz.Targets;
 //   Vimage.Fuzz run TARGET [--seconds N] [--work DIR] [--corpus DIR]... [--seed N] [--hang-seconds N] [--require-instrumentation]
 //   Vimage.Fuzz repro TARGET FILE...      run saved inputs once each (exit 1 if any crashes)
 //   Vimage.Fuzz salvage WORK              keep WORK/last-input (the input of a run that killed the process)
+//   Vimage.Fuzz afl TARGET                under afl-fuzz (AFL++): SharpFuzz's fork server, input on stdin
 //   Vimage.Fuzz seeds DIR                 write the hand-made seed corpus (fuzz/corpus)
 
 // The instrumentation writes through Trace.SharedMem from the first instrumented instruction on: install the map
@@ -25,7 +26,7 @@ var targets = new Dictionary<string, Func<IFuzzTarget>>(StringComparer.Ordinal)
 };
 
 const string Usage = "usage: Vimage.Fuzz list | run TARGET [--seconds N] [--work DIR] [--corpus DIR]... [--seed N] [--hang-seconds N] " +
-                     "[--require-instrumentation] | repro TARGET FILE... | salvage WORK | seeds DIR";
+                     "[--require-instrumentation] | repro TARGET FILE... | salvage WORK | seeds DIR | afl TARGET";
 if (args.Length == 0)
 {
     Console.Error.WriteLine(Usage);
@@ -44,6 +45,8 @@ switch (args[0])
         return Salvage(args[1]);
     case "repro" when args.Length >= 3 && targets.ContainsKey(args[1]):
         return Repro(targets[args[1]](), args[2..]);
+    case "afl" when args.Length == 2 && targets.ContainsKey(args[1]):
+        return Afl(targets[args[1]]());
     case "run" when args.Length >= 2 && targets.ContainsKey(args[1]):
         return Run(args[1], args[2..]);
     default:
@@ -81,6 +84,19 @@ int Run(string name, string[] options)
     corpora.Add(Path.Combine(work, "corpus")); // what earlier runs found: a long run resumes from it
     var fuzzOptions = new FuzzOptions(TimeSpan.FromSeconds(seconds), corpora, work, TimeSpan.FromSeconds(hang), seed, require);
     return new FuzzLoop(targets[name](), coverage, fuzzOptions, Console.Out).Run();
+}
+
+// The same targets under AFL++ instead of the built-in loop, for long runs on a machine that has afl-fuzz:
+// SharpFuzz's persistent fork server repoints Trace.SharedMem at AFL's map and reports an escaped exception as a crash.
+static int Afl(IFuzzTarget target)
+{
+    var buffer = new byte[target.MaxLength];
+    SharpFuzz.Fuzzer.Run(stream =>
+    {
+        int length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        target.Run(buffer.AsSpan(0, length));
+    });
+    return 0;
 }
 
 static int Repro(IFuzzTarget target, string[] files)
