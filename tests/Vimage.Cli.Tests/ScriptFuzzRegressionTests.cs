@@ -9,21 +9,22 @@ namespace Vimage.Cli.Tests;
 /// </summary>
 public class ScriptFuzzRegressionTests
 {
-    private static (int Status, string Error) Run(string script)
+    /// <summary>Runs a script; returns its status and everything it printed (a command's stderr goes to the output).</summary>
+    private static (int Status, string Messages) Run(string script)
     {
         var output = new StringWriter();
         var error = new StringWriter();
         int status = new ScriptInterpreter(output, error).Run(script, "fuzz.sh");
-        return (status, error.ToString());
+        return (status, error.ToString() + output.ToString());
     }
 
     [Fact]
     public void AtfCheckWithOnlyOptionsIsAUsageError()
     {
         // Was: ArgumentOutOfRangeException from the empty command list.
-        var (status, error) = Run("atf_check -s exit:0 -o empty\n");
+        var (status, messages) = Run("atf_check -s exit:0 -o empty\n");
         Assert.Equal(64, status);
-        Assert.Contains("atf_check: No command specified", error);
+        Assert.Contains("atf_check: No command specified", messages);
     }
 
     [Theory]
@@ -32,26 +33,41 @@ public class ScriptFuzzRegressionTests
     public void ABadRegularExpressionIsTheScriptsError(string check)
     {
         // Was: RegexParseException out of Run.
-        var (status, error) = Run($"atf_check -o {check} echo ex\n");
+        var (status, messages) = Run($"atf_check -o {check} echo ex\n");
         Assert.Equal(64, status);
-        Assert.Contains("atf_check: bad regular expression", error);
+        Assert.Contains("atf_check: bad regular expression", messages);
     }
 
     [Fact]
     public void ABadEscapeInAnInlineCheckIsTheScriptsError()
     {
         // Was: RegexParseException from Regex.Unescape.
-        var (status, error) = Run("atf_check -o inline:\\\\q echo q\n");
+        var (status, messages) = Run("atf_check -o inline:\\\\q echo q\n");
         Assert.Equal(64, status);
-        Assert.Contains("atf_check: bad escape in inline:", error);
+        Assert.Contains("atf_check: bad escape in inline:", messages);
     }
 
     [Fact]
     public void APatternThatBacktracksWithoutEndIsStopped()
     {
         // Was: the match ran for hours (catastrophic backtracking on 40 a's and a mismatch).
-        var (status, error) = Run($"atf_check -o match:^(a+)+$ echo {new string('a', 40)}!\n");
+        var (status, messages) = Run($"atf_check -o match:^(a+)+$ echo {new string('a', 40)}!\n");
         Assert.Equal(64, status);
-        Assert.Contains("took over 2 s to match", error);
+        Assert.Contains("took over 2 s to match", messages);
+    }
+
+    [Theory]
+    [InlineData("NaN")]
+    [InlineData("-1")]
+    [InlineData("-Infinity")]
+    [InlineData("soon")]
+    public void SleepRefusesAnIntervalThatIsNotATime(string interval)
+    {
+        // Was: NaN and -Infinity threw out of TimeSpan.FromSeconds, -1 out of Thread.Sleep (and -0.001 slept forever);
+        // "soon" slept a second. Now sleep(1)'s error, and the script fails at that line.
+        var (status, messages) = Run($"sleep {interval}\necho not reached\n");
+        Assert.Equal(1, status);
+        Assert.Contains($"sleep: invalid time interval: {interval}", messages);
+        Assert.DoesNotContain("not reached", messages);
     }
 }

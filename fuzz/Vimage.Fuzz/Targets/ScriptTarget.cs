@@ -9,7 +9,8 @@ namespace Vimage.Fuzz.Targets;
 /// <summary>
 /// script: the scenario interpreter's parsing and dispatch (variables, $(...), quoting, &amp; and wait, the
 /// vnet.subr helpers, atf_check's options and output checks). Commands are stand-ins that echo their argv and
-/// exit with a status taken from it, and sleep does not sleep: a script can do nothing outside this process.
+/// exit with a status taken from it, and sleep does not sleep (but checks its argument as Thread.Sleep would):
+/// a script can do nothing outside this process.
 /// Run must always return a status (0, 1 or 64); an exception escaping it is a crash.
 /// </summary>
 internal sealed class ScriptTarget : IFuzzTarget
@@ -31,7 +32,7 @@ internal sealed class ScriptTarget : IFuzzTarget
     public void Run(ReadOnlySpan<byte> input)
     {
         string script = Encoding.UTF8.GetString(input);
-        int status = new ScriptInterpreter(TextWriter.Null, TextWriter.Null, _dispatcher, _ => { }).Run(script, "fuzz");
+        int status = new ScriptInterpreter(TextWriter.Null, TextWriter.Null, _dispatcher, NoSleep).Run(script, "fuzz");
         if (status is not (0 or 1 or 64))
         {
             throw new InvalidOperationException($"the interpreter returned {status}, not 0, 1 or 64");
@@ -39,6 +40,9 @@ internal sealed class ScriptTarget : IFuzzTarget
     }
 
     public string? Teardown() => null;
+
+    /// <summary>Returns at once, but refuses what Thread.Sleep refuses (a negative time; -1 ms would never wake).</summary>
+    private static void NoSleep(TimeSpan time) => ArgumentOutOfRangeException.ThrowIfLessThan(time, TimeSpan.Zero);
 
     /// <summary>Prints its arguments; "err" also goes to stderr; a numeric last argument is the exit status.</summary>
     private sealed class StandIn(string name) : ICommand

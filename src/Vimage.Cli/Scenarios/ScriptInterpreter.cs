@@ -225,7 +225,7 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
             "vnet_mkjail" => MakeJail(words, stdout, stderr),
             "vnet_cleanup" => CleanupStatus(),
             "echo" => Echo(stdout, words),
-            "sleep" => Sleep(words),
+            "sleep" => Sleep(words, stderr),
             _ => _dispatcher.Run(new CommandContext(Vnet.Vnet0, stdout, stderr, _jails), words),
         };
         return (exit, stdout.ToString(), stderr.ToString());
@@ -298,9 +298,16 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         return 0;
     }
 
-    private int Sleep(List<string> words)
+    private int Sleep(List<string> words, TextWriter stderr)
     {
-        sleep(TimeSpan.FromSeconds(words.Count > 1 && double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double s) ? Math.Min(s, 30) : 1));
+        double seconds = 1;
+        if (words.Count > 1 && (!double.TryParse(words[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out seconds)
+                                || !double.IsFinite(seconds) || seconds < 0))
+        {
+            return Fail(stderr, $"sleep: invalid time interval: {words[1]}", 1); // sleep(1)'s message
+        }
+
+        sleep(TimeSpan.FromSeconds(Math.Min(seconds, 30)));
         return 0;
     }
 
