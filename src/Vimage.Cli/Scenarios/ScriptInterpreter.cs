@@ -86,6 +86,13 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         List<string> words = Words(background ? line[..^1] : line);
         if (background)
         {
+            // The vnet.subr helpers change this interpreter's own lists (sh would run them in a subshell and lose
+            // the change); vnet_cleanup in a job would also wait for itself.
+            if (words[0] is "vnet_init" or "vnet_mkepair" or "vnet_mkjail" or "vnet_cleanup")
+            {
+                throw new ScriptException($"{words[0]} cannot run in the background");
+            }
+
             _background.Add(Task.Run(() => Capture(words).Exit));
             return null;
         }
