@@ -9,3 +9,7 @@ for mode in true false; do
     echo "=== tests with -p:Vimage=$mode ==="
     dotnet test Vimage.sln -c Release -p:Vimage=$mode --nologo -v q --logger "console;verbosity=minimal"
 done
+
+# A short coverage-guided fuzz run of every parser that takes outside bytes (once: it uses the VIMAGE build).
+echo "=== fuzz (scripts/fuzz.sh --ci) ==="
+scripts/fuzz.sh --ci

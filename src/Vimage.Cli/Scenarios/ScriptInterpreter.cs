@@ -13,14 +13,23 @@ namespace Vimage.Cli.Scenarios;
 /// <c>atf_check [-s exit:N] [-o match:RE|empty|ignore|inline:TEXT] [-e ...] command…</c>, and <c>wait_for</c> (atf_check
 /// retried until it holds, bounded). The first failing line
 /// stops the script (set -e); the result is 0 on success, 1 on failure, 64 for a malformed script.
+/// The commands and <c>sleep</c> can be replaced (the fuzzer runs scripts against stand-ins that touch nothing).
 /// </summary>
-public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error)
+public sealed partial class ScriptInterpreter(TextWriter output, TextWriter error, CommandDispatcher dispatcher, Action<TimeSpan> sleep)
 {
     private readonly Dictionary<string, string> _variables = new(StringComparer.Ordinal);
     private readonly JailRegistry _jails = new();
     private readonly List<string> _epairs = [];
     private readonly List<Task<int>> _background = [];
-    private readonly CommandDispatcher _dispatcher = CommandDispatcher.CreateDefault();
+    private readonly CommandDispatcher _dispatcher = dispatcher;
+
+    /// <summary>Bounds a pattern that backtracks without end (a script's output is a few lines).</summary>
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(2);
+
+    public ScriptInterpreter(TextWriter output, TextWriter error)
+        : this(output, error, CommandDispatcher.CreateDefault(), Thread.Sleep)
+    {
+    }
 
     public int Run(string script, string name = "script")
     {
@@ -78,6 +87,13 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         List<string> words = Words(background ? line[..^1] : line);
         if (background)
         {
+            // The vnet.subr helpers change this interpreter's own lists (sh would run them in a subshell and lose
+            // the change); vnet_cleanup in a job would also wait for itself.
+            if (words[0] is "vnet_init" or "vnet_mkepair" or "vnet_mkjail" or "vnet_cleanup")
+            {
+                throw new ScriptException($"{words[0]} cannot run in the background");
+            }
+
             _background.Add(Task.Run(() => Capture(words).Exit));
             return null;
         }
@@ -169,6 +185,11 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
             }
         }
 
+        if (i >= words.Count)
+        {
+            throw new ScriptException("atf_check: No command specified"); // atf-check(1)'s usage error
+        }
+
         var (exit, stdout, stderr) = Capture(words[i..]);
         if (echo)
         {
@@ -197,23 +218,49 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
 
         if (spec.StartsWith("match:", StringComparison.Ordinal))
         {
-            return Regex.IsMatch(text, spec[6..], RegexOptions.Multiline)
+            return Matches(text, spec[6..])
                 ? null
                 : $"{stream} of '{command}' does not match /{spec[6..]}/:\n{text}";
         }
 
         if (spec.StartsWith("not-match:", StringComparison.Ordinal))
         {
-            return !Regex.IsMatch(text, spec[10..], RegexOptions.Multiline) ? null : $"{stream} of '{command}' matches /{spec[10..]}/";
+            return !Matches(text, spec[10..]) ? null : $"{stream} of '{command}' matches /{spec[10..]}/";
         }
 
         if (spec.StartsWith("inline:", StringComparison.Ordinal))
         {
-            string expected = Regex.Unescape(spec[7..]);
+            string expected;
+            try
+            {
+                expected = Regex.Unescape(spec[7..]);
+            }
+            catch (ArgumentException e)
+            {
+                throw new ScriptException($"atf_check: bad escape in {spec}: {e.Message}");
+            }
+
             return text == expected ? null : $"{stream} of '{command}' is '{text}', expected '{expected}'";
         }
 
         throw new ScriptException($"atf_check: unsupported check {spec}");
+    }
+
+    /// <summary>A script's regular expression against a command's output: a bad pattern is the script's error.</summary>
+    private static bool Matches(string text, string pattern)
+    {
+        try
+        {
+            return Regex.IsMatch(text, pattern, RegexOptions.Multiline, MatchTimeout);
+        }
+        catch (RegexParseException e)
+        {
+            throw new ScriptException($"atf_check: bad regular expression: {e.Message}");
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new ScriptException($"atf_check: /{pattern}/ took over {MatchTimeout.TotalSeconds:0} s to match");
+        }
     }
 
     /// <summary>Runs a command (a vnet.subr helper or a vimage command) and captures its output.</summary>
@@ -228,7 +275,7 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
             "vnet_mkjail" => MakeJail(words, stdout, stderr),
             "vnet_cleanup" => CleanupStatus(),
             "echo" => Echo(stdout, words),
-            "sleep" => Sleep(words),
+            "sleep" => Sleep(words, stderr),
             _ => _dispatcher.Run(new CommandContext(Vnet.Vnet0, stdout, stderr, _jails), words),
         };
         return (exit, stdout.ToString(), stderr.ToString());
@@ -301,9 +348,16 @@ public sealed partial class ScriptInterpreter(TextWriter output, TextWriter erro
         return 0;
     }
 
-    private static int Sleep(List<string> words)
+    private int Sleep(List<string> words, TextWriter stderr)
     {
-        Thread.Sleep(TimeSpan.FromSeconds(words.Count > 1 && double.TryParse(words[1], System.Globalization.CultureInfo.InvariantCulture, out double s) ? Math.Min(s, 30) : 1));
+        double seconds = 1;
+        if (words.Count > 1 && (!double.TryParse(words[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out seconds)
+                                || !double.IsFinite(seconds) || seconds < 0))
+        {
+            return Fail(stderr, $"sleep: invalid time interval: {words[1]}", 1); // sleep(1)'s message
+        }
+
+        sleep(TimeSpan.FromSeconds(Math.Min(seconds, 30)));
         return 0;
     }
 
