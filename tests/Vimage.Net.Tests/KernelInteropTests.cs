@@ -69,7 +69,7 @@ public sealed class KernelInteropTests
                 byte[] buffer = new byte[2048];
                 for (int i = 0; i < 3; i++)
                 {
-                    Vimage.Net.Sockets.UdpReceiveResult got = echo.Receive(buffer, 10_000);
+                    Vimage.Net.Inet.UdpReceiveResult got = echo.Receive(buffer, 10_000);
                     echo.SendTo(buffer.AsSpan(0, got.BytesReceived), got.RemoteAddress, got.RemotePort);
                 }
             });

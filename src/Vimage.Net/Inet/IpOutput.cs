@@ -1,6 +1,4 @@
 using Vimage.Core;
-using Vimage.Net.Ether;
-using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -63,7 +61,7 @@ public static partial class IpOutput
             }
         }
 
-        if (m.LeadingSpace < IpHeader.MinLength + EtherLayer.HeaderLength)
+        if (m.LeadingSpace < IpHeader.MinLength + Mbuf.MaxLinkHdr)
         {
             Ip.Stat(IpStat.ips_odropped);
             m.Free();
@@ -91,9 +89,12 @@ public static partial class IpOutput
             return Errno.ENETDOWN;
         }
 
+        // if_output with an AF_INET next hop; any broadcast goes as 255.255.255.255 so the link layer needs no
+        // subnet knowledge (ether_output's M_BCAST).
+        var dst = (broadcast ? InAddr.Broadcast : nextHop).ToSockaddr();
         if (m.Length <= ifp.Mtu)
         {
-            return EtherLayer.OutputIp(ifp, m, nextHop, broadcast);
+            return ifp.Output(m, in dst);
         }
 
         var ip = new IpHeader(m.Data);
@@ -104,6 +105,6 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        return IpFragment.Output(m, ifp.Mtu, fragment => EtherLayer.OutputIp(ifp, fragment, nextHop, broadcast));
+        return IpFragment.Output(m, ifp.Mtu, fragment => ifp.Output(fragment, in dst));
     }
 }

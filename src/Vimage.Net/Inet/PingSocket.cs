@@ -2,8 +2,6 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Vimage.Core;
-using Vimage.Net.Ether;
-using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -234,7 +232,7 @@ public sealed class PingSocket : IDisposable
             return Errno.ENOBUFS;
         }
 
-        if (m.LeadingSpace < EtherLayer.HeaderLength)
+        if (m.LeadingSpace < Mbuf.MaxLinkHdr)
         {
             m.Free();
             return Errno.ENOBUFS;

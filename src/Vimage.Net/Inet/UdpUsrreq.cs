@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Vimage.Core;
-using Vimage.Net.Route;
 using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Inet;

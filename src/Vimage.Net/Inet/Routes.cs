@@ -1,7 +1,7 @@
 using Vimage.Core;
-using Vimage.Net.Inet;
+using Vimage.Net.Route;
 
-namespace Vimage.Net.Route;
+namespace Vimage.Net.Inet;
 
 /// <summary>
 /// The vnet's IPv4 routing table (FIB 0): longest-prefix match over per-prefix-length hash tables. The table is

@@ -1,4 +1,3 @@
-using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Inet;
 

@@ -12,6 +12,9 @@ public sealed class Mbuf
     /// <summary>Headroom left in front of received or built data (max_linkhdr + room for IP options).</summary>
     public const int Headroom = 128;
 
+    /// <summary>max_linkhdr: the largest link-layer header any interface prepends (Ethernet's 14 bytes).</summary>
+    public const int MaxLinkHdr = 14;
+
     private readonly byte[] _buffer;
     private int _state; // 0 = free (in the pool), 1 = owned
 

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Threading.Tasks.Sources;
 using Vimage.Core;
-using Vimage.Net.Inet;
+using Vimage.Net.Sockets;
 
-namespace Vimage.Net.Sockets;
+namespace Vimage.Net.Inet;
 
 /// <summary>
 /// socket(AF_INET, SOCK_DGRAM, 0): a UDP socket of one vnet (so_vnet). Every call enters that vnet itself, so

@@ -4,6 +4,7 @@ namespace Vimage.Net;
 public static class Errno
 {
     public const int EPERM = 1;
+    public const int EAFNOSUPPORT = 47;
     public const int ENOENT = 2;
     public const int EINTR = 4;
     public const int ENOBUFS = 55;
