@@ -57,6 +57,9 @@ public sealed class Mbuf
     /// <summary>m_nextpkt: links packets in a batch or queue.</summary>
     public Mbuf? NextPacket { get; set; }
 
+    /// <summary>A socket buffer record's source address (the MT_SONAME mbuf sbappendaddr puts in front).</summary>
+    public Sockaddr Name { get; set; }
+
     /// <summary>Bytes free in front of the data.</summary>
     public int LeadingSpace => Offset;
 

@@ -5,6 +5,7 @@ using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 using Vimage.Net.Tap;
+using Socket = System.Net.Sockets.Socket;
 
 namespace Vimage.Net.Tests;
 

@@ -107,7 +107,6 @@ public static partial class Icmp
     private static void icmp_vnet_init()
     {
         V_icmp_rate = new CounterRate();
-        IpProtocols.Register(IpProto.Icmp, Input);
     }
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]

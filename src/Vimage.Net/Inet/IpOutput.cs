@@ -24,31 +24,9 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        bool broadcast = InAddrs.IsBroadcast(dst);
-        if (broadcast && !options.AllowBroadcast)
+        if (!TryRoute(m, dst, options, out bool broadcast, out Rtentry? route, out int error))
         {
-            m.Free();
-            return Errno.EACCES;
-        }
-
-        Rtentry? route = Routes.Lookup(dst);
-        if (route is null)
-        {
-            Ip.Stat(IpStat.ips_noroute);
-            m.Free();
-            return Errno.ENETUNREACH;
-        }
-
-        if (route.IsBlackhole)
-        {
-            m.Free();
-            return 0; // silently discarded, as RTF_BLACKHOLE says
-        }
-
-        if (route.IsReject)
-        {
-            m.Free();
-            return Errno.EHOSTUNREACH;
+            return error;
         }
 
         Ifnet ifp = route.Interface;
@@ -74,6 +52,39 @@ public static partial class IpOutput
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
         Ip.Stat(IpStat.ips_localout);
         return Transmit(m, ifp, route.NextHop(dst), broadcast);
+    }
+
+    /// <summary>
+    /// The route to <paramref name="dst"/>; false (the mbuf freed) for a broadcast without SO_BROADCAST (EACCES),
+    /// without a route (ENETUNREACH, ips_noroute), for a blackhole (0: silently discarded, as RTF_BLACKHOLE says)
+    /// or a reject route (EHOSTUNREACH).
+    /// </summary>
+    private static bool TryRoute(Mbuf m, InAddr dst, IpOutputOptions options, out bool broadcast,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rtentry? route, out int error)
+    {
+        broadcast = InAddrs.IsBroadcast(dst);
+        route = null;
+        error = 0;
+        if (broadcast && !options.AllowBroadcast)
+        {
+            error = Errno.EACCES;
+        }
+        else if ((route = Routes.Lookup(dst)) is null)
+        {
+            Ip.Stat(IpStat.ips_noroute);
+            error = Errno.ENETUNREACH;
+        }
+        else if (route.IsReject)
+        {
+            error = Errno.EHOSTUNREACH;
+        }
+        else if (!route.IsBlackhole)
+        {
+            return true;
+        }
+
+        m.Free();
+        return false;
     }
 
     /// <summary>
