@@ -32,11 +32,7 @@ public static partial class IpOutput
         Ifnet ifp = route.Interface;
         if (src.IsAny)
         {
-            src = InAddrs.SourceFor(ifp, dst);
-            if (src.IsAny)
-            {
-                src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
-            }
+            src = SourceFor(ifp, dst);
         }
 
         if (m.LeadingSpace < IpHeader.MinLength + Mbuf.MaxLinkHdr)
@@ -52,6 +48,13 @@ public static partial class IpOutput
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
         Ip.Stat(IpStat.ips_localout);
         return Transmit(m, ifp, route.NextHop(dst), broadcast);
+    }
+
+    /// <summary>The source for a datagram leaving <paramref name="ifp"/>: its address for <paramref name="dst"/>, else our first.</summary>
+    private static InAddr SourceFor(Ifnet ifp, InAddr dst)
+    {
+        InAddr src = InAddrs.SourceFor(ifp, dst);
+        return src.IsAny ? InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any : src;
     }
 
     /// <summary>

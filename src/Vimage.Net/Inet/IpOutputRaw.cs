@@ -5,7 +5,7 @@ public static partial class IpOutput
 {
     /// <summary>
     /// Routes and sends the whole datagram in <paramref name="m"/> as given, filling in a zero ip_id (ip_fillid)
-    /// and a zero source (the outgoing interface's address) and computing the header checksum. Broadcast needs
+    /// and a zero source (as ip_output chooses one) and computing the header checksum. Broadcast needs
     /// SO_BROADCAST (EACCES), as for any send. Returns 0 or an errno; the mbuf is consumed either way.
     /// </summary>
     public static int SendRaw(Mbuf m, IpOutputOptions options)
@@ -32,7 +32,7 @@ public static partial class IpOutput
 
         if (ip.Source.IsAny)
         {
-            ip.Source = InAddrs.SourceFor(route.Interface, dst);
+            ip.Source = SourceFor(route.Interface, dst);
         }
 
         ip.UpdateChecksum();

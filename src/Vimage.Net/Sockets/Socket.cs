@@ -28,6 +28,7 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     private string _closeReason = "socket closed";
     private SocketState _state;
     private int _options;
+    private long _receiveDrops;
 
     // The one outstanding async receive: outstanding from the call until GetResult, waiting until a record,
     // an error, cancellation or close takes it.
@@ -114,6 +115,9 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
             }
         }
     }
+
+    /// <summary>Records refused because the receive buffer was full (what the protocol counts as udps_fullsock and the like).</summary>
+    public long ReceiveDrops => Interlocked.Read(ref _receiveDrops);
 
     /// <summary>pr_sockaddr.</summary>
     public Sockaddr LocalAddress => Proto.SockAddr(this);
@@ -510,6 +514,7 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
             {
                 if (!Rcv.HasSpaceFor(m, SockBuf.SockaddrLength))
                 {
+                    _receiveDrops++;
                     return SbAppendResult.Full;
                 }
 
