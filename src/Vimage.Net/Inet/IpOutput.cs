@@ -119,6 +119,12 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        return IpFragment.Output(m, ifp.Mtu, fragment => ifp.Output(fragment, in dst));
+        return Fragment(m, ifp, dst);
     }
+
+    /// <summary>
+    /// The fragmenting path, apart so that its closure is allocated only when a datagram is fragmented (a lambda
+    /// capturing Transmit's parameters would cost an allocation on every packet).
+    /// </summary>
+    private static int Fragment(Mbuf m, Ifnet ifp, Sockaddr dst) => IpFragment.Output(m, ifp.Mtu, fragment => ifp.Output(fragment, in dst));
 }
