@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Vimage.Core;
 using Vimage.Net.Inet;
+using Vimage.Net.Route;
 using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Tests;
@@ -199,6 +200,17 @@ public sealed class ProtocolSwitchTests
         Assert.Equal(Errno.EINVAL, Assert.Throws<NetSocketException>(() => so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_TTL, set: true, 256)).Errno);
         Assert.Equal(Errno.ENOPROTOOPT, Assert.Throws<NetSocketException>(() => so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_HDRINCL, set: true, 1)).Errno);
         Assert.Equal(0, so.GetOption(SoOption.SO_ERROR));
+    }
+
+    [Fact]
+    public void Routing_tables_are_found_by_family()
+    {
+        using var net = StackFixture.Create("ribs");
+        IRib rib = Assert.IsAssignableFrom<IRib>(Ribs.For(SaFamily.AF_INET));
+        Assert.Null(Ribs.For(SaFamily.AF_INET6));
+        var connected = new InAddr(net.AddrA.Value & 0xffffff00);
+        Nhop route = Assert.Single(rib.Entries(net.A), n => n is Rtentry r && r.Destination == connected && r.PrefixLength == 24);
+        Assert.Equal((net.IfA, "U"), (route.Interface, route.FlagsText));
     }
 
     [SkippableFact]

@@ -173,3 +173,19 @@ internal sealed class RouteSnapshot
 
     public RouteSnapshot Without(Func<Rtentry, bool> remove) => new(Entries.Where(r => !remove(r)).ToArray());
 }
+
+/// <summary>The IPv4 FIB registered with <see cref="Ribs"/> (AF_INET's rib_head).</summary>
+public sealed class InetRib : IRib
+{
+    public static readonly InetRib Instance = new();
+
+    private InetRib()
+    {
+    }
+
+    public SaFamily Family => SaFamily.AF_INET;
+
+    public IReadOnlyList<Nhop> Entries(Vnet vnet) => Routes.Of(vnet);
+
+    public void PurgeInterface(Ifnet ifp) => Routes.PurgeInterface(ifp);
+}

@@ -5,6 +5,7 @@ using Vimage.Net.Ether;
 using Vimage.Net.Inet;
 using Vimage.Net.Loopback;
 using Vimage.Net.Netisr;
+using Vimage.Net.Route;
 using Vimage.Net.Tap;
 
 namespace Vimage.Net.Stack;
@@ -32,6 +33,7 @@ public static partial class NetStack
         EtherLayer.RegisterType(EtherLayer.TypeIp, NetisrProto.NETISR_IP);
         EtherLayer.RegisterType(EtherLayer.TypeArp, NetisrProto.NETISR_ARP);
         EtherLayer.RegisterFamily(SaFamily.AF_INET, EtherLayer.TypeIp, ArpLayer.ResolveInet);
+        Ribs.Register(InetRib.Instance);
 
         IfEvents.Attached += OnAttached;
         IfEvents.Departing += OnDeparting;
@@ -76,7 +78,12 @@ public static partial class NetStack
     private static void OnDeparting(Ifnet ifp)
     {
         InAddrs.Purge(ifp);
-        Routes.PurgeInterface(ifp);
+        IReadOnlyList<IRib> ribs = Ribs.All;
+        for (int i = 0; i < ribs.Count; i++)
+        {
+            ribs[i].PurgeInterface(ifp); // every family's routes through it (rt_flushifroutes)
+        }
+
         ArpLayer.Purge(ifp);
     }
 
