@@ -47,6 +47,9 @@ public sealed class SockBuf
 
     public bool IsEmpty => _head is null;
 
+    /// <summary>A record is queued (read without the socket lock: a hint for spinning, rechecked under it).</summary>
+    internal bool HasData => Volatile.Read(ref _head) is not null;
+
     /// <summary>sbspace for one more record of <paramref name="m"/>: false when it would pass hiwat or mbmax.</summary>
     internal bool HasSpaceFor(Mbuf m, int nameLength)
         => Cc + m.Length + nameLength <= Hiwat && MbCnt + m.Capacity <= MbMax;

@@ -19,6 +19,9 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     /// <summary>pr_attach's answer when the vnet is being torn down: socket creation fails with ObjectDisposedException.</summary>
     public const int EVnetGone = -2;
 
+    /// <summary>How many SpinWait rounds a blocking receive tries before it sleeps (SemaphoreSlim's count).</summary>
+    private const int SpinCount = 35;
+
     private static readonly Action<object?, CancellationToken> CancelCallback = static (state, token) => ((Socket)state!).CancelAsync(token);
 
     private readonly object _lock = new();
@@ -379,6 +382,7 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeoutMs, Timeout.Infinite);
         Mbuf m;
+        bool spun = false;
         lock (_lock)
         {
             long deadline = timeoutMs > 0 ? Environment.TickCount64 + timeoutMs : 0;
@@ -406,6 +410,28 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
                 if (wait == 0)
                 {
                     throw new NetSocketException(NetSocketException.EAGAIN, "recvfrom");
+                }
+
+                if (!spun)
+                {
+                    // Spin briefly (yielding the CPU) before sleeping, as SemaphoreSlim does: a reply that is one
+                    // queue hop away arrives without the cost of a sleep and a wakeup.
+                    spun = true;
+                    Monitor.Exit(_lock);
+                    try
+                    {
+                        SpinWait spin = default;
+                        for (int i = 0; i < SpinCount && !Rcv.HasData; i++)
+                        {
+                            spin.SpinOnce(sleep1Threshold: -1);
+                        }
+                    }
+                    finally
+                    {
+                        Monitor.Enter(_lock);
+                    }
+
+                    continue;
                 }
 
                 _syncWaiters++;
