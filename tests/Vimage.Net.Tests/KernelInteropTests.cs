@@ -5,6 +5,7 @@ using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 using Vimage.Net.Tap;
+using Socket = System.Net.Sockets.Socket;
 
 namespace Vimage.Net.Tests;
 
@@ -69,7 +70,7 @@ public sealed class KernelInteropTests
                 byte[] buffer = new byte[2048];
                 for (int i = 0; i < 3; i++)
                 {
-                    Vimage.Net.Sockets.UdpReceiveResult got = echo.Receive(buffer, 10_000);
+                    Vimage.Net.Inet.UdpReceiveResult got = echo.Receive(buffer, 10_000);
                     echo.SendTo(buffer.AsSpan(0, got.BytesReceived), got.RemoteAddress, got.RemotePort);
                 }
             });

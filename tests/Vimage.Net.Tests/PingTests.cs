@@ -3,6 +3,7 @@ using Vimage.Core;
 using Vimage.Net.Bpf;
 using Vimage.Net.Inet;
 using Vimage.Net.Route;
+using Vimage.Net.Stack;
 using static Vimage.Net.Tests.FragSupport;
 
 namespace Vimage.Net.Tests;

@@ -18,7 +18,7 @@ public class SocketTests
         using var client = UdpSocket.Create(net.A);
         server.Bind(InAddr.Any, 7);
         client.Bind(net.AddrA, 0);
-        Assert.InRange(client.LocalPort, UdpPcbTable.EphemeralFirst, UdpPcbTable.EphemeralLast);
+        Assert.InRange(client.LocalPort, PortRange.DefaultFirst, PortRange.DefaultLast);
 
         byte[] hello = Encoding.ASCII.GetBytes("hello, vnet");
         Assert.Equal(hello.Length, client.SendTo(hello, net.AddrB, 7));
@@ -194,8 +194,8 @@ public class SocketTests
         using var eb = UdpSocket.Create(net.B);
         ea.Bind(InAddr.Any, 0);
         eb.Bind(InAddr.Any, 0);
-        Assert.Equal(UdpPcbTable.EphemeralFirst + 1, ea.LocalPort); // client took the first
-        Assert.Equal(UdpPcbTable.EphemeralFirst, eb.LocalPort);
+        Assert.Equal(PortRange.DefaultFirst + 1, ea.LocalPort); // client took the first
+        Assert.Equal(PortRange.DefaultFirst, eb.LocalPort);
     }
 
     [Fact]

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Vimage.Cli.Commands;
 using Vimage.Core;
 using Vimage.Net;
+using Vimage.Net.Stack;
 
 namespace Vimage.Cli.Host;
 

@@ -12,7 +12,38 @@ namespace Vimage.Net.Arp;
 public static partial class ArpLayer
 {
     /// <summary>Resolve's result when the packet was queued to wait for the answer.</summary>
-    public const int Held = -1;
+    public const int Held = EtherLayer.Held;
+
+    /// <summary>
+    /// ether_output's AF_INET case: the broadcast station for 255.255.255.255 (ip_output passes that for any
+    /// broadcast, a subnet's included), RFC 1112's 01:00:5e mapping for a multicast group, otherwise arpresolve.
+    /// </summary>
+    internal static int ResolveInet(Ifnet ifp, Mbuf m, in Sockaddr dst, Span<byte> mac)
+    {
+        InAddr nextHop = InAddr.From(in dst);
+        if (nextHop.IsBroadcast)
+        {
+            EtherLayer.BroadcastMac.CopyTo(mac);
+            m.Flags |= MbufFlags.Broadcast;
+            return 0;
+        }
+
+        if (nextHop.IsMulticast)
+        {
+            mac[0] = 0x01;
+            mac[1] = 0x00;
+            mac[2] = 0x5e;
+            mac[3] = (byte)((nextHop.Value >> 16) & 0x7f);
+            mac[4] = (byte)(nextHop.Value >> 8);
+            mac[5] = (byte)nextHop.Value;
+            m.Flags |= MbufFlags.Multicast;
+            return 0;
+        }
+
+        // is_gw: the next hop is a router, not the destination itself (arpresolve's EHOSTUNREACH vs EHOSTDOWN).
+        bool gateway = m.Length >= IpHeader.MinLength && new IpHeader(m.Data).Destination != nextHop;
+        return Resolve(ifp, m, nextHop, mac, gateway);
+    }
 
     private const int ArpLength = 28;
 

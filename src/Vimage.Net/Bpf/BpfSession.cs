@@ -55,12 +55,12 @@ public sealed class BpfSession : IDisposable
         if (_attached)
         {
             _attached = false;
-            Tap.Remove(this);
+            this.Tap.Remove(this);
         }
     }
 
     public override string ToString() =>
-        $"bpf session on {Tap.Name ?? "?"} ({Filter}): {PacketsCaptured} captured, {PacketsDropped} dropped" +
+        $"bpf session on {this.Tap.Name ?? "?"} ({Filter}): {PacketsCaptured} captured, {PacketsDropped} dropped" +
         (IsAttached ? "" : ", detached");
 
     internal void MarkDetached() => _attached = false;

@@ -122,29 +122,3 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
         return 0;
     }
 }
-
-/// <summary>Registers the epair and lo cloners and gives every vnet its lo0 (vnet_loif_init).</summary>
-internal static partial class NetCloners
-{
-    private static int s_registered;
-
-    public static void EnsureRegistered()
-    {
-        if (Interlocked.Exchange(ref s_registered, 1) == 0)
-        {
-            NetStack.EnsureInitialized();
-            Ifnets.RegisterCloner(new EpairCloner());
-            Ifnets.RegisterCloner(new Loopback.LoopbackCloner());
-            Ifnets.RegisterCloner(new Tap.TapCloner());
-        }
-    }
-
-    [VnetSysinit(SiSub.SI_SUB_PSEUDO, SiOrder.SI_ORDER_ANY)]
-    private static void vnet_loif_init()
-    {
-        EnsureRegistered();
-        Ifnet lo0 = Ifnets.Create("lo0")[0];
-        lo0.SetUp(true);
-        Inet.InAddrs.Add(lo0, Inet.InAddr.Loopback, 8); // what rc.d/netif does for every jail: 127.0.0.1/8 on lo0
-    }
-}

@@ -1,16 +1,37 @@
 using System.Buffers.Binary;
-using Vimage.Net.Arp;
-using Vimage.Net.Inet;
+using Vimage.Net.Netisr;
 
 namespace Vimage.Net.Ether;
 
-/// <summary>Ethernet framing (net/if_ethersubr.c): ether_input and ether_output.</summary>
+/// <summary>
+/// A family's link-layer resolution for ether_output (arpresolve for AF_INET, nd6_resolve for AF_INET6): fills
+/// <paramref name="mac"/> with the next hop's station address. Returns 0, an errno (the mbuf freed), or
+/// <see cref="EtherLayer.Held"/> (the resolver keeps the mbuf until the answer comes).
+/// </summary>
+public delegate int EtherResolver(Ifnet ifp, Mbuf m, in Sockaddr dst, Span<byte> mac);
+
+/// <summary>
+/// Ethernet framing (net/if_ethersubr.c): ether_input demultiplexes by ethertype through a registration table
+/// (each network protocol registers its ethertype and netisr number), ether_output asks the destination family's
+/// registered resolver for the station address. Nothing here names a network protocol.
+/// </summary>
 public static class EtherLayer
 {
     public const int HeaderLength = 14;
     public const ushort TypeIp = 0x0800;
     public const ushort TypeArp = 0x0806;
+    public const ushort TypeIpv6 = 0x86dd;
+
+    /// <summary>A resolver's answer for "held until resolved" (EWOULDBLOCK in arpresolve's contract).</summary>
+    public const int Held = -1;
+
     public static readonly byte[] BroadcastMac = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+    // ethertype -> netisr protocol number (0: none). 64 KiB so the demux is one load, no hashing.
+    private static readonly byte[] NetisrByType = new byte[65536];
+
+    // sa_family -> how that family leaves over Ethernet.
+    private static readonly EtherFamily?[] Families = new EtherFamily?[256];
 
     /// <summary>ether_input: checks the destination, strips the header and dispatches by ethertype.</summary>
     public static void Input(Ifnet ifp, Mbuf m)
@@ -45,64 +66,49 @@ public static class EtherLayer
 
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
         m.Adjust(HeaderLength);
-        switch (type)
-        {
-            case TypeIp:
-                IpInput.Input(ifp, m);
-                break;
-            case TypeArp:
-                ArpLayer.Input(ifp, m);
-                break;
-            default:
-                ifp.Count(IfCounter.IFCOUNTER_NOPROTO);
-                m.Free();
-                break;
-        }
+        NetisrTable.Dispatch(Volatile.Read(ref NetisrByType[type]), ifp, m); // ether_demux; 0 (unregistered) counts ifi_noproto
     }
 
     /// <summary>
-    /// ether_output for IPv4: resolves the next hop (broadcast, or ARP; the packet may wait in ARP's hold queue),
-    /// prepends the header and transmits. Returns 0 or an errno (the mbuf is consumed either way).
+    /// ether_output: the family's resolver fills in the destination station (ARP for AF_INET; it may hold the
+    /// packet until the answer comes), then the header goes on and the frame is transmitted. Returns 0 or an errno
+    /// (the mbuf is consumed either way).
     /// </summary>
-    public static int OutputIp(Ifnet ifp, Mbuf m, InAddr nextHop, bool broadcast)
+    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
     {
-        if (ifp.Type == IfType.IFT_LOOP)
+        EtherFamily? family = Volatile.Read(ref Families[(byte)dst.Family]);
+        if (family is null)
         {
-            ifp.Transmit(m);
-            return 0;
+            ifp.Count(IfCounter.IFCOUNTER_OERRORS);
+            m.Free();
+            return Errno.EAFNOSUPPORT; // FreeBSD's ether_output default case
         }
 
         Span<byte> mac = stackalloc byte[6];
-        if (broadcast || nextHop.IsBroadcast)
+        int error = family.Resolve(ifp, m, in dst, mac);
+        if (error != 0)
         {
-            BroadcastMac.CopyTo(mac);
-            m.Flags |= MbufFlags.Broadcast;
-        }
-        else if (nextHop.IsMulticast)
-        {
-            // RFC 1112: 01:00:5e + low 23 bits of the group.
-            mac[0] = 0x01;
-            mac[1] = 0x00;
-            mac[2] = 0x5e;
-            mac[3] = (byte)((nextHop.Value >> 16) & 0x7f);
-            mac[4] = (byte)(nextHop.Value >> 8);
-            mac[5] = (byte)nextHop.Value;
-            m.Flags |= MbufFlags.Multicast;
-        }
-        else
-        {
-            // is_gw: the next hop is a router, not the destination itself (arpresolve's EHOSTUNREACH vs EHOSTDOWN).
-            bool gateway = m.Length >= IpHeader.MinLength && new IpHeader(m.Data).Destination != nextHop;
-            int error = ArpLayer.Resolve(ifp, m, nextHop, mac, gateway);
-            if (error != 0)
-            {
-                return error == ArpLayer.Held ? 0 : error;
-            }
+            return error == Held ? 0 : error;
         }
 
-        Prepend(ifp, m, mac, TypeIp);
+        Prepend(ifp, m, mac, family.EtherType);
         ifp.Transmit(m);
         return 0;
+    }
+
+    /// <summary>Registers the netisr protocol that receives frames of <paramref name="ethertype"/> (ether_demux's table).</summary>
+    public static void RegisterType(ushort ethertype, int netisrProto)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(netisrProto);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(netisrProto, NetisrProto.NETISR_MAXPROT);
+        Volatile.Write(ref NetisrByType[ethertype], (byte)netisrProto);
+    }
+
+    /// <summary>Registers how packets of <paramref name="family"/> leave over Ethernet: their ethertype and link-layer resolver.</summary>
+    public static void RegisterFamily(SaFamily family, ushort ethertype, EtherResolver resolve)
+    {
+        ArgumentNullException.ThrowIfNull(resolve);
+        Volatile.Write(ref Families[(byte)family], new EtherFamily(ethertype, resolve));
     }
 
     /// <summary>Prepends an Ethernet header from <paramref name="ifp"/> to <paramref name="dst"/>.</summary>
@@ -114,3 +120,6 @@ public static class EtherLayer
         BinaryPrimitives.WriteUInt16BigEndian(header[12..], type);
     }
 }
+
+/// <summary>What ether_output needs to know about one address family.</summary>
+internal sealed record EtherFamily(ushort EtherType, EtherResolver Resolve);

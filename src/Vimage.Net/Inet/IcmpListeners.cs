@@ -32,8 +32,21 @@ public static partial class IcmpListeners
         }
     }
 
+    /// <summary>
+    /// icmp_input's tail: an error goes to the ctlinput of the protocol it quotes (ip_ctlprotox), raw ICMP sockets
+    /// get a copy (rip_input), then the listeners in turn until one takes it; nobody: freed.
+    /// </summary>
     internal static void Deliver(Mbuf m, int hlen)
     {
+        ReadOnlySpan<byte> icmp = m.Data[hlen..];
+        if (icmp.Length >= Icmp.HeaderLength + IpHeader.MinLength
+            && icmp[0] is IcmpType.Unreach or IcmpType.TimeExceeded or IcmpType.ParameterProblem or IcmpType.Redirect
+            && IpProtocols.CtlInputFor(icmp[Icmp.HeaderLength + 9]) is { } ctlinput && ctlinput(m, hlen))
+        {
+            return;
+        }
+
+        RawIp.DeliverCopies(m, IpProto.Icmp);
         foreach (IcmpHandler handler in V_icmp_listeners)
         {
             if (handler(m, hlen))

@@ -108,7 +108,6 @@ public static partial class Icmp
     private static void icmp_vnet_init()
     {
         V_icmp_rates = [new CounterRate(), new CounterRate()];
-        IpProtocols.Register(IpProto.Icmp, Input);
     }
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]

@@ -30,6 +30,12 @@ public readonly record struct InAddr(uint Value) : IComparable<InAddr>
 
     public void Write(Span<byte> bytes) => BinaryPrimitives.WriteUInt32BigEndian(bytes, Value);
 
+    /// <summary>This address as a sockaddr_in with <paramref name="port"/>.</summary>
+    public Sockaddr ToSockaddr(ushort port = 0) => new(SaFamily.AF_INET, port, Value);
+
+    /// <summary>The address of a sockaddr_in (the caller checked the family).</summary>
+    public static InAddr From(in Sockaddr sa) => new((uint)sa.Address);
+
     /// <summary>The netmask of a prefix length (0 to 32).</summary>
     public static uint MaskOf(int prefixLength) => prefixLength <= 0 ? 0 : 0xffffffff << (32 - prefixLength);
 

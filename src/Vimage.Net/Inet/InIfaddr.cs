@@ -63,7 +63,7 @@ public static partial class InAddrs
             V_in_ifaddrs = [.. V_in_ifaddrs, ia];
         }
 
-        Route.Routes.AddConnected(ia);
+        Routes.AddConnected(ia);
         Added?.Invoke(ia);
         return ia;
     }
@@ -80,7 +80,7 @@ public static partial class InAddrs
             V_in_ifaddrs = V_in_ifaddrs.Where(a => a != ia).ToArray();
         }
 
-        Route.Routes.RemoveConnected(ia);
+        Routes.RemoveConnected(ia);
     }
 
     /// <summary>Drops every address of an interface that leaves the vnet (in_ifdetach).</summary>
@@ -100,7 +100,7 @@ public static partial class InAddrs
 
         foreach (InIfaddr ia in gone)
         {
-            Route.Routes.RemoveConnected(ia);
+            Routes.RemoveConnected(ia);
         }
     }
 

@@ -1,5 +1,3 @@
-using Vimage.Net.Route;
-
 namespace Vimage.Net.Inet;
 
 /// <summary>

@@ -1,6 +1,4 @@
 using Vimage.Core;
-using Vimage.Net.Ether;
-using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -26,44 +24,18 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        bool broadcast = InAddrs.IsBroadcast(dst);
-        if (broadcast && !options.AllowBroadcast)
+        if (!TryRoute(m, dst, options, out bool broadcast, out Rtentry? route, out int error))
         {
-            m.Free();
-            return Errno.EACCES;
-        }
-
-        Rtentry? route = Routes.Lookup(dst);
-        if (route is null)
-        {
-            Ip.Stat(IpStat.ips_noroute);
-            m.Free();
-            return Errno.ENETUNREACH;
-        }
-
-        if (route.IsBlackhole)
-        {
-            m.Free();
-            return 0; // silently discarded, as RTF_BLACKHOLE says
-        }
-
-        if (route.IsReject)
-        {
-            m.Free();
-            return Errno.EHOSTUNREACH;
+            return error;
         }
 
         Ifnet ifp = route.Interface;
         if (src.IsAny)
         {
-            src = InAddrs.SourceFor(ifp, dst);
-            if (src.IsAny)
-            {
-                src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
-            }
+            src = SourceFor(ifp, dst);
         }
 
-        if (m.LeadingSpace < IpHeader.MinLength + EtherLayer.HeaderLength)
+        if (m.LeadingSpace < IpHeader.MinLength + Mbuf.MaxLinkHdr)
         {
             Ip.Stat(IpStat.ips_odropped);
             m.Free();
@@ -84,6 +56,46 @@ public static partial class IpOutput
         return error;
     }
 
+    /// <summary>The source for a datagram leaving <paramref name="ifp"/>: its address for <paramref name="dst"/>, else our first.</summary>
+    private static InAddr SourceFor(Ifnet ifp, InAddr dst)
+    {
+        InAddr src = InAddrs.SourceFor(ifp, dst);
+        return src.IsAny ? InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any : src;
+    }
+
+    /// <summary>
+    /// The route to <paramref name="dst"/>; false (the mbuf freed) for a broadcast without SO_BROADCAST (EACCES),
+    /// without a route (ENETUNREACH, ips_noroute), for a blackhole (0: silently discarded, as RTF_BLACKHOLE says)
+    /// or a reject route (EHOSTUNREACH).
+    /// </summary>
+    private static bool TryRoute(Mbuf m, InAddr dst, IpOutputOptions options, out bool broadcast,
+        [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rtentry? route, out int error)
+    {
+        broadcast = InAddrs.IsBroadcast(dst);
+        route = null;
+        error = 0;
+        if (broadcast && !options.AllowBroadcast)
+        {
+            error = Errno.EACCES;
+        }
+        else if ((route = Routes.Lookup(dst)) is null)
+        {
+            Ip.Stat(IpStat.ips_noroute);
+            error = Errno.ENETUNREACH;
+        }
+        else if (route.IsReject)
+        {
+            error = Errno.EHOSTUNREACH;
+        }
+        else if (!route.IsBlackhole)
+        {
+            return true;
+        }
+
+        m.Free();
+        return false;
+    }
+
     /// <summary>
     /// Sends a complete IP packet (header included) out of <paramref name="ifp"/> towards <paramref name="nextHop"/>,
     /// fragmenting it to the interface MTU when allowed (EMSGSIZE with DF). Used by local output and forwarding.
@@ -96,9 +108,12 @@ public static partial class IpOutput
             return Errno.ENETDOWN;
         }
 
+        // if_output with an AF_INET next hop; any broadcast goes as 255.255.255.255 so the link layer needs no
+        // subnet knowledge (ether_output's M_BCAST).
+        var dst = (broadcast ? InAddr.Broadcast : nextHop).ToSockaddr();
         if (m.Length <= ifp.Mtu)
         {
-            return EtherLayer.OutputIp(ifp, m, nextHop, broadcast);
+            return ifp.Output(m, in dst);
         }
 
         var ip = new IpHeader(m.Data);
@@ -109,6 +124,12 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        return IpFragment.Output(m, ifp.Mtu, fragment => EtherLayer.OutputIp(ifp, fragment, nextHop, broadcast));
+        return Fragment(m, ifp, dst);
     }
+
+    /// <summary>
+    /// The fragmenting path, apart so that its closure is allocated only when a datagram is fragmented (a lambda
+    /// capturing Transmit's parameters would cost an allocation on every packet).
+    /// </summary>
+    private static int Fragment(Mbuf m, Ifnet ifp, Sockaddr dst) => IpFragment.Output(m, ifp.Mtu, fragment => ifp.Output(fragment, in dst));
 }

@@ -1,9 +1,7 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Vimage.Core;
-using Vimage.Net.Ether;
-using Vimage.Net.Route;
+using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Inet;
 
@@ -35,71 +33,70 @@ public readonly record struct PingReply(
     IReadOnlyList<InAddr>? RecordedRoute = null);
 
 /// <summary>
-/// A raw ICMP socket with what ping(8) needs (socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) in the vnet it was opened
-/// in): echo requests with an identifier unique among open ping sockets and a timestamp at the start of the data
-/// (8 bytes, when the data has room), optional TTL and Record Route; replies are matched by identifier, and ICMP
-/// errors quoting one of our requests are delivered too. Each call enters the socket's vnet, whatever the
-/// caller's current vnet. Received replies wait in a bounded queue (<see cref="QueueLimit"/>; the excess is counted
-/// in <see cref="Dropped"/>, like a full socket buffer).
+/// What ping(8) does with its socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), in the vnet it was opened in: echo requests
+/// with an identifier unique among open ping sockets and a timestamp at the start of the data (8 bytes, when the
+/// data has room), optional TTL and Record Route (the request then carries its own header, IP_HDRINCL). The raw
+/// socket receives every echo reply and ICMP error of the vnet (rip_input); <see cref="TryReceive"/> reads them and
+/// keeps replies with our identifier and errors quoting one of our requests, as ping(8) does. Each call enters the
+/// socket's vnet, whatever the caller's current vnet. Both buffers are IP_MAXPACKET + 128 bytes (ping(8)'s
+/// SO_SNDBUF / SO_RCVBUF); what does not fit is dropped and counted in <see cref="Dropped"/>.
 /// </summary>
 public sealed class PingSocket : IDisposable
 {
-    /// <summary>Replies kept for <see cref="TryReceive"/> before new ones are dropped.</summary>
-    public const int QueueLimit = 1024;
-
     /// <summary>Data bytes holding the send timestamp (ping(8)'s struct tv32 has the same size).</summary>
     public const int TimestampLength = 8;
+
+    /// <summary>ping(8)'s socket buffer size: IP_MAXPACKET + 128.</summary>
+    public const int BufferSize = IpHeader.MaxPacket + 128;
 
     /// <summary>MAX_IPOPTLEN: ping -R reserves the whole option space for Record Route (9 addresses).</summary>
     private const int RecordRouteSpace = 40;
 
     private static readonly HashSet<ushort> IdsInUse = [];
     private static int s_nextId = Random.Shared.Next(1, 0xffff);
-    private static int s_ipId = Random.Shared.Next(0, 0xffff);
 
-    private readonly IcmpHandler _handler;
-    private readonly ConcurrentQueue<PingReply> _replies = new();
-    private readonly SemaphoreSlim _available = new(0);
-    private long _dropped;
+    private readonly Socket _so;
+    private readonly object _sendLock = new();
+    private readonly byte[] _send = new byte[IpHeader.MaxPacket];
+    private readonly byte[] _receive = new byte[IpHeader.MaxPacket];
+    private readonly object _receiveLock = new();
+    private int _ttl = -1;
+    private bool _headerIncluded;
     private int _disposed;
 
-    private PingSocket(Vnet vnet, ushort id)
+    private PingSocket(Socket so, ushort id)
     {
-        Vnet = vnet;
+        _so = so;
         Identifier = id;
-        _handler = OnIcmp;
     }
 
     /// <summary>The vnet the socket lives in.</summary>
-    public Vnet Vnet { get; }
+    public Vnet Vnet => _so.Vnet;
 
     /// <summary>icmp_id of our requests (ping(8) uses its pid).</summary>
     public ushort Identifier { get; }
 
-    /// <summary>Replies dropped because the queue was full.</summary>
-    public long Dropped => Interlocked.Read(ref _dropped);
+    /// <summary>Replies (ours or not) dropped because the receive buffer was full.</summary>
+    public long Dropped => _so.ReceiveDrops;
 
     /// <summary>Opens a ping socket in <paramref name="vnet"/>.</summary>
     public static PingSocket Open(Vnet vnet)
     {
         ArgumentNullException.ThrowIfNull(vnet);
         ushort id = AllocateId();
-        var socket = new PingSocket(vnet, id);
         try
         {
-            using (Curvnet.Set(vnet))
-            {
-                IcmpListeners.Add(socket._handler);
-            }
+            Socket so = Socket.Create(vnet, SaFamily.AF_INET, SockType.SOCK_RAW, IpProto.Icmp, nameof(PingSocket));
+            so.SetOption(SoOption.SO_SNDBUF, BufferSize);
+            so.SetOption(SoOption.SO_RCVBUF, BufferSize);
+            so.SetOption(SoOption.SO_BROADCAST, 1); // ping 192.0.2.255 is allowed, as for root
+            return new PingSocket(so, id);
         }
         catch
         {
             ReleaseId(id);
             throw;
         }
-
-        vnet.AddSocket();
-        return socket;
     }
 
     /// <summary>
@@ -116,42 +113,82 @@ public sealed class PingSocket : IDisposable
             return Errno.EINVAL;
         }
 
-        int hlen = IpHeader.MinLength + (recordRoute ? RecordRouteSpace : 0);
+        int hlen = recordRoute ? IpHeader.MinLength + RecordRouteSpace : 0;
         int icmpLength = Icmp.HeaderLength + payloadSize;
-        if (hlen + icmpLength > IpHeader.MaxPacket)
+        if (Math.Max(hlen, IpHeader.MinLength) + icmpLength > IpHeader.MaxPacket)
         {
             return Errno.EMSGSIZE;
         }
 
-        if (!Vnet.TryEnter())
+        lock (_sendLock)
         {
-            return Errno.ENETDOWN;
-        }
-
-        try
-        {
-            using (Curvnet.Set(Vnet))
+            try
             {
-                return recordRoute ? SendWithOptions(dst, sequence, icmpLength, ttl) : SendPlain(dst, sequence, icmpLength, ttl);
+                if (ttl != _ttl)
+                {
+                    _so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_TTL, set: true, ttl);
+                    _ttl = ttl;
+                }
+
+                if (recordRoute != _headerIncluded)
+                {
+                    _so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_HDRINCL, set: true, recordRoute ? 1 : 0);
+                    _headerIncluded = recordRoute;
+                }
+
+                Span<byte> packet = _send.AsSpan(0, hlen + icmpLength);
+                if (recordRoute)
+                {
+                    WriteRecordRouteHeader(packet, dst, ttl != 0 ? ttl : DefaultTtl());
+                }
+
+                WriteEcho(packet[hlen..], sequence);
+                _so.SendTo(packet, dst.ToSockaddr());
+                return 0;
             }
-        }
-        finally
-        {
-            Vnet.Exit();
+            catch (NetSocketException e)
+            {
+                return e.Errno;
+            }
+            catch (ObjectDisposedException) when (Volatile.Read(ref _disposed) == 0)
+            {
+                return Errno.ENETDOWN; // the vnet is going away
+            }
         }
     }
 
-    /// <summary>Waits up to <paramref name="timeoutMs"/> (Timeout.Infinite: forever) for the next reply.</summary>
+    /// <summary>Waits up to <paramref name="timeoutMs"/> (Timeout.Infinite: forever) for the next reply of ours.</summary>
     public bool TryReceive(int timeoutMs, out PingReply reply)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_available.Wait(timeoutMs) && _replies.TryDequeue(out reply))
+        long deadline = timeoutMs > 0 ? Environment.TickCount64 + timeoutMs : 0;
+        lock (_receiveLock)
         {
-            return true;
-        }
+            while (true)
+            {
+                int wait = timeoutMs > 0 ? (int)Math.Max(0, deadline - Environment.TickCount64) : timeoutMs;
+                SocketReceiveResult r;
+                try
+                {
+                    r = _so.Receive(_receive, wait);
+                }
+                catch (NetSocketException e) when (e.Errno == NetSocketException.EAGAIN)
+                {
+                    reply = default;
+                    return false;
+                }
+                catch (ObjectDisposedException) when (Volatile.Read(ref _disposed) == 0)
+                {
+                    reply = default;
+                    return false; // the vnet was destroyed: nothing will come
+                }
 
-        reply = default;
-        return false;
+                if (TryParse(_receive.AsSpan(0, r.BytesReceived), out reply))
+                {
+                    return true;
+                }
+            }
+        }
     }
 
     public void Dispose()
@@ -161,98 +198,42 @@ public sealed class PingSocket : IDisposable
             return;
         }
 
-        if (Vnet.TryEnter())
-        {
-            try
-            {
-                using (Curvnet.Set(Vnet))
-                {
-                    IcmpListeners.Remove(_handler);
-                }
-            }
-            finally
-            {
-                Vnet.Exit();
-            }
-        }
-
-        Vnet.RemoveSocket();
+        _so.Close();
         ReleaseId(Identifier);
-        while (_replies.TryDequeue(out _))
+    }
+
+    /// <summary>net.inet.ip.ttl of the socket's vnet (ENETDOWN-worthy ObjectDisposedException when it is gone).</summary>
+    private byte DefaultTtl()
+    {
+        if (!Vnet.TryEnter())
         {
+            throw new ObjectDisposedException(nameof(PingSocket), $"socket closed: {Vnet} is shutting down or destroyed");
+        }
+
+        try
+        {
+            using (Curvnet.Set(Vnet))
+            {
+                return (byte)Ip.DefaultTtl;
+            }
+        }
+        finally
+        {
+            Vnet.Exit();
         }
     }
 
-    /// <summary>A plain request goes through ip_output like any datagram (id, source selection, fragmentation).</summary>
-    private int SendPlain(InAddr dst, ushort sequence, int icmpLength, byte ttl)
+    /// <summary>ping -R: the IP header with a Record Route option; rip_output fills in id, source and checksum.</summary>
+    private static void WriteRecordRouteHeader(Span<byte> packet, InAddr dst, byte ttl)
     {
-        Mbuf? m = MbufPool.GetFor(IpHeader.MinLength + icmpLength);
-        if (m is null)
-        {
-            return Errno.ENOBUFS;
-        }
-
-        WriteEcho(m.Append(icmpLength), sequence);
-        return IpOutput.Send(m, InAddr.Any, dst, IpProto.Icmp, new IpOutputOptions(Ttl: ttl, AllowBroadcast: true));
-    }
-
-    /// <summary>
-    /// With Record Route the header carries options, which IpOutput.Send does not build: route lookup and source
-    /// selection are done here, then the finished packet goes to IpOutput.Transmit (which fragments as needed).
-    /// </summary>
-    private int SendWithOptions(InAddr dst, ushort sequence, int icmpLength, byte ttl)
-    {
-        Rtentry? route = Routes.Lookup(dst);
-        if (route is null)
-        {
-            Ip.Stat(IpStat.ips_noroute);
-            return Errno.ENETUNREACH;
-        }
-
-        if (route.IsBlackhole)
-        {
-            return 0;
-        }
-
-        if (route.IsReject)
-        {
-            return Errno.EHOSTUNREACH;
-        }
-
-        Ifnet ifp = route.Interface;
-        InAddr src = InAddrs.SourceFor(ifp, dst);
-        if (src.IsAny)
-        {
-            src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
-        }
-
         int hlen = IpHeader.MinLength + RecordRouteSpace;
-        int total = hlen + icmpLength;
-        Mbuf? m = MbufPool.GetFor(total);
-        if (m is null)
-        {
-            return Errno.ENOBUFS;
-        }
-
-        if (m.LeadingSpace < EtherLayer.HeaderLength)
-        {
-            m.Free();
-            return Errno.ENOBUFS;
-        }
-
-        Span<byte> packet = m.Append(total);
-        ushort id = (ushort)Interlocked.Increment(ref s_ipId);
-        IpHeader.Write(packet, total, id, 0, ttl != 0 ? ttl : (byte)Ip.DefaultTtl, IpProto.Icmp, src, dst);
+        IpHeader.Write(packet, packet.Length, 0, 0, ttl, IpProto.Icmp, InAddr.Any, dst);
         packet[0] = (byte)(0x40 | (hlen >> 2));
         Span<byte> options = packet[IpHeader.MinLength..hlen];
         options.Clear();
         options[0] = IpOptions.OptRecordRoute;
         options[1] = RecordRouteSpace - 1; // 39: 3 bytes + 9 addresses, then EOL
         options[2] = 4;                   // IPOPT_MINOFF: the first free slot
-        new IpHeader(packet).UpdateChecksum();
-        WriteEcho(packet[hlen..], sequence);
-        Ip.Stat(IpStat.ips_localout);
-        return IpOutput.Transmit(m, ifp, route.NextHop(dst), InAddrs.IsBroadcast(dst));
     }
 
     private void WriteEcho(Span<byte> icmp, ushort sequence)
@@ -279,10 +260,11 @@ public sealed class PingSocket : IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
     }
 
-    /// <summary>The listener: runs in the socket's vnet on the receiving thread; takes only what is ours.</summary>
-    private bool OnIcmp(Mbuf m, int hlen)
+    /// <summary>pr_pack: an echo reply with our identifier, or an error quoting one of our requests.</summary>
+    private bool TryParse(ReadOnlySpan<byte> packet, out PingReply reply)
     {
-        ReadOnlySpan<byte> packet = m.Data;
+        reply = default;
+        int hlen = packet.Length >= IpHeader.MinLength ? (packet[0] & 0x0f) * 4 : 0;
         if (hlen < IpHeader.MinLength || packet.Length < hlen + Icmp.HeaderLength)
         {
             return false;
@@ -290,7 +272,6 @@ public sealed class PingSocket : IDisposable
 
         ReadOnlySpan<byte> icmp = packet[hlen..];
         byte type = icmp[0];
-        PingReply reply;
         if (type == IcmpType.EchoReply)
         {
             if (BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]) != Identifier)
@@ -301,46 +282,35 @@ public sealed class PingSocket : IDisposable
             ushort sequence = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
             reply = new PingReply(PingReplyKind.EchoReply, InAddr.Read(packet[12..]), sequence, packet[8], icmp.Length,
                 RttFrom(icmp[Icmp.HeaderLength..]), type, icmp[1], RecordedRoute(packet[IpHeader.MinLength..hlen]));
+            return true;
         }
-        else if (IcmpType.IsError(type))
-        {
-            // The quote: the request's IP header (options included) and at least its 8-byte ICMP header.
-            ReadOnlySpan<byte> quote = icmp[Icmp.HeaderLength..];
-            if (quote.Length < IpHeader.MinLength || quote[0] >> 4 != 4)
-            {
-                return false;
-            }
 
-            int qhlen = (quote[0] & 0x0f) * 4;
-            if (qhlen < IpHeader.MinLength || quote.Length < qhlen + Icmp.HeaderLength || quote[9] != IpProto.Icmp)
-            {
-                return false;
-            }
-
-            ReadOnlySpan<byte> request = quote[qhlen..];
-            if (request[0] != IcmpType.Echo || BinaryPrimitives.ReadUInt16BigEndian(request[4..]) != Identifier)
-            {
-                return false;
-            }
-
-            ushort sequence = BinaryPrimitives.ReadUInt16BigEndian(request[6..]);
-            reply = new PingReply(PingReplyKind.Error, InAddr.Read(packet[12..]), sequence, packet[8], icmp.Length,
-                RttFrom(request[Icmp.HeaderLength..]), type, icmp[1]);
-        }
-        else
+        if (!IcmpType.IsError(type))
         {
             return false;
         }
 
-        m.Free();
-        if (_replies.Count >= QueueLimit || Volatile.Read(ref _disposed) != 0)
+        // The quote: the request's IP header (options included) and at least its 8-byte ICMP header.
+        ReadOnlySpan<byte> quote = icmp[Icmp.HeaderLength..];
+        if (quote.Length < IpHeader.MinLength || quote[0] >> 4 != 4)
         {
-            Interlocked.Increment(ref _dropped);
-            return true;
+            return false;
         }
 
-        _replies.Enqueue(reply);
-        _available.Release();
+        int qhlen = (quote[0] & 0x0f) * 4;
+        if (qhlen < IpHeader.MinLength || quote.Length < qhlen + Icmp.HeaderLength || quote[9] != IpProto.Icmp)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> request = quote[qhlen..];
+        if (request[0] != IcmpType.Echo || BinaryPrimitives.ReadUInt16BigEndian(request[4..]) != Identifier)
+        {
+            return false;
+        }
+
+        reply = new PingReply(PingReplyKind.Error, InAddr.Read(packet[12..]), BinaryPrimitives.ReadUInt16BigEndian(request[6..]),
+            packet[8], icmp.Length, RttFrom(request[Icmp.HeaderLength..]), type, icmp[1]);
         return true;
     }
 

@@ -1,4 +1,6 @@
+using Vimage.Core;
 using Vimage.Net.Iflib;
+using Vimage.Net.Netisr;
 
 namespace Vimage.Net.Loopback;
 
@@ -37,5 +39,29 @@ internal sealed class LoopbackDevice(int unit) : VirtualNic
     {
         m.Flags |= MbufFlags.Loop;
         return Context!.RxPost(m) ? 0 : MpRing.ENOBUFS;
+    }
+}
+
+/// <summary>looutput and if_simloop's receive half: what lo0 sends comes back in to the protocol of its IP version.</summary>
+public static partial class LoopbackIo
+{
+    /// <summary>looutput: no link header, no resolution; the frame goes straight to the (self-peered) driver.</summary>
+    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
+    {
+        ifp.Transmit(m);
+        return 0;
+    }
+
+    /// <summary>if_simloop's netisr_queue: the IP version nibble picks NETISR_IP or NETISR_IPV6 (too short: IP, which counts it).</summary>
+    public static void Input(Ifnet ifp, Mbuf m)
+        => NetisrTable.Dispatch(m.Length > 0 && (m.Data[0] >> 4) == 6 ? NetisrProto.NETISR_IPV6 : NetisrProto.NETISR_IP, ifp, m);
+
+    /// <summary>vnet_loif_init: every vnet gets its lo0, up (its address comes with the inet domain).</summary>
+    [VnetSysinit(SiSub.SI_SUB_PSEUDO, SiOrder.SI_ORDER_ANY)]
+    private static void vnet_loif_init()
+    {
+        Ifnets.EnsureCloner("lo", static () => new LoopbackCloner());
+        Ifnet lo0 = Ifnets.Create("lo0")[0];
+        lo0.SetUp(true);
     }
 }

@@ -71,7 +71,7 @@ public sealed class TapCloner() : IfCloner("tap")
         ArgumentNullException.ThrowIfNull(device);
         ObjectDisposedException.ThrowIf(device.IsDisposed, device);
         _ = Vimage.Core.Curvnet.Current ?? throw new InvalidOperationException("tap create needs a current vnet (Curvnet.Set)");
-        Epair.NetCloners.EnsureRegistered();
+        Ifnets.EnsureCloner("tap", static () => new TapCloner());
         t_adopt = device;
         try
         {

@@ -33,6 +33,19 @@ public static partial class Ifnets
         }
     }
 
+    /// <summary>Registers the cloner <paramref name="name"/> unless it already is (drivers call this before first use).</summary>
+    public static void EnsureCloner(string name, Func<IfCloner> create)
+    {
+        lock (Cloners)
+        {
+            if (!Cloners.ContainsKey(name))
+            {
+                IfCloner cloner = create();
+                Cloners[cloner.Name] = cloner;
+            }
+        }
+    }
+
     public static IReadOnlyList<string> ClonerNames
     {
         get

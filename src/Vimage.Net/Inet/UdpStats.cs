@@ -83,7 +83,7 @@ public static partial class Udp
     internal static int s_udp_sendspace = DefaultMaxDgram;
 
     /// <summary>udp_recvspace: the receive buffer of sockets created afterwards. Not virtualized.</summary>
-    [Sysctl("net.inet.udp.recvspace", SysctlFlags.RW, "Maximum space for incoming UDP datagrams", Min = 1, Max = UdpSocketLimits.MaxSockBuf)]
+    [Sysctl("net.inet.udp.recvspace", SysctlFlags.RW, "Maximum space for incoming UDP datagrams", Min = 1, Max = Vimage.Net.Sockets.SockBuf.MaxSockBuf)]
     internal static int s_udp_recvspace = DefaultRecvSpace;
 
     /// <summary>Reads a statistic of the current vnet (netstat -s -p udp).</summary>
@@ -108,14 +108,4 @@ public static partial class Udp
 
     /// <summary>UDPSTAT_INC.</summary>
     internal static void Stat(UdpStat field) => V_udpstat.Inc(field);
-}
-
-/// <summary>Socket-buffer limits (kern.ipc.maxsockbuf and sb_efficiency).</summary>
-public static class UdpSocketLimits
-{
-    /// <summary>kern.ipc.maxsockbuf's default (2 MiB): the largest SO_RCVBUF / SO_SNDBUF.</summary>
-    public const int MaxSockBuf = 2 * 1024 * 1024;
-
-    /// <summary>sb_efficiency: buffer storage may be this many times the byte limit (sb_mbmax = hiwat * 8).</summary>
-    public const int SbEfficiency = 8;
 }

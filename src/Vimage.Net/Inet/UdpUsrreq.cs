@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Vimage.Core;
-using Vimage.Net.Route;
 using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Inet;
@@ -13,33 +12,26 @@ namespace Vimage.Net.Inet;
 /// </summary>
 public static partial class Udp
 {
-    /// <summary>sizeof(struct sockaddr_in): what sbappendaddr charges each datagram beyond its data.</summary>
-    internal const int SockaddrLength = 16;
-
     [Vnet]
-    private static UdpPcbTable s_udbinfo = new();
+    private static InPcbInfo s_udbinfo = new();
 
-    private static readonly IcmpHandler CtlInputHandler = CtlInput;
+    /// <summary>inetsw's UDP entry (udp_usrreqs with udp_input and udp_ctlinput).</summary>
+    public static readonly UdpProtosw Protosw = new();
+
+    internal static readonly IpProtocolInput InputHandler = Input;
+    internal static readonly IcmpHandler CtlInputHandler = CtlInput;
 
     /// <summary>The current vnet's PCB table.</summary>
-    internal static UdpPcbTable Table => V_udbinfo;
+    internal static InPcbInfo Table => V_udbinfo;
 
     /// <summary>UDP sockets open in <paramref name="vnet"/> (netstat -p udp would list them).</summary>
     public static int SocketCount(Vnet vnet) => V_udbinfo_In(vnet).Count;
-
-    [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FOURTH)]
-    private static void udp_vnet_init()
-    {
-        IpProtocols.Register(IpProto.Udp, Input);
-        IcmpListeners.Add(CtlInputHandler);
-    }
 
     /// <summary>udp_destroy: sockets still open in the dying vnet are closed, so later use of them fails cleanly.</summary>
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FOURTH)]
     private static void udp_vnet_destroy()
     {
-        IcmpListeners.Remove(CtlInputHandler);
-        foreach (UdpPcb pcb in V_udbinfo.DetachAll())
+        foreach (InPcb pcb in V_udbinfo.DetachAll())
         {
             pcb.Socket.Abort("its vnet was destroyed");
         }
@@ -89,14 +81,14 @@ public static partial class Udp
             Stat(UdpStat.udps_nosum);
         }
 
-        UdpPcbTable table = V_udbinfo;
+        InPcbInfo table = V_udbinfo;
         if (dst.IsMulticast || InAddrs.IsBroadcast(dst))
         {
-            MultiInput(table, m, src, sport, dst, dport, length - HeaderLength);
+            MultiInput(table, m, hlen, src, sport, dst, dport);
             return;
         }
 
-        UdpPcb? pcb = table.Lookup(src, sport, dst, dport);
+        InPcb? pcb = table.Lookup(src, sport, dst, dport);
         if (pcb is null)
         {
             if (V_udp_log_in_vain != 0)
@@ -121,7 +113,7 @@ public static partial class Udp
             return;
         }
 
-        Append(pcb.Socket, m, length - HeaderLength);
+        Append(pcb.Socket, m, hlen, src, sport);
     }
 
     /// <summary>
@@ -129,10 +121,10 @@ public static partial class Udp
     /// is the wildcard or the destination and whose foreign end (if connected) is the sender; each but the last gets
     /// a copy. There is no IP_ADD_MEMBERSHIP yet, so multicast is not filtered by group (udps_filtermcast stays 0).
     /// </summary>
-    private static void MultiInput(UdpPcbTable table, Mbuf m, InAddr src, ushort sport, InAddr dst, ushort dport, int payload)
+    private static void MultiInput(InPcbInfo table, Mbuf m, int hlen, InAddr src, ushort sport, InAddr dst, ushort dport)
     {
-        UdpSocket? last = null;
-        foreach (UdpPcb pcb in table.Bucket(dport))
+        Socket? last = null;
+        foreach (InPcb pcb in table.Bucket(dport))
         {
             PcbEnds e = pcb.Ends;
             if (e.LocalPort != dport || (!e.Local.IsAny && e.Local != dst)
@@ -141,9 +133,9 @@ public static partial class Udp
                 continue;
             }
 
-            if (last is not null && Copy(m) is Mbuf copy)
+            if (last is not null && MbufDup.Dup(m) is Mbuf copy)
             {
-                Append(last, copy, payload);
+                Append(last, copy, hlen, src, sport);
             }
 
             last = pcb.Socket;
@@ -156,37 +148,24 @@ public static partial class Udp
             return;
         }
 
-        Append(last, m, payload);
+        Append(last, m, hlen, src, sport);
     }
 
-    /// <summary>udp_append: queue on the socket or count udps_fullsock.</summary>
-    private static void Append(UdpSocket so, Mbuf m, int payload)
+    /// <summary>udp_append: the datagram's data (headers stripped) goes on the socket from its sender, or udps_fullsock.</summary>
+    private static void Append(Socket so, Mbuf m, int hlen, InAddr src, ushort sport)
     {
-        switch (so.Deliver(m, payload))
+        m.Adjust(hlen + HeaderLength);
+        switch (so.AppendAddr(m, src.ToSockaddr(sport)))
         {
-            case UdpSocket.DeliverResult.Queued:
+            case SbAppendResult.Queued:
                 return;
-            case UdpSocket.DeliverResult.Full:
+            case SbAppendResult.Full:
                 Drop(m, UdpStat.udps_fullsock);
                 return;
             default:
                 m.Free(); // closed meanwhile
                 return;
         }
-    }
-
-    private static Mbuf? Copy(Mbuf m)
-    {
-        Mbuf? copy = MbufPool.GetFor(m.Length);
-        if (copy is null)
-        {
-            return null;
-        }
-
-        copy.SetData(m.Data);
-        copy.Flags = m.Flags;
-        copy.ReceiveInterface = m.ReceiveInterface;
-        return copy;
     }
 
     private static void Drop(Mbuf m, UdpStat reason)
@@ -320,13 +299,13 @@ public static partial class Udp
         InAddr foreign = InAddr.Read(quoted[16..]);
         ushort lport = BinaryPrimitives.ReadUInt16BigEndian(quoted[qhlen..]);
         ushort fport = BinaryPrimitives.ReadUInt16BigEndian(quoted[(qhlen + 2)..]);
-        UdpPcb? pcb = V_udbinfo.LookupConnected(foreign, fport, local, lport);
+        InPcb? pcb = V_udbinfo.LookupConnected(foreign, fport, local, lport);
         if (pcb is null)
         {
             return false;
         }
 
-        pcb.Socket.Notify(errno);
+        pcb.Socket.SetError(errno);
         m.Free();
         return true;
     }

@@ -1,7 +1,7 @@
 using Vimage.Core;
-using Vimage.Net.Inet;
+using Vimage.Net.Route;
 
-namespace Vimage.Net.Route;
+namespace Vimage.Net.Inet;
 
 /// <summary>
 /// The vnet's IPv4 routing table (FIB 0): longest-prefix match over per-prefix-length hash tables. The table is
@@ -172,4 +172,20 @@ internal sealed class RouteSnapshot
     public RouteSnapshot With(IEnumerable<Rtentry> added) => new([.. Entries, .. added]);
 
     public RouteSnapshot Without(Func<Rtentry, bool> remove) => new(Entries.Where(r => !remove(r)).ToArray());
+}
+
+/// <summary>The IPv4 FIB registered with <see cref="Ribs"/> (AF_INET's rib_head).</summary>
+public sealed class InetRib : IRib
+{
+    public static readonly InetRib Instance = new();
+
+    private InetRib()
+    {
+    }
+
+    public SaFamily Family => SaFamily.AF_INET;
+
+    public IReadOnlyList<Nhop> Entries(Vnet vnet) => Routes.Of(vnet);
+
+    public void PurgeInterface(Ifnet ifp) => Routes.PurgeInterface(ifp);
 }

@@ -1,6 +1,4 @@
-using Vimage.Net.Inet;
-
-namespace Vimage.Net.Sockets;
+namespace Vimage.Net.Inet;
 
 /// <summary>
 /// What recvfrom(2) returns for one datagram: the bytes copied, the sender, and MSG_TRUNC when the datagram did not

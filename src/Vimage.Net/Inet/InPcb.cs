@@ -3,7 +3,7 @@ using Vimage.Net.Sockets;
 namespace Vimage.Net.Inet;
 
 /// <summary>The addresses of a PCB (inp_inc): replaced as a whole on bind/connect so readers never see half an update.</summary>
-internal sealed record PcbEnds(InAddr Local, ushort LocalPort, InAddr Foreign, ushort ForeignPort)
+public sealed record PcbEnds(InAddr Local, ushort LocalPort, InAddr Foreign, ushort ForeignPort)
 {
     public static readonly PcbEnds Unbound = new(InAddr.Any, 0, InAddr.Any, 0);
 
@@ -12,12 +12,19 @@ internal sealed record PcbEnds(InAddr Local, ushort LocalPort, InAddr Foreign, u
     public bool IsConnected => ForeignPort != 0;
 }
 
-/// <summary>struct inpcb for UDP: one per socket, found by port in its vnet's <see cref="UdpPcbTable"/>.</summary>
-internal sealed class UdpPcb(UdpSocket socket)
+/// <summary>
+/// struct inpcb (netinet/in_pcb.c): the inet control block of one socket (its so_pcb), shared by every inet
+/// transport: the addresses, the socket and the IP-level options (IP_TTL, IP_TOS). Found through its protocol's
+/// <see cref="InPcbInfo"/>.
+/// </summary>
+public sealed class InPcb(Socket socket, InPcbInfo info)
 {
     private volatile PcbEnds _ends = PcbEnds.Unbound;
 
-    public UdpSocket Socket { get; } = socket;
+    public Socket Socket { get; } = socket;
+
+    /// <summary>inp_pcbinfo.</summary>
+    public InPcbInfo Info { get; } = info;
 
     public PcbEnds Ends
     {
@@ -26,28 +33,38 @@ internal sealed class UdpPcb(UdpSocket socket)
     }
 
     /// <summary>SO_REUSEADDR: a specific address may be bound beside a wildcard one on the same port.</summary>
-    public bool ReuseAddress { get; set; }
+    public bool ReuseAddress => (Socket.Options & SoOptions.SO_REUSEADDR) != 0;
 
     /// <summary>SO_REUSEPORT: the same address and port may be bound by several sockets that all set it.</summary>
-    public bool ReusePort { get; set; }
+    public bool ReusePort => (Socket.Options & SoOptions.SO_REUSEPORT) != 0;
+
+    /// <summary>inp_ip_ttl (IP_TTL); 0 uses net.inet.ip.ttl.</summary>
+    public byte Ttl { get; set; }
+
+    /// <summary>inp_ip_tos (IP_TOS).</summary>
+    public byte Tos { get; set; }
+
+    /// <summary>inp_ip_p: a raw socket's protocol (0: every protocol).</summary>
+    public int Protocol { get; init; }
+
+    /// <summary>INP_HDRINCL (IP_HDRINCL): a raw socket's sends carry their own IP header.</summary>
+    public bool HeaderIncluded { get; set; }
 }
 
 /// <summary>
-/// V_udbinfo: the vnet's UDP PCBs. Every PCB is listed from socket creation (inp_list) so the vnet's destructor can
-/// close what is left; bound ones sit in a port hash whose buckets are immutable arrays replaced under the write
-/// lock, so input looks sockets up without locking or allocating.
+/// struct inpcbinfo (one per protocol per vnet: V_udbinfo, later V_tcbinfo): every PCB is listed from socket
+/// creation (inp_list) so the vnet's destructor can close what is left; bound ones sit in a port hash whose
+/// buckets are immutable arrays replaced under the write lock, so input looks sockets up without locking or
+/// allocating. Ephemeral ports come from net.inet.ip.portrange.first/last, sequentially or at a random start
+/// (net.inet.ip.portrange.randomized), as in_pcb_lport_dest does.
 /// </summary>
-internal sealed class UdpPcbTable
+public sealed class InPcbInfo
 {
-    /// <summary>net.inet.ip.portrange.hifirst / hilast (IP_PORTRANGE_HIGH), the ephemeral range used here.</summary>
-    public const ushort EphemeralFirst = 49152;
-    public const ushort EphemeralLast = 65535;
-
     private const int HashSize = 256;
     private readonly object _lock = new();
-    private readonly UdpPcb[]?[] _hash = new UdpPcb[]?[HashSize];
-    private readonly HashSet<UdpPcb> _all = [];
-    private int _nextEphemeral = EphemeralFirst;
+    private readonly InPcb[]?[] _hash = new InPcb[]?[HashSize];
+    private readonly HashSet<InPcb> _all = [];
+    private int _lastPort;
     private bool _dead;
 
     public int Count
@@ -62,7 +79,7 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>in_pcballoc: false once the vnet is being torn down.</summary>
-    public bool Attach(UdpPcb pcb)
+    public bool Attach(InPcb pcb)
     {
         lock (_lock)
         {
@@ -77,7 +94,7 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>in_pcbdetach + in_pcbremlists.</summary>
-    public void Detach(UdpPcb pcb)
+    public void Detach(InPcb pcb)
     {
         lock (_lock)
         {
@@ -87,12 +104,12 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>Marks the table dead and empties it; the caller closes the sockets returned.</summary>
-    public UdpPcb[] DetachAll()
+    public InPcb[] DetachAll()
     {
         lock (_lock)
         {
             _dead = true;
-            UdpPcb[] all = [.. _all];
+            InPcb[] all = [.. _all];
             _all.Clear();
             Array.Clear(_hash);
             return all;
@@ -100,7 +117,7 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>in_pcbbind: port 0 picks an ephemeral port. Returns 0 or an errno (EADDRINUSE, EADDRNOTAVAIL, EINVAL).</summary>
-    public int Bind(UdpPcb pcb, InAddr local, ushort port)
+    public int Bind(InPcb pcb, InAddr local, ushort port)
     {
         lock (_lock)
         {
@@ -116,21 +133,10 @@ internal sealed class UdpPcbTable
 
             if (port == 0)
             {
-                int span = EphemeralLast - EphemeralFirst + 1;
-                for (int i = 0; i < span; i++)
+                int error = AllocatePort(local, pcb, out port);
+                if (error != 0)
                 {
-                    ushort candidate = (ushort)_nextEphemeral;
-                    _nextEphemeral = candidate == EphemeralLast ? EphemeralFirst : candidate + 1;
-                    if (!Conflicts(local, candidate, reuseAddress: false, reusePort: false, self: pcb))
-                    {
-                        port = candidate;
-                        break;
-                    }
-                }
-
-                if (port == 0)
-                {
-                    return Errno.EADDRNOTAVAIL; // the range is exhausted
+                    return error;
                 }
             }
             else if (Conflicts(local, port, pcb.ReuseAddress, pcb.ReusePort, pcb))
@@ -144,8 +150,45 @@ internal sealed class UdpPcbTable
         }
     }
 
+    /// <summary>
+    /// in_pcb_lport_dest: the next free port of net.inet.ip.portrange.first..last after the last one handed out
+    /// (from a random point when portrange.randomized is set); EADDRNOTAVAIL when the whole range is taken.
+    /// </summary>
+    private int AllocatePort(InAddr local, InPcb pcb, out ushort port)
+    {
+        int first = PortRange.First, last = PortRange.Last;
+        if (first > last)
+        {
+            (first, last) = (last, first);
+        }
+
+        int count = last - first;
+        if (PortRange.Randomized && last > first)
+        {
+            _lastPort = first + Random.Shared.Next(last - first);
+        }
+
+        while (count-- >= 0)
+        {
+            _lastPort++;
+            if (_lastPort < first || _lastPort > last)
+            {
+                _lastPort = first;
+            }
+
+            if (!Conflicts(local, (ushort)_lastPort, reuseAddress: false, reusePort: false, self: pcb))
+            {
+                port = (ushort)_lastPort;
+                return 0;
+            }
+        }
+
+        port = 0;
+        return Errno.EADDRNOTAVAIL; // the range is exhausted
+    }
+
     /// <summary>in_pcbconnect's final step: the PCB (already bound) gets its foreign end and local address. EADDRINUSE if the 4-tuple exists.</summary>
-    public int Connect(UdpPcb pcb, InAddr local, InAddr foreign, ushort foreignPort)
+    public int Connect(InPcb pcb, InAddr local, InAddr foreign, ushort foreignPort)
     {
         lock (_lock)
         {
@@ -155,8 +198,8 @@ internal sealed class UdpPcbTable
             }
 
             PcbEnds ends = pcb.Ends;
-            UdpPcb[]? bucket = _hash[ends.LocalPort & (HashSize - 1)];
-            foreach (UdpPcb other in bucket ?? [])
+            InPcb[]? bucket = _hash[ends.LocalPort & (HashSize - 1)];
+            foreach (InPcb other in bucket ?? [])
             {
                 PcbEnds o = other.Ends;
                 if (other != pcb && o.LocalPort == ends.LocalPort && o.Local == local && o.Foreign == foreign && o.ForeignPort == foreignPort)
@@ -171,7 +214,7 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>udp_disconnect: the foreign end goes and the local address reverts to the wildcard (as in BSD).</summary>
-    public void Disconnect(UdpPcb pcb)
+    public void Disconnect(InPcb pcb)
     {
         lock (_lock)
         {
@@ -184,16 +227,16 @@ internal sealed class UdpPcbTable
     /// in_pcblookup_hash for unicast input: the connected socket of the exact 4-tuple first, then a socket bound to
     /// the destination address, then one bound to the wildcard. Lock-free and allocation-free.
     /// </summary>
-    public UdpPcb? Lookup(InAddr src, ushort sport, InAddr dst, ushort dport)
+    public InPcb? Lookup(InAddr src, ushort sport, InAddr dst, ushort dport)
     {
-        UdpPcb[]? bucket = Volatile.Read(ref _hash[dport & (HashSize - 1)]);
+        InPcb[]? bucket = Volatile.Read(ref _hash[dport & (HashSize - 1)]);
         if (bucket is null)
         {
             return null;
         }
 
-        UdpPcb? exactLocal = null, wildcard = null;
-        foreach (UdpPcb pcb in bucket)
+        InPcb? exactLocal = null, wildcard = null;
+        foreach (InPcb pcb in bucket)
         {
             PcbEnds e = pcb.Ends;
             if (e.LocalPort != dport)
@@ -225,10 +268,10 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>in_pcblookup without INPLOOKUP_WILDCARD: only a connected socket of the exact 4-tuple (ctlinput).</summary>
-    public UdpPcb? LookupConnected(InAddr foreign, ushort fport, InAddr local, ushort lport)
+    public InPcb? LookupConnected(InAddr foreign, ushort fport, InAddr local, ushort lport)
     {
-        UdpPcb[]? bucket = Volatile.Read(ref _hash[lport & (HashSize - 1)]);
-        foreach (UdpPcb pcb in bucket ?? [])
+        InPcb[]? bucket = Volatile.Read(ref _hash[lport & (HashSize - 1)]);
+        foreach (InPcb pcb in bucket ?? [])
         {
             PcbEnds e = pcb.Ends;
             if (e.LocalPort == lport && e.IsConnected && e.Foreign == foreign && e.ForeignPort == fport && (e.Local.IsAny || e.Local == local))
@@ -241,15 +284,15 @@ internal sealed class UdpPcbTable
     }
 
     /// <summary>The PCBs hashed with <paramref name="port"/> (callers check the port): udp_multi_input walks it.</summary>
-    public ReadOnlySpan<UdpPcb> Bucket(ushort port) => Volatile.Read(ref _hash[port & (HashSize - 1)]);
+    public ReadOnlySpan<InPcb> Bucket(ushort port) => Volatile.Read(ref _hash[port & (HashSize - 1)]);
 
     /// <summary>
     /// in_pcblookup_local with FreeBSD's rules: without SO_REUSEADDR a wildcard and a specific address on the same
     /// port conflict; identical addresses conflict unless both sockets set SO_REUSEPORT.
     /// </summary>
-    private bool Conflicts(InAddr local, ushort port, bool reuseAddress, bool reusePort, UdpPcb self)
+    private bool Conflicts(InAddr local, ushort port, bool reuseAddress, bool reusePort, InPcb self)
     {
-        foreach (UdpPcb other in _hash[port & (HashSize - 1)] ?? [])
+        foreach (InPcb other in _hash[port & (HashSize - 1)] ?? [])
         {
             PcbEnds o = other.Ends;
             if (other == self || o.LocalPort != port)
@@ -273,13 +316,13 @@ internal sealed class UdpPcbTable
         return false;
     }
 
-    private void AddToHash(UdpPcb pcb, ushort port)
+    private void AddToHash(InPcb pcb, ushort port)
     {
-        ref UdpPcb[]? slot = ref _hash[port & (HashSize - 1)];
+        ref InPcb[]? slot = ref _hash[port & (HashSize - 1)];
         Volatile.Write(ref slot, [.. slot ?? [], pcb]);
     }
 
-    private void RemoveFromHash(UdpPcb pcb)
+    private void RemoveFromHash(InPcb pcb)
     {
         PcbEnds e = pcb.Ends;
         if (!e.IsBound)
@@ -287,13 +330,13 @@ internal sealed class UdpPcbTable
             return;
         }
 
-        ref UdpPcb[]? slot = ref _hash[e.LocalPort & (HashSize - 1)];
+        ref InPcb[]? slot = ref _hash[e.LocalPort & (HashSize - 1)];
         if (slot is null || Array.IndexOf(slot, pcb) < 0)
         {
             return;
         }
 
-        UdpPcb[] rest = slot.Where(p => p != pcb).ToArray();
+        InPcb[] rest = slot.Where(p => p != pcb).ToArray();
         Volatile.Write(ref slot, rest.Length == 0 ? null : rest);
     }
 }

@@ -12,6 +12,9 @@ public sealed class Mbuf
     /// <summary>Headroom left in front of received or built data (max_linkhdr + room for IP options).</summary>
     public const int Headroom = 128;
 
+    /// <summary>max_linkhdr: the largest link-layer header any interface prepends (Ethernet's 14 bytes).</summary>
+    public const int MaxLinkHdr = 14;
+
     private readonly byte[] _buffer;
     private int _state; // 0 = free (in the pool), 1 = owned
 
@@ -56,6 +59,9 @@ public sealed class Mbuf
 
     /// <summary>m_nextpkt: links packets in a batch or queue.</summary>
     public Mbuf? NextPacket { get; set; }
+
+    /// <summary>A socket buffer record's source address (the MT_SONAME mbuf sbappendaddr puts in front).</summary>
+    public Sockaddr Name { get; set; }
 
     /// <summary>Bytes free in front of the data.</summary>
     public int LeadingSpace => Offset;

@@ -21,6 +21,13 @@ public static class Errno
     public const int EHOSTDOWN = 64;
     public const int EHOSTUNREACH = 65;
     public const int EDESTADDRREQ = 39;
+    public const int EEXIST = 17;
+    public const int EPIPE = 32;
+    public const int EPROTOTYPE = 41;
+    public const int ENOPROTOOPT = 42;
+    public const int EPROTONOSUPPORT = 43;
+    public const int EOPNOTSUPP = 45;
+    public const int EAFNOSUPPORT = 47;
 
     public static string Name(int errno) => errno switch
     {
@@ -43,6 +50,13 @@ public static class Errno
         EHOSTDOWN => "EHOSTDOWN",
         EHOSTUNREACH => "EHOSTUNREACH",
         EDESTADDRREQ => "EDESTADDRREQ",
+        EEXIST => "EEXIST",
+        EPIPE => "EPIPE",
+        EPROTOTYPE => "EPROTOTYPE",
+        ENOPROTOOPT => "ENOPROTOOPT",
+        EPROTONOSUPPORT => "EPROTONOSUPPORT",
+        EOPNOTSUPP => "EOPNOTSUPP",
+        EAFNOSUPPORT => "EAFNOSUPPORT",
         _ => $"errno {errno}",
     };
 
@@ -64,6 +78,13 @@ public static class Errno
         EHOSTDOWN => "Host is down",
         EHOSTUNREACH => "No route to host",
         EDESTADDRREQ => "Destination address required",
+        EEXIST => "File exists",
+        EPIPE => "Broken pipe",
+        EPROTOTYPE => "Protocol wrong type for socket",
+        ENOPROTOOPT => "Protocol not available",
+        EPROTONOSUPPORT => "Protocol not supported",
+        EOPNOTSUPP => "Operation not supported",
+        EAFNOSUPPORT => "Address family not supported by protocol family",
         _ => Name(errno),
     };
 }

@@ -66,6 +66,9 @@ public sealed class Ifnet
     /// <summary>if_input: where received frames go (ether_input once the link layer attaches).</summary>
     public Action<Ifnet, Mbuf>? InputHandler { get; set; }
 
+    /// <summary>if_output: how network-layer packets leave (ether_output, looutput), set when the link layer attaches.</summary>
+    public IfOutput? OutputHandler { get; set; }
+
     public long Counter(IfCounter counter) => _counters.Fetch(counter);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -99,6 +102,21 @@ public sealed class Ifnet
         }
 
         handler(this, m);
+    }
+
+    /// <summary>if_output: hands a network-layer packet to the link layer (no link layer yet: dropped, ENETDOWN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public int Output(Mbuf m, in Sockaddr dst)
+    {
+        IfOutput? output = OutputHandler;
+        if (output is null)
+        {
+            Count(IfCounter.IFCOUNTER_OQDROPS);
+            m.Free();
+            return Errno.ENETDOWN;
+        }
+
+        return output(this, m, in dst);
     }
 
     /// <summary>if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down.</summary>

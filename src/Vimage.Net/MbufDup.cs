@@ -1,0 +1,20 @@
+namespace Vimage.Net;
+
+/// <summary>m_dup for one-mbuf packets: what a protocol hands each of several sockets.</summary>
+public static class MbufDup
+{
+    /// <summary>A copy of <paramref name="m"/>'s data, flags and receiving interface, or null when the pool is empty.</summary>
+    public static Mbuf? Dup(Mbuf m)
+    {
+        Mbuf? copy = MbufPool.GetFor(m.Length);
+        if (copy is null)
+        {
+            return null;
+        }
+
+        copy.SetData(m.Data);
+        copy.Flags = m.Flags;
+        copy.ReceiveInterface = m.ReceiveInterface;
+        return copy;
+    }
+}
