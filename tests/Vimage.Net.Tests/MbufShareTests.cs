@@ -190,7 +190,7 @@ public class MbufShareTests
 
                 // Socket buffers: datagrams queued on the jail's socket count against the jail, not their sender.
                 using UdpSocket sink = UdpSocket.Create(jail);
-                sink.ReceiveBufferSize = UdpSocketLimits.MaxSockBuf;
+                sink.ReceiveBufferSize = Vimage.Net.Sockets.SockBuf.MaxSockBuf;
                 sink.Bind(InAddr.Parse("192.0.2.2"), 9);
                 using (UdpSocket source = UdpSocket.Create(flooder))
                 {

@@ -47,7 +47,7 @@ public static partial class IpOutput
         Span<byte> header = m.Prepend(IpHeader.MinLength);
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
         Ip.Stat(IpStat.ips_localout);
-        int error = Transmit(m, ifp, route.NextHop(dst), broadcast);
+        error = Transmit(m, ifp, route.NextHop(dst), broadcast);
         if (error == Errno.ENETDOWN)
         {
             Ip.Stat(IpStat.ips_odropped); // counted here, not in Transmit: forwarding counts its own (ip_tryforward)
