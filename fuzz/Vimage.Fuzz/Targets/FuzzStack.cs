@@ -6,6 +6,7 @@ using Vimage.Net;
 using Vimage.Net.Arp;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Stack;
 
 namespace Vimage.Fuzz.Targets;
 
