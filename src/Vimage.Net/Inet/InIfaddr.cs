@@ -38,6 +38,20 @@ public static partial class InAddrs
 
     public static IEnumerable<InIfaddr> On(Ifnet ifp) => V_in_ifaddrs.Where(a => a.Interface == ifp);
 
+    /// <summary>Whether <paramref name="address"/> is on one of <paramref name="ifp"/>'s networks (per packet: no allocation).</summary>
+    public static bool IsOnLink(Ifnet ifp, InAddr address)
+    {
+        foreach (InIfaddr a in V_in_ifaddrs)
+        {
+            if (a.Interface == ifp && a.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>ifconfig IF inet A/len [alias]: EEXIST if the address is already on that interface.</summary>
     public static InIfaddr Add(Ifnet ifp, InAddr address, int prefixLength)
     {

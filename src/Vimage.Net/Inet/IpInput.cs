@@ -159,7 +159,7 @@ public static class IpForward
 
         InAddr nextHop = route.NextHop(dst);
         InAddr source = ip.Source;
-        bool redirect = route.Interface == arrival && Ip.SendRedirects && InAddrs.On(arrival).Any(a => a.Contains(source));
+        bool redirect = route.Interface == arrival && Ip.SendRedirects && InAddrs.IsOnLink(arrival, source);
         if (redirect)
         {
             // ip_tryforward leaves this case to ip_forward: the sender has a better first hop on its own link.
