@@ -26,6 +26,10 @@ internal sealed class InetVimage : IDisposable
     {
         (_va, _vb) = VnetPair.Create("vinet-a", "vinet-b");
         (_a, _b) = VnetPair.Epair(_va, _vb, a => InAddrs.Add(a, AddrA, 24), b => InAddrs.Add(b, AddrB, 24));
+
+        // FreeBSD (and Vimage) limit echo replies to icmplim a second (BANDLIM_ICMP_ECHO); Linux's default
+        // icmp_ratemask does not limit them. Lift the limit in the responder so both sides answer every ping.
+        Sysctl.Set("net.inet.icmp.icmplim", "0", _vb);
     }
 
     public string Description => _va != _vb
