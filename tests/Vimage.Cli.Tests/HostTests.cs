@@ -206,47 +206,17 @@ internal sealed partial class HostTestJson : System.Text.Json.Serialization.Json
 /// <summary>A `vimage host --foreground` process on a socket in a fresh temporary directory; killed on Dispose.</summary>
 public sealed class HostProcess : IDisposable
 {
-    private readonly StringBuilder _log = new();
+    private readonly LaunchedHost _host = new(); // run/ does not exist yet: the host creates it 0700
 
-    public HostProcess()
-    {
-        Root = Path.Combine(Path.GetTempPath(), "vimage-host-test-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(Root);
-        SocketPath = Path.Combine(Root, "run", "h.sock"); // run/ does not exist: the host creates it 0700
-        Process = Process.Start(HostProcesses.StartInfo(["host", "--foreground", "--socket", SocketPath]))!;
-        Process.StandardInput.Close();
-        Process.OutputDataReceived += (_, e) => Append(e.Data);
-        Process.ErrorDataReceived += (_, e) => Append(e.Data);
-        Process.BeginOutputReadLine();
-        Process.BeginErrorReadLine();
-        if (!HostProcesses.WaitFor(() => HostProcesses.Listening(SocketPath) || Process.HasExited, TimeSpan.FromSeconds(15)) || Process.HasExited)
-        {
-            string log = Log;
-            Dispose();
-            throw new InvalidOperationException("the host did not start:\n" + log);
-        }
+    public string Root => _host.Root;
 
-        Env = new Dictionary<string, string?> { ["VIMAGE_SOCKET"] = SocketPath, ["VIMAGE_NO_AUTOSTART"] = "1" };
-    }
+    public string SocketPath => _host.SocketPath;
 
-    public string Root { get; }
+    public Process Process => _host.Process;
 
-    public string SocketPath { get; }
+    public Dictionary<string, string?> Env => _host.Env;
 
-    public Process Process { get; }
-
-    public Dictionary<string, string?> Env { get; }
-
-    public string Log
-    {
-        get
-        {
-            lock (_log)
-            {
-                return _log.ToString();
-            }
-        }
-    }
+    public string Log => _host.Log;
 
     /// <summary>A client process: dotnet vimage.dll ARGS.</summary>
     public (int Exit, string Out, string Err) Run(params string[] args) => HostProcesses.Run(Env, args);
@@ -256,42 +226,7 @@ public sealed class HostProcess : IDisposable
 
     public (int Exit, string Out, string Err) Exec(Action<string> onErr, params string[] argv) => HostProcesses.Exec(SocketPath, onErr, argv);
 
-    public void Dispose()
-    {
-        try
-        {
-            if (!Process.HasExited)
-            {
-                Process.Kill(entireProcessTree: true);
-                Process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-
-        Process.Dispose();
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_log)
-        {
-            _log.AppendLine(line);
-        }
-    }
+    public void Dispose() => _host.Dispose();
 }
 
 /// <summary>Host and client as real processes: commands over the socket, concurrency, failures, security, lifecycle.</summary>

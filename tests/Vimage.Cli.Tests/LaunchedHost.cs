@@ -15,7 +15,7 @@ internal sealed class LaunchedHost : IDisposable
 
     public LaunchedHost(string[]? options = null, int? descriptorLimit = null)
     {
-        Root = Path.Combine(Path.GetTempPath(), "vimage-limit-test-" + Guid.NewGuid().ToString("N")[..12]);
+        Root = Path.Combine(Path.GetTempPath(), "vimage-host-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Root);
         SocketPath = Path.Combine(Root, "run", "h.sock");
         ProcessStartInfo start = HostProcesses.StartInfo(["host", "--foreground", "--socket", SocketPath, .. options ?? []]);
