@@ -40,7 +40,7 @@ public class DpcpuBenchmarks
         return sum;
     }
 
-    /// <summary>Informative: the CPU-id lookup alone, the floor under any DPCPU access in user space.</summary>
+    /// <summary>Informative: the CPU-id lookup alone (rseq on Linux x64), the floor under any DPCPU access.</summary>
     [Benchmark(OperationsPerInvoke = N)]
     public long CurrentCpuId()
     {
@@ -48,6 +48,32 @@ public class DpcpuBenchmarks
         for (int i = 0; i < N; i++)
         {
             sum += Vimage.Core.CpuId.Current;
+        }
+
+        return sum;
+    }
+
+    /// <summary>Informative: the fallback without rseq (cached id, refreshed every CpuId.RefreshEvery reads).</summary>
+    [Benchmark(OperationsPerInvoke = N)]
+    public long CachedCpuId()
+    {
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += Vimage.Core.CpuId.Cached;
+        }
+
+        return sum;
+    }
+
+    /// <summary>Informative: Thread.GetCurrentProcessorId, what CpuId.Current called before rseq.</summary>
+    [Benchmark(OperationsPerInvoke = N)]
+    public long RuntimeProcessorId()
+    {
+        long sum = 0;
+        for (int i = 0; i < N; i++)
+        {
+            sum += Thread.GetCurrentProcessorId();
         }
 
         return sum;
@@ -62,6 +88,9 @@ public class DpcpuBenchmarks
         Results.Add("dpcpu", $"DPCPU_x read {Results.F(dpcpu, "0.000")} ns/op vs plain static read {Results.F(baseline, "0.000")} ns/op: ratio {Results.F(ratio)}x",
             ratio <= 2.0, "<= 2x");
         double cpuId = Results.MedianNs(summary, nameof(CurrentCpuId));
-        Results.Add("dpcpu", $"CpuId.Current alone (Thread.GetCurrentProcessorId) {Results.F(cpuId, "0.000")} ns/op: {Results.F(cpuId / baseline)}x plain static; DPCPU_x is {Results.F(dpcpu / cpuId)}x the CPU-id lookup (informative)");
+        double cached = Results.MedianNs(summary, nameof(CachedCpuId));
+        double runtime = Results.MedianNs(summary, nameof(RuntimeProcessorId));
+        Results.Add("dpcpu", $"CpuId.Current alone (source: {Vimage.Core.CpuId.Source}) {Results.F(cpuId, "0.000")} ns/op: {Results.F(cpuId / baseline)}x plain static (informative)");
+        Results.Add("dpcpu", $"fallback cached id {Results.F(cached, "0.000")} ns/op, Thread.GetCurrentProcessorId {Results.F(runtime, "0.000")} ns/op: {Results.F(cached / baseline)}x / {Results.F(runtime / baseline)}x plain static (informative)");
     }
 }

@@ -3,16 +3,28 @@ using System.Runtime.CompilerServices;
 
 namespace Vimage.Core.Linker;
 
-/// <summary>What the generated V_name accessors compile to in VIMAGE builds: curvnet's base plus the offset.</summary>
+/// <summary>
+/// What the generated V_name accessors compile to in VIMAGE builds: the thread's cached vnet_data_base (set by
+/// CURVNET_SET) plus the offset. The only test on the fast path is "is any vnet current"; <see cref="Checked"/>
+/// is a static readonly the JIT folds, so with the switch off its checks cost nothing.
+/// </summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class VnetAccess
 {
+    /// <summary>The start-up VNET_DEBUG switch (see <see cref="Curvnet.CheckedAccess"/>).</summary>
+    internal static readonly bool Checked = ReadSwitch();
+
     /// <summary>VNET(n): the current vnet's copy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref T Ref<T>(nint offset) where T : unmanaged
     {
-        Vnet current = Curvnet.Debug ? Curvnet.RequireCurrent() : Curvnet.t_current!;
-        return ref Unsafe.AsRef<T>((byte*)current.DataBase + offset);
+        nint b = Curvnet.t_base;
+        if (b == 0 || Checked)
+        {
+            b = Curvnet.RequireCurrent().DataBase;
+        }
+
+        return ref Unsafe.AsRef<T>((byte*)b + offset);
     }
 
     /// <summary>VNET_VNET(vnet, n): another vnet's copy, without switching.</summary>
@@ -27,8 +39,13 @@ public static unsafe class VnetAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref T RefObject<T>(int index) where T : class?
     {
-        Vnet current = Curvnet.Debug ? Curvnet.RequireCurrent() : Curvnet.t_current!;
-        return ref Unsafe.As<object?, T>(ref current.Refs![index]);
+        object?[]? refs = Curvnet.t_refs;
+        if (refs is null || Checked)
+        {
+            refs = Curvnet.RequireCurrent().Refs!;
+        }
+
+        return ref Unsafe.As<object?, T>(ref refs[index]);
     }
 
     /// <summary>Another vnet's instance of a reference-type variable.</summary>
@@ -47,4 +64,8 @@ public static unsafe class VnetAccess
             throw new InvalidOperationException("built without VIMAGE: only vnet0 exists");
         }
     }
+
+    private static bool ReadSwitch()
+        => (AppContext.TryGetSwitch("Vimage.VnetDebug", out bool on) && on)
+            || Environment.GetEnvironmentVariable("VIMAGE_VNET_DEBUG") is "1" or "true";
 }

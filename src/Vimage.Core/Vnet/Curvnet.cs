@@ -4,12 +4,23 @@ namespace Vimage.Core;
 
 /// <summary>
 /// curvnet: the vnet the current thread works in (td_vnet). It is per thread, like FreeBSD's, so it does not flow
-/// across <c>await</c>: code that resumes elsewhere re-enters its vnet (as sockets do with so_vnet).
+/// across <c>await</c>: code that resumes elsewhere re-enters its vnet (as sockets do with so_vnet). A thread that
+/// never entered a vnet has none; a virtualized global read there throws ("no current vnet"), it never falls back
+/// to vnet0 or to another vnet's copy.
 /// </summary>
 public static class Curvnet
 {
     [ThreadStatic]
     internal static Vnet? t_current;
+
+    // The current vnet's vnet_data_base and reference slots, cached per thread by Set/Restore so a generated V_x
+    // accessor is one thread-static load plus the variable's offset (FreeBSD: curthread->td_vnet->vnet_data_base).
+    // Zero / null when no vnet is current.
+    [ThreadStatic]
+    internal static nint t_base;
+
+    [ThreadStatic]
+    internal static object?[]? t_refs;
 
     [ThreadStatic]
     private static int t_depth;
@@ -18,10 +29,17 @@ public static class Curvnet
     private static int t_ticket;
 
     /// <summary>
-    /// VNET_DEBUG: records nested sets in <see cref="RecursionLog"/>, and makes accessors check that a live vnet is
-    /// current. Off by default (the checks cost a branch on every access).
+    /// VNET_DEBUG's recursion tracking: records nested sets in <see cref="RecursionLog"/>. Off by default. The
+    /// accessors' liveness check is a start-up switch instead (<see cref="CheckedAccess"/>), so the JIT folds it.
     /// </summary>
     public static bool Debug { get; set; }
+
+    /// <summary>
+    /// True when started with VIMAGE_VNET_DEBUG=1 (or the AppContext switch <c>Vimage.VnetDebug</c>): every V_x
+    /// access then also checks that the current vnet is alive and that the cached base is its own. Read once; the
+    /// accessors always check that some vnet is current, switch or not.
+    /// </summary>
+    public static bool CheckedAccess => Linker.VnetAccess.Checked;
 
     /// <summary>The current vnet, or null outside any CURVNET_SET.</summary>
     public static Vnet? Current => t_current;
@@ -47,6 +65,8 @@ public static class Curvnet
         }
 
         t_current = vnet;
+        t_base = vnet.DataBase;
+        t_refs = vnet.Refs;
         int ticket = ++t_ticket;
         t_depth++;
         return new CurvnetScope(previous, t_depth, ticket);
@@ -62,9 +82,16 @@ public static class Curvnet
 
         t_depth--;
         t_current = previous;
+        // Re-read from the vnet, not from the scope: a vnet destroyed meanwhile has a zero base, so later accesses
+        // throw instead of reaching a region that may already serve another vnet.
+        t_base = previous?.DataBase ?? 0;
+        t_refs = previous?.Refs;
     }
 
-    /// <summary>Throws the VNET_DEBUG error for an access with no (or a dead) current vnet.</summary>
+    /// <summary>
+    /// The slow path of an access: no current vnet, or <see cref="CheckedAccess"/> on. Throws for no (or a dead)
+    /// current vnet, and for a cached base that is not the current vnet's (a bug in Set/Restore).
+    /// </summary>
     internal static Vnet RequireCurrent()
     {
         Vnet? current = t_current;
@@ -74,6 +101,11 @@ public static class Curvnet
         }
 
         current.EnsureUsable();
+        if (t_base != current.DataBase || !ReferenceEquals(t_refs, current.Refs))
+        {
+            throw new InvalidOperationException($"curvnet cache does not match {current}");
+        }
+
         return current;
     }
 }
