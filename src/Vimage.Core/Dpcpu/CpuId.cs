@@ -37,8 +37,9 @@ public static unsafe class CpuId
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
+            // Volatile: the kernel rewrites it on migration, so a loop must not hoist the load (a plain mov on x64).
             int* cpu = t_rseqCpu;
-            return cpu != null ? Map((uint)*cpu) : Slow();
+            return cpu != null ? Map((uint)Volatile.Read(ref *cpu)) : Slow();
         }
     }
 
