@@ -1,5 +1,4 @@
 using Vimage.Core;
-using Vimage.Net.Netisr;
 
 namespace Vimage.Net.Iflib;
 

@@ -1,6 +1,6 @@
 using Vimage.Core;
 
-namespace Vimage.Net.Netisr;
+namespace Vimage.Net;
 
 #pragma warning disable CA1707 // FreeBSD's names.
 
