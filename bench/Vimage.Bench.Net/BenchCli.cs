@@ -8,7 +8,8 @@ namespace Vimage.Bench.Net;
 internal static class BenchCli
 {
     public const string Usage = "usage: Vimage.Bench.Net [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]\n"
-        + "       Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]";
+        + "       Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--dispatch direct|hybrid|deferred|all] [--no-baseline] [--alloc-trace]\n"
+        + "       Vimage.Bench.Net chain [--seconds N] [--warmup S] [--count N] [--routers N] [--dispatch direct|hybrid|deferred|all] [--no-baseline]";
 
     /// <summary>A mode's own option at <c>args[i]</c>: true when taken (with <paramref name="i"/> past its value), false when unknown.</summary>
     public delegate bool ModeOption(string[] args, ref int i);

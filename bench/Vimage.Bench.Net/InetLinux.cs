@@ -14,19 +14,27 @@ namespace Vimage.Bench.Net;
 /// </summary>
 internal sealed class InetLinux : IDisposable
 {
-    private static readonly IPAddress AddrB = IPAddress.Parse("192.0.2.2");
-    private readonly NetnsPair _pair;
+    private readonly IDisposable _owner;
+    private readonly NetnsEnd _a;
+    private readonly NetnsEnd _b;
+    private readonly IPAddress _addrB;
     private readonly ushort _pingId = (ushort)Random.Shared.Next(1, 0xffff);
 
-    private InetLinux(NetnsPair pair) => _pair = pair;
+    /// <summary>Measures from <paramref name="a"/> to <paramref name="addrB"/> on <paramref name="b"/>; disposing deletes <paramref name="owner"/>.</summary>
+    internal InetLinux(IDisposable owner, NetnsEnd a, NetnsEnd b, IPAddress addrB, string description)
+    {
+        (_owner, _a, _b, _addrB) = (owner, a, b, addrB);
+        Description = $"{description}, kernel {NetnsPair.KernelRelease()}";
+    }
 
-    public string Description => $"veth {_pair.IfA} 192.0.2.1/24 in netns {_pair.NsA} <-> {_pair.IfB} 192.0.2.2/24 in netns {_pair.NsB}, kernel {NetnsPair.KernelRelease()}";
+    public string Description { get; }
 
     /// <summary>Creates the namespaces and the pair, or returns null with the reason the baseline cannot run.</summary>
     public static InetLinux? TryCreate(out string reason)
     {
         NetnsPair? pair = NetnsPair.TryCreate("vbench-i", "vi", "raw ICMP sockets", null, null, "192.0.2.1/24", "192.0.2.2/24", null, out reason);
-        return pair is null ? null : new InetLinux(pair);
+        return pair is null ? null : new InetLinux(pair, new NetnsEnd(pair.NsA, pair.IfA), new NetnsEnd(pair.NsB, pair.IfB), IPAddress.Parse("192.0.2.2"),
+            $"veth {pair.IfA} 192.0.2.1/24 in netns {pair.NsA} <-> {pair.IfB} 192.0.2.2/24 in netns {pair.NsB}");
     }
 
     private Socket Open(string ns, SocketType type, ProtocolType protocol) => NetnsPair.InNetns(ns, () => new Socket(AddressFamily.InterNetwork, type, protocol));
@@ -34,9 +42,9 @@ internal sealed class InetLinux : IDisposable
     /// <summary>Raw ICMP echo from A to 192.0.2.2 (56 data bytes, as PingSocket's default); Stopwatch around sendto → matching reply.</summary>
     public LatencyResult Ping(int warmup, int count, TimeSpan cap)
     {
-        using Socket raw = Open(_pair.NsA, SocketType.Raw, ProtocolType.Icmp);
+        using Socket raw = Open(_a.Ns, SocketType.Raw, ProtocolType.Icmp);
         raw.ReceiveTimeout = 1000;
-        SocketAddress to = new IPEndPoint(AddrB, 0).Serialize();
+        SocketAddress to = new IPEndPoint(_addrB, 0).Serialize();
         byte[] request = new byte[8 + 56];
         byte[] reply = new byte[2048];
         bool RoundTrip(int seq)
@@ -75,8 +83,8 @@ internal sealed class InetLinux : IDisposable
     /// <summary>UDP client socket in A, echo server thread with its socket in B; 64-byte datagrams with a sequence number.</summary>
     public LatencyResult UdpEcho(int warmup, int count, TimeSpan cap)
     {
-        using Socket server = Open(_pair.NsB, SocketType.Dgram, ProtocolType.Udp);
-        using Socket client = Open(_pair.NsA, SocketType.Dgram, ProtocolType.Udp);
+        using Socket server = Open(_b.Ns, SocketType.Dgram, ProtocolType.Udp);
+        using Socket client = Open(_a.Ns, SocketType.Dgram, ProtocolType.Udp);
         server.Bind(new IPEndPoint(IPAddress.Any, InetVimage.EchoPort));
         server.ReceiveTimeout = 100;
         client.ReceiveTimeout = 1000;
@@ -102,7 +110,7 @@ internal sealed class InetLinux : IDisposable
         echo.Start();
         try
         {
-            SocketAddress to = new IPEndPoint(AddrB, InetVimage.EchoPort).Serialize();
+            SocketAddress to = new IPEndPoint(_addrB, InetVimage.EchoPort).Serialize();
             byte[] request = new byte[64];
             byte[] reply = new byte[2048];
             bool RoundTrip(int seq)
@@ -140,13 +148,13 @@ internal sealed class InetLinux : IDisposable
     /// <summary>Datagrams/s from a UDP socket in A to one in B (SO_RCVBUF <paramref name="rcvbuf"/>), 64-byte payload.</summary>
     public RateResult Rate(bool paced, int rcvbuf, TimeSpan warmup, TimeSpan measure)
     {
-        using Socket rx = Open(_pair.NsB, SocketType.Dgram, ProtocolType.Udp);
-        using Socket tx = Open(_pair.NsA, SocketType.Dgram, ProtocolType.Udp);
+        using Socket rx = Open(_b.Ns, SocketType.Dgram, ProtocolType.Udp);
+        using Socket tx = Open(_a.Ns, SocketType.Dgram, ProtocolType.Udp);
         rx.ReceiveBufferSize = rcvbuf; // setsockopt(SO_RCVBUF); the kernel doubles it for its bookkeeping
         rx.ReceiveTimeout = 100;
         rx.Bind(new IPEndPoint(IPAddress.Any, InetVimage.SinkPort));
         tx.Bind(new IPEndPoint(IPAddress.Any, 0));
-        SocketAddress to = new IPEndPoint(AddrB, InetVimage.SinkPort).Serialize();
+        SocketAddress to = new IPEndPoint(_addrB, InetVimage.SinkPort).Serialize();
         byte[] payload = new byte[64];
         byte[] buffer = new byte[2048];
         bool Send()
@@ -177,9 +185,9 @@ internal sealed class InetLinux : IDisposable
 
         long[] Drops() =>
         [
-            SnmpUdp(_pair.NsB, "RcvbufErrors"),
-            DevCounter(_pair.NsA, _pair.IfA, 11), // veth TX drops: the peer's backlog (netdev_max_backlog) was full
-            DevCounter(_pair.NsB, _pair.IfB, 3),
+            SnmpUdp(_b.Ns, "RcvbufErrors"),
+            DevCounter(_a.Ns, _a.If, 11), // veth TX drops: the peer's backlog (netdev_max_backlog) was full
+            DevCounter(_b.Ns, _b.If, 3),
         ];
 
         return InetMeasure.Rate(Send, Receive, Drops, ["Udp RcvbufErrors", "veth TX drop", "veth RX drop"], paced, warmup, measure);
@@ -231,5 +239,8 @@ internal sealed class InetLinux : IDisposable
     }
 
     /// <summary>Deletes both namespaces (which destroys the veth pair). Idempotent; also runs at process exit and Ctrl+C.</summary>
-    public void Dispose() => _pair.Dispose();
+    public void Dispose() => _owner.Dispose();
 }
+
+/// <summary>A measuring end on the Linux side: a network namespace and the interface traffic leaves or arrives on.</summary>
+internal sealed record NetnsEnd(string Ns, string If);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Vimage.Core;
 
 namespace Vimage.Bench.Net;
 
@@ -11,9 +12,11 @@ internal static class InetMode
 {
     private const int ReceiveBuffer = 1 << 20; // SO_RCVBUF of the rate runs' receiving socket, both stacks
 
-    public static int Run(string[] args)
+    public static int Run(string[] args, bool chain = false)
     {
         int count = 10_000;
+        int routers = 10;
+        string dispatch = "all";
         bool InetOption(string[] a, ref int i)
         {
             if (a[i] == "--count" && i + 1 < a.Length && int.TryParse(a[i + 1], CultureInfo.InvariantCulture, out int c) && c > 0)
@@ -23,10 +26,23 @@ internal static class InetMode
                 return true;
             }
 
+            if (chain && a[i] == "--routers" && i + 1 < a.Length && int.TryParse(a[i + 1], CultureInfo.InvariantCulture, out int r) && r is > 0 and < 200)
+            {
+                routers = r;
+                i++;
+                return true;
+            }
+
+            if (a[i] == "--dispatch" && i + 1 < a.Length && a[i + 1] is "direct" or "hybrid" or "deferred" or "all")
+            {
+                dispatch = a[++i];
+                return true;
+            }
+
             return false;
         }
 
-        if (BenchCli.Parse(args, "usage: Vimage.Bench.Net inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]", InetOption) is not { } options)
+        if (BenchCli.Parse(args, BenchCli.Usage, InetOption) is not { } options)
         {
             return 2;
         }
@@ -35,55 +51,82 @@ internal static class InetMode
         TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
         TimeSpan cap = TimeSpan.FromSeconds(Math.Max(5, 2 * seconds)); // latency runs stop early on a very slow machine
         int latencyWarmup = Math.Min(1000, count);
-        Stopwatch total = BenchCli.PrintHeader("Vimage.Bench.Net inet");
+        Stopwatch total = BenchCli.PrintHeader(chain ? "Vimage.Bench.Net chain" : "Vimage.Bench.Net inet");
         Console.WriteLine($"latency: {latencyWarmup} unmeasured + {count} measured sequential round trips each; rates: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; " +
             $"64-byte UDP payloads; SO_RCVBUF {ReceiveBuffer >> 10} KiB on the rate receivers");
 
         using AllocTrace? tracer = options.Trace ? new AllocTrace() : null;
-        using var vimage = new InetVimage();
+        using InetVimage vimage = chain ? ChainTopology.Vimage(routers) : new InetVimage();
         Console.WriteLine($"vimage: {vimage.Description}");
-        InetLinux? linux = BenchCli.CreateBaseline<InetLinux>(options.Baseline, InetLinux.TryCreate, l => l.Description, out string baselineNote);
+        string baselineNote;
+        InetLinux? linux = chain
+            ? BenchCli.CreateBaseline<InetLinux>(options.Baseline, (out string why) => ChainTopology.TryLinux(routers, out why), l => l.Description, out baselineNote)
+            : BenchCli.CreateBaseline<InetLinux>(options.Baseline, InetLinux.TryCreate, l => l.Description, out baselineNote);
 
         var rows = new List<Row>();
+        string[] modes = dispatch == "all" ? ["direct", "hybrid", "deferred"] : [dispatch];
+        LatencyResult? lPing = null, lEcho = null;
+        var lRates = new Dictionary<bool, RateResult?>();
         try
         {
-            // JIT warm-up, not measured: a short paced and unpaced rate run (also resolves ARP both ways).
-            _ = vimage.UdpEcho(200, 1, cap);
-            _ = vimage.Rate(paced: true, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
-            _ = vimage.Rate(paced: false, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
-
-            LatencyResult vPing = vimage.Ping(latencyWarmup, count, cap);
-            Print("vimage ping", vPing);
-            LatencyResult? lPing = Try(linux, l => l.Ping(latencyWarmup, count, cap), ref baselineNote);
-            Print("linux  ping", lPing);
-            rows.Add(Row.Latency("ping RTT median (ICMP echo, 56 data bytes)", vPing.MedianUs, lPing?.MedianUs));
-            rows.Add(Row.Latency("ping RTT p99", vPing.P99Us, lPing?.P99Us));
-
-            LatencyResult vEcho = vimage.UdpEcho(latencyWarmup, count, cap);
-            Print("vimage udp req/resp", vEcho);
-            LatencyResult? lEcho = Try(linux, l => l.UdpEcho(latencyWarmup, count, cap), ref baselineNote);
-            Print("linux  udp req/resp", lEcho);
-            rows.Add(Row.Latency("UDP request/response RTT median (64 B)", vEcho.MedianUs, lEcho?.MedianUs));
-            rows.Add(Row.Latency("UDP request/response RTT p99", vEcho.P99Us, lEcho?.P99Us));
-
-            foreach (bool paced in new[] { true, false })
+            foreach (string mode in modes)
             {
-                string kind = paced ? $"paced, <= {InetMeasure.PaceWindow} in flight" : "unpaced";
-                if (tracer is not null)
+                // net.isr.dispatch, as `sysctl net.isr.dispatch=<mode>` sets it; the Linux side is measured once.
+                Sysctl.Set("net.isr.dispatch", mode);
+                string tag = modes.Length > 1 ? $" [{mode}]" : "";
+                Console.WriteLine($"net.isr.dispatch={mode}");
+
+                // JIT warm-up, not measured: a short paced and unpaced rate run (also resolves ARP both ways).
+                _ = vimage.UdpEcho(200, 1, cap);
+                _ = vimage.Rate(paced: true, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
+                _ = vimage.Rate(paced: false, ReceiveBuffer, TimeSpan.Zero, TimeSpan.FromSeconds(0.3));
+
+                LatencyResult vPing = vimage.Ping(latencyWarmup, count, cap);
+                Print("vimage ping", vPing);
+                if (lPing is null && linux is not null)
                 {
-                    tracer.Active = true;
+                    lPing = Try(linux, l => l.Ping(latencyWarmup, count, cap), ref baselineNote);
+                    Print("linux  ping", lPing);
                 }
 
-                RateResult v = vimage.Rate(paced, ReceiveBuffer, warmup, measure);
-                if (tracer is not null)
+                rows.Add(Row.Latency("ping RTT median (ICMP echo, 56 data bytes)" + tag, vPing.MedianUs, lPing?.MedianUs));
+                rows.Add(Row.Latency("ping RTT p99" + tag, vPing.P99Us, lPing?.P99Us));
+
+                LatencyResult vEcho = vimage.UdpEcho(latencyWarmup, count, cap);
+                Print("vimage udp req/resp", vEcho);
+                if (lEcho is null && linux is not null)
                 {
-                    tracer.Active = false;
+                    lEcho = Try(linux, l => l.UdpEcho(latencyWarmup, count, cap), ref baselineNote);
+                    Print("linux  udp req/resp", lEcho);
                 }
 
-                Print($"vimage udp datagrams/s {kind}", v);
-                RateResult? l = Try(linux, x => x.Rate(paced, ReceiveBuffer, warmup, measure), ref baselineNote);
-                Print($"linux  udp datagrams/s {kind}", l);
-                rows.Add(Row.Rate($"UDP datagrams/s received ({kind})", v, l));
+                rows.Add(Row.Latency("UDP request/response RTT median (64 B)" + tag, vEcho.MedianUs, lEcho?.MedianUs));
+                rows.Add(Row.Latency("UDP request/response RTT p99" + tag, vEcho.P99Us, lEcho?.P99Us));
+
+                foreach (bool paced in new[] { true, false })
+                {
+                    string kind = paced ? $"paced, <= {InetMeasure.PaceWindow} in flight" : "unpaced";
+                    if (tracer is not null)
+                    {
+                        tracer.Active = true;
+                    }
+
+                    RateResult v = vimage.Rate(paced, ReceiveBuffer, warmup, measure);
+                    if (tracer is not null)
+                    {
+                        tracer.Active = false;
+                    }
+
+                    Print($"vimage udp datagrams/s {kind}", v);
+                    if (!lRates.TryGetValue(paced, out RateResult? l))
+                    {
+                        l = Try(linux, x => x.Rate(paced, ReceiveBuffer, warmup, measure), ref baselineNote);
+                        lRates[paced] = l;
+                        Print($"linux  udp datagrams/s {kind}", l);
+                    }
+
+                    rows.Add(Row.Rate($"UDP datagrams/s received ({kind}){tag}", v, l));
+                }
             }
         }
         finally
@@ -108,7 +151,7 @@ internal static class InetMode
         if (rates.Count > 0 && rates.All(r => r.Ratio is not null))
         {
             double bestV = rates.Max(r => r.VimageValue), bestL = rates.Max(r => r.LinuxValue!.Value);
-            string perRow = string.Join("; ", rates.Select(r => $"{r.Name[(r.Name.IndexOf('(', StringComparison.Ordinal) + 1)..^1]}: {r.Ratio:0.00}x"));
+            string perRow = string.Join("; ", rates.Select(r => $"{r.Name[(r.Name.IndexOf('(', StringComparison.Ordinal) + 1)..]}: {r.Ratio:0.00}x"));
             Console.WriteLine(bestV > bestL && rates.All(r => r.Ratio > 1)
                 ? $"goal \"ahead of the kernel baseline in datagrams per second\": MET ({perRow})"
                 : bestV > bestL

@@ -16,25 +16,34 @@ internal sealed class InetVimage : IDisposable
     public const ushort EchoPort = 7007;
     public const ushort SinkPort = 9009;
     private static readonly InAddr AddrA = InAddr.Parse("192.0.2.1");
-    private static readonly InAddr AddrB = InAddr.Parse("192.0.2.2");
+    private readonly InAddr _addrB = InAddr.Parse("192.0.2.2");
     private readonly Vnet _va;
     private readonly Vnet _vb;
     private readonly Ifnet _a;
     private readonly Ifnet _b;
+    private readonly Action? _destroy;
 
     public InetVimage()
     {
         (_va, _vb) = VnetPair.Create("vinet-a", "vinet-b");
-        (_a, _b) = VnetPair.Epair(_va, _vb, a => InAddrs.Add(a, AddrA, 24), b => InAddrs.Add(b, AddrB, 24));
+        (_a, _b) = VnetPair.Epair(_va, _vb, a => InAddrs.Add(a, AddrA, 24), b => InAddrs.Add(b, _addrB, 24));
 
         // FreeBSD (and Vimage) limit echo replies to icmplim a second (BANDLIM_ICMP_ECHO); Linux's default
         // icmp_ratemask does not limit them. Lift the limit in the responder so both sides answer every ping.
         Sysctl.Set("net.inet.icmp.icmplim", "0", _vb);
+        Description = _va != _vb
+            ? $"{_a.Name} 192.0.2.1/24 in vnet {_va.Name} <-> {_b.Name} 192.0.2.2/24 in vnet {_vb.Name}"
+            : $"{_a.Name} 192.0.2.1/24 and {_b.Name} 192.0.2.2/24 both in vnet0 (non-VIMAGE build: traffic goes through lo0)";
     }
 
-    public string Description => _va != _vb
-        ? $"{_a.Name} 192.0.2.1/24 in vnet {_va.Name} <-> {_b.Name} 192.0.2.2/24 in vnet {_vb.Name}"
-        : $"{_a.Name} 192.0.2.1/24 and {_b.Name} 192.0.2.2/24 both in vnet0 (non-VIMAGE build: traffic goes through lo0)";
+    /// <summary>Measures between ends built by someone else (the chain): <paramref name="destroy"/> tears them down.</summary>
+    internal InetVimage(Vnet va, Ifnet a, Vnet vb, Ifnet b, InAddr addrB, string description, Action destroy)
+    {
+        (_va, _a, _vb, _b, _addrB, Description, _destroy) = (va, a, vb, b, addrB, description, destroy);
+        Sysctl.Set("net.inet.icmp.icmplim", "0", _vb);
+    }
+
+    public string Description { get; }
 
     /// <summary>PingSocket in A to 192.0.2.2: Stopwatch around Send → TryReceive; details give reply.Rtt too.</summary>
     public LatencyResult Ping(int warmup, int count, TimeSpan cap)
@@ -43,7 +52,7 @@ internal sealed class InetVimage : IDisposable
         var rtts = new List<double>(count + warmup);
         bool RoundTrip(int seq)
         {
-            if (ping.Send(AddrB, (ushort)seq) != 0)
+            if (ping.Send(_addrB, (ushort)seq) != 0)
             {
                 return false;
             }
@@ -102,7 +111,7 @@ internal sealed class InetVimage : IDisposable
             bool RoundTrip(int seq)
             {
                 BinaryPrimitives.WriteInt32BigEndian(request, seq);
-                client.SendTo(request, AddrB, EchoPort);
+                client.SendTo(request, _addrB, EchoPort);
                 while (true)
                 {
                     int n;
@@ -145,7 +154,7 @@ internal sealed class InetVimage : IDisposable
         {
             try
             {
-                tx.SendTo(payload, AddrB, SinkPort);
+                tx.SendTo(payload, _addrB, SinkPort);
                 return true;
             }
             catch (NetSocketException)
@@ -180,6 +189,12 @@ internal sealed class InetVimage : IDisposable
 
     public void Dispose()
     {
+        if (_destroy is not null)
+        {
+            _destroy();
+            return;
+        }
+
         if (!_a.IsDetached && _va.State == VnetState.Live)
         {
             using (Curvnet.Set(_va))

@@ -153,7 +153,7 @@ internal sealed class NetnsPair : IDisposable
         }
     }
 
-    private static void Ip(string arguments)
+    internal static void Ip(string arguments)
     {
         (int code, string output) = TryRun("ip", arguments);
         if (code != 0)

@@ -6,9 +6,11 @@ namespace Vimage.Net.Tests;
 public class TeardownTests
 {
 #if VIMAGE
-    [Fact]
-    public void DestroyingEpairsAndVnetsUnderTrafficNeitherCrashesNorLeaks()
+    [Theory]
+    [MemberData(nameof(DispatchScope.Modes), MemberType = typeof(DispatchScope))]
+    public void DestroyingEpairsAndVnetsUnderTrafficNeitherCrashesNorLeaks(string mode)
     {
+        using var scope = new DispatchScope(mode); // direct: the senders run the receiving jail's stack inline
         long baseline = MbufLeak.Baseline();
         int baseVnets = Vnet.List().Count;
         var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();

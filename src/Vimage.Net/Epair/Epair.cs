@@ -60,6 +60,9 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
 {
     public override string DriverName => "epair";
 
+    /// <summary>The peer's transmit is this end's receive: it may run inline (net.isr.dispatch).</summary>
+    public override bool DirectRx => true;
+
     public int Unit { get; } = unit;
 
     public EpairEnd? Peer { get; set; }

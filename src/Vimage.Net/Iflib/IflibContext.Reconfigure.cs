@@ -88,7 +88,7 @@ public sealed partial class IflibContext
                 }
                 else
                 {
-                    empty &= !rxq.Task.IsBusy;
+                    empty &= !rxq.Task.IsBusy && !rxq.IsDelivering;
                 }
             }
 

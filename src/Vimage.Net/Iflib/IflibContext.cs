@@ -175,13 +175,22 @@ public sealed partial class IflibContext : IIfDriver
             }
 
             IflibRxQueue rxq = qs.Rx[qs.RxReta[m.FlowId & (IflibQueueSet.RssTableSize - 1)]];
-            if (!rxq.Ring.Post(m))
+            if (!rxq.Ring.Post(m, out int before))
             {
                 Volatile.Write(ref _rxFullSeen, 1);
                 return false;
             }
 
-            rxq.Task.Enqueue();
+            // netisr_dispatch_src: direct drains the ring on this thread (behind what was queued, so order holds);
+            // hybrid only when the queue was empty and its task idle; deferred, TAP and a busy queue use the task.
+            NetisrPolicy policy = NetisrDispatch.Policy;
+            bool inline = policy == NetisrPolicy.NETISR_DISPATCH_DIRECT
+                || (policy == NetisrPolicy.NETISR_DISPATCH_HYBRID && before == 0 && !rxq.Task.IsBusy);
+            if (!inline || !_device.DirectRx || !qs.Started || Ifnet is not { } ifp || !TryDirect(rxq, ifp))
+            {
+                rxq.Task.Enqueue();
+            }
+
             return true;
         }
         finally
@@ -293,6 +302,75 @@ public sealed partial class IflibContext : IIfDriver
             return;
         }
 
+        if (!rxq.TryBeginDeliver())
+        {
+            return; // a sender is delivering inline: it re-arms this task for whatever it leaves on the ring
+        }
+
+        try
+        {
+            RxBatch(ifp, rxq);
+        }
+        finally
+        {
+            rxq.EndDeliver();
+        }
+
+        if (rxq.Ring.InUse > 0)
+        {
+            rxq.Task.Enqueue(); // MORE: run again, other queues get their turn in between
+        }
+    }
+
+    /// <summary>
+    /// Direct dispatch: this (sending) thread takes the queue's delivery lock and delivers one budget of the ring
+    /// itself, under CURVNET_SET of the receiving vnet. False (the caller queues) at the per-thread depth limit
+    /// or when someone else is delivering. A failure in the receiving stack is counted on the queue: it is not the
+    /// sender's error.
+    /// </summary>
+    private bool TryDirect(IflibRxQueue rxq, Ifnet ifp)
+    {
+        if (!NetisrDispatch.TryEnterDirect())
+        {
+            return false;
+        }
+
+        try
+        {
+            if (!rxq.TryBeginDeliver())
+            {
+                return false;
+            }
+
+            try
+            {
+                rxq.CountDirect(RxBatch(ifp, rxq));
+            }
+            catch (Exception e)
+            {
+                rxq.CountDirectFailure(e);
+            }
+            finally
+            {
+                rxq.EndDeliver();
+            }
+
+            if (rxq.Ring.InUse > 0)
+            {
+                rxq.Task.Enqueue(); // more than one budget, or posted while we held the lock
+            }
+
+            return true;
+        }
+        finally
+        {
+            NetisrDispatch.ExitDirect();
+        }
+    }
+
+    /// <summary>_task_fn_rx's body, under the delivery lock: takes up to rx_budget packets and hands them up.</summary>
+    private int RxBatch(Ifnet ifp, IflibRxQueue rxq)
+    {
         int budget = RxBudget > 0 ? RxBudget : DefaultRxBudget;
         int available = _device.RxdAvailable(rxq.Ring, rxq.Id, budget);
         Mbuf? head = null, tail = null;
@@ -326,10 +404,7 @@ public sealed partial class IflibContext : IIfDriver
             RxSpaceAvailable?.Invoke();
         }
 
-        if (rxq.Ring.InUse > 0)
-        {
-            rxq.Task.Enqueue(); // MORE: run again, other queues get their turn in between
-        }
+        return taken;
     }
 
     /// <summary>Hands a batch to if_input inside the interface's vnet; a vnet going away drops it (counted).</summary>

@@ -49,6 +49,12 @@ public interface IIflibDevice : IIflibTxRx
     /// <summary>IFDI_QUEUES_FREE: release the device state of a configuration no longer in use.</summary>
     void QueuesFree(IflibQueueConfig config);
 
+    /// <summary>
+    /// Whether a received frame may be processed on the thread that posted it (net.isr.dispatch direct/hybrid):
+    /// true for epair, whose "DMA" is a peer's transmit; false for devices fed by a reader thread (TAP).
+    /// </summary>
+    bool DirectRx => false;
+
     /// <summary>IFDI_INIT.</summary>
     void Init();
 

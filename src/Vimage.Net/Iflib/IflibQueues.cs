@@ -52,6 +52,8 @@ public sealed class IflibRxQueue : IDisposable
     private Counter64 _packets = Counter64.Alloc();
     private Counter64 _bytes = Counter64.Alloc();
     private Counter64 _drops = Counter64.Alloc();
+    private Counter64 _direct = Counter64.Alloc();
+    private int _delivering;
 
     internal IflibRxQueue(int id, RxRing ring)
     {
@@ -72,19 +74,47 @@ public sealed class IflibRxQueue : IDisposable
 
     public long Drops => _drops.Fetch();
 
+    /// <summary>Packets this queue delivered on the posting thread (net.isr.dispatch direct/hybrid).</summary>
+    public long DirectPackets => _direct.Fetch();
+
+    /// <summary>Failures of the stack while delivering inline (counted like a task's, never the sender's error).</summary>
+    public long DirectFailures { get; private set; }
+
+    public Exception? LastDirectError { get; private set; }
+
+    /// <summary>Someone (the task or an inline sender) is taking packets off the ring and delivering them.</summary>
+    public bool IsDelivering => Volatile.Read(ref _delivering) != 0;
+
     internal void CountReceived(int bytes)
     {
         _packets.Add(1);
         _bytes.Add(bytes);
     }
 
+    internal void CountDirect(int n) => _direct.Add(n);
+
     internal void CountDrop(long n = 1) => _drops.Add(n);
+
+    internal void CountDirectFailure(Exception e)
+    {
+        DirectFailures++;
+        LastDirectError = e;
+    }
+
+    /// <summary>
+    /// The delivery try-lock: one deliverer at a time takes packets off the ring, so packets of a queue (and of
+    /// every flow hashed to it) reach the stack in ring order. Never waited for: a busy queue means "queue it".
+    /// </summary>
+    internal bool TryBeginDeliver() => Interlocked.CompareExchange(ref _delivering, 1, 0) == 0;
+
+    internal void EndDeliver() => Interlocked.Exchange(ref _delivering, 0);
 
     public void Dispose()
     {
         Counter64.Free(ref _packets);
         Counter64.Free(ref _bytes);
         Counter64.Free(ref _drops);
+        Counter64.Free(ref _direct);
     }
 }
 
@@ -148,7 +178,7 @@ internal sealed class IflibQueueSet
         Volatile.Write(ref _disposed, 1);
         Interlocked.MemoryBarrier();
         var spin = new SpinWait();
-        while (InFlight != 0 || Tx.Any(q => q?.CompletionTask.IsBusy == true) || Rx.Any(q => q?.Task?.IsBusy == true))
+        while (InFlight != 0 || Tx.Any(q => q?.CompletionTask.IsBusy == true) || Rx.Any(q => q?.Task?.IsBusy == true || q?.IsDelivering == true))
         {
             spin.SpinOnce(sleep1Threshold: 20);
         }

@@ -41,10 +41,14 @@ public sealed class RxRing
     public int Space => Size - 1 - InUse;
 
     /// <summary>Posts a received packet; false when the ring is full (the caller keeps ownership).</summary>
-    public bool Post(Mbuf m)
+    public bool Post(Mbuf m) => Post(m, out _);
+
+    /// <summary>Posts a received packet, telling how many were queued before it; false when full.</summary>
+    public bool Post(Mbuf m, out int before)
     {
         lock (_lock)
         {
+            before = (_pidx - _cidx) & _mask;
             if (((_pidx + 1) & _mask) == _cidx)
             {
                 return false;

@@ -12,6 +12,8 @@ public abstract class VirtualNic : IIflibDevice
 
     public virtual int MaxQueueSets => 64;
 
+    public virtual bool DirectRx => false;
+
     public abstract int TxdEncap(int qid, Mbuf m);
 
     public virtual void TxdFlush(int qid)

@@ -28,6 +28,7 @@ public static partial class NetStack
             return;
         }
 
+        NetisrDispatch.RegisterSysctl();
         NetisrTable.Register(NetisrProto.NETISR_IP, "ip", IpInput.Input);
         NetisrTable.Register(NetisrProto.NETISR_ARP, "arp", ArpLayer.Input);
         EtherLayer.RegisterType(EtherLayer.TypeIp, NetisrProto.NETISR_IP);
