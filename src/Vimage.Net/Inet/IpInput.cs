@@ -1,3 +1,5 @@
+using Vimage.Net.Pfil;
+
 namespace Vimage.Net.Inet;
 
 /// <summary>
@@ -57,6 +59,20 @@ public static class IpInput
             return;
         }
 
+        if (PfilHeads.InetIn is { } hooks && PfilHeads.Run(hooks, m, ifp, PfilDir.In, 0) != PfilResult.Pass)
+        {
+            return; // consumed by a filter (dropped or queued by dummynet, which comes back through AfterFilter)
+        }
+
+        AfterFilter(ifp, m);
+    }
+
+    /// <summary>ip_input past pfil: options, then local delivery or forwarding (dummynet's reinjection point).</summary>
+    public static void AfterFilter(Ifnet ifp, Mbuf m)
+    {
+        var ip = new IpHeader(m.Data);
+        int hlen = ip.HeaderLength;
+        InAddr dst = ip.Destination;
         bool hasOptions = hlen > IpHeader.MinLength;
         if (hasOptions && !IpOptions.Process(ifp, m, hlen))
         {

@@ -1,4 +1,5 @@
 using Vimage.Core;
+using Vimage.Net.Pfil;
 
 namespace Vimage.Net.Inet;
 
@@ -110,7 +111,29 @@ public static partial class IpOutput
 
         // if_output with an AF_INET next hop; any broadcast goes as 255.255.255.255 so the link layer needs no
         // subnet knowledge (ether_output's M_BCAST).
-        var dst = (broadcast ? InAddr.Broadcast : nextHop).ToSockaddr();
+        InAddr hop = broadcast ? InAddr.Broadcast : nextHop;
+        if (PfilHeads.InetOut is { } hooks)
+        {
+            PfilResult verdict = PfilHeads.Run(hooks, m, ifp, PfilDir.Out, hop.Value);
+            if (verdict != PfilResult.Pass)
+            {
+                return verdict == PfilResult.Dropped ? Errno.EACCES : 0; // ip_output_pfil
+            }
+        }
+
+        return AfterFilter(m, ifp, hop);
+    }
+
+    /// <summary>ip_output past pfil: MTU check, fragmentation, if_output (dummynet's reinjection point).</summary>
+    public static int AfterFilter(Mbuf m, Ifnet ifp, InAddr hop)
+    {
+        if (!ifp.IsUp)
+        {
+            m.Free();
+            return Errno.ENETDOWN;
+        }
+
+        var dst = hop.ToSockaddr();
         if (m.Length <= ifp.Mtu)
         {
             return ifp.Output(m, in dst);

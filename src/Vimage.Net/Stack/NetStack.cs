@@ -3,6 +3,7 @@ using Vimage.Net.Arp;
 using Vimage.Net.Epair;
 using Vimage.Net.Ether;
 using Vimage.Net.Inet;
+using Vimage.Net.Ipfw;
 using Vimage.Net.Loopback;
 using Vimage.Net.Netisr;
 using Vimage.Net.Route;
@@ -42,6 +43,7 @@ public static partial class NetStack
         IfEvents.LinkChanged += OnLinkChanged;
         NetTimers.RegisterPerVnet(ArpLayer.Tick);
         NetTimers.RegisterPerVnet(IpReass.Tick);
+        IpFw.Register();
 
         Ifnets.EnsureCloner("epair", static () => new EpairCloner());
         Ifnets.EnsureCloner("lo", static () => new LoopbackCloner());

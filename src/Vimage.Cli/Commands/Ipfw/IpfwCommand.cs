@@ -1,0 +1,202 @@
+using System.Globalization;
+using Vimage.Core;
+using Vimage.Net.Dummynet;
+using Vimage.Net.Ipfw;
+using static Vimage.Cli.Commands.Ipfw.IpfwException;
+
+namespace Vimage.Cli.Commands.Ipfw;
+
+/// <summary>
+/// ipfw(8) in the context's vnet: add/delete/list/show/zero/flush for rules; pipe/queue/sched N config, show,
+/// delete, flush for dummynet. The first add or pipe config loads ipfw in the vnet (kldload ipfw: its hook is linked
+/// and the default rule applies). Errors print ipfw's message and exit with its sysexits code, nothing applied.
+/// </summary>
+public sealed class IpfwCommand : ICommand
+{
+    public string Name => "ipfw";
+
+    public string Usage => "ipfw [-afq] {add [N] action ... | delete N ... | list | show | zero [N] | flush} | ipfw {pipe|queue|sched} {N config ... | show [N] | N delete | flush}";
+
+    public int Run(CommandContext context, string[] args)
+    {
+        using (Curvnet.Set(context.Vnet))
+        {
+            try
+            {
+                return Execute(context, args);
+            }
+            catch (IpfwException e)
+            {
+                context.Err.WriteLine($"ipfw: {e.Message}");
+                return e.ExitCode;
+            }
+        }
+    }
+
+    private static int Execute(CommandContext context, string[] args)
+    {
+        int i = 0;
+        bool quiet = false;
+        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-')
+        {
+            foreach (char flag in args[i][1..])
+            {
+                switch (flag)
+                {
+                    case 'q':
+                        quiet = true;
+                        break;
+                    case 'a' or 'f' or 'n' or 'N' or 'd' or 'e' or 't':
+                        break;
+                    default:
+                        throw new IpfwException(EX_USAGE, $"illegal option -- {flag}");
+                }
+            }
+
+            i++;
+        }
+
+        if (i >= args.Length)
+        {
+            throw new IpfwException(EX_USAGE, "need command");
+        }
+
+        string cmd = args[i++];
+        string[] rest = args[i..];
+        switch (cmd)
+        {
+            case "pipe" or "queue" or "sched":
+                return DummynetCommand.Run(context, cmd, rest, quiet);
+            case "add":
+                IpFwRule rule = IpfwRuleParser.Parse(rest);
+                IpFw.Load();
+                rule = IpFw.Chain.Add(rule, IpFw.AutoincStep);
+                if (!quiet)
+                {
+                    context.Out.WriteLine($"{rule.Number:D5} {IpfwRuleParser.Format(rule)}");
+                }
+
+                return 0;
+            case "delete" or "del":
+                return Delete(context, rest, quiet);
+            case "list" or "show":
+                return Show(context, rest, counters: cmd == "show" || args.Contains("-a"));
+            case "zero":
+                return Zero(context, rest, quiet);
+            case "flush":
+                IpFw.Chain.Flush();
+                if (!quiet)
+                {
+                    context.Out.WriteLine("Flushed all rules.");
+                }
+
+                return 0;
+            default:
+                throw new IpfwException(EX_USAGE, $"bad command `{cmd}'");
+        }
+    }
+
+    private static int RuleNumber(string text, string error)
+    {
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n > IpFwChain.DefaultRule)
+        {
+            throw new IpfwException(EX_DATAERR, $"{error} {text}");
+        }
+
+        return n;
+    }
+
+    private static int Delete(CommandContext context, string[] av, bool quiet)
+    {
+        if (av.Length == 0)
+        {
+            throw new IpfwException(EX_USAGE, "missing rule specification");
+        }
+
+        int[] numbers = av.Select(a => RuleNumber(a, "invalid rule number")).ToArray(); // all parsed before any delete
+        int exit = 0;
+        foreach (int n in numbers)
+        {
+            if (n == IpFwChain.DefaultRule || !IpFw.Chain.Delete(n))
+            {
+                exit = EX_UNAVAILABLE;
+                if (!quiet)
+                {
+                    context.Err.WriteLine($"ipfw: rule {n} not found");
+                }
+            }
+        }
+
+        return exit;
+    }
+
+    private static int Zero(CommandContext context, string[] av, bool quiet)
+    {
+        if (av.Length == 0)
+        {
+            IpFw.Chain.Zero();
+            if (!quiet)
+            {
+                context.Out.WriteLine("Accounting cleared.");
+            }
+
+            return 0;
+        }
+
+        int exit = 0;
+        foreach (string a in av)
+        {
+            if (a.Length == 0 || !char.IsAsciiDigit(a[0]))
+            {
+                throw new IpfwException(EX_USAGE, $"invalid rule number ``{a}''");
+            }
+
+            int n = RuleNumber(a, "invalid rule number");
+            if (!IpFw.Chain.Zero(n))
+            {
+                context.Err.WriteLine($"ipfw: rule {n}: setsockopt(IP_FW_ZERO): Invalid argument");
+                exit = EX_UNAVAILABLE;
+            }
+            else if (!quiet)
+            {
+                context.Out.WriteLine($"Entry {n} cleared.");
+            }
+        }
+
+        return exit;
+    }
+
+    /// <summary>ipfw list / show: "%05u [%*ju %*ju ]body", counter widths fitted to the largest (show_static_rule).</summary>
+    private static int Show(CommandContext context, string[] av, bool counters)
+    {
+        int only = av.Length > 0 ? RuleNumber(av[0], "invalid rule number") : -1;
+        IpFwRule[] map = IpFw.Chain.Map;
+        int pw = 1, bw = 1;
+        foreach (IpFwRule r in map)
+        {
+            pw = Math.Max(pw, r.Counters.Packets.ToString(CultureInfo.InvariantCulture).Length);
+            bw = Math.Max(bw, r.Counters.Bytes.ToString(CultureInfo.InvariantCulture).Length);
+        }
+
+        bool any = false;
+        foreach (IpFwRule r in map)
+        {
+            if (only >= 0 && r.Number != only)
+            {
+                continue;
+            }
+
+            any = true;
+            string c = counters ? $" {r.Counters.Packets.ToString(CultureInfo.InvariantCulture).PadLeft(pw)} {r.Counters.Bytes.ToString(CultureInfo.InvariantCulture).PadLeft(bw)}" : "";
+            context.Out.WriteLine($"{r.Number:D5}{c} {IpfwRuleParser.Format(r)}");
+        }
+
+        if (only >= 0 && !any)
+        {
+            context.Err.WriteLine($"ipfw: rule {only} does not exist");
+            return EX_UNAVAILABLE;
+        }
+
+        return 0;
+    }
+}
