@@ -179,8 +179,7 @@ public sealed class CommandGetoptTests
     }
 
     [Theory]
-    [InlineData("ping -S 127.0.0.1 127.0.0.1", "ping: -S: ")]
-    [InlineData("ping -z 4 127.0.0.1", "ping: -z: ")]
+    [InlineData("ping -C 3 127.0.0.1", "ping: -C: ")]
     [InlineData("ifconfig -g all", "ifconfig: -g: ")]
     [InlineData("route -6 get ::1", "route: -6: ")]
     [InlineData("netstat -x", "netstat: -x: ")]

@@ -2,13 +2,15 @@ using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Sockets;
 
 namespace Vimage.Cli.Commands;
 
 /// <summary>
 /// ping(8) for IPv4, options parsed by getopt with FreeBSD 14's PING4OPTS: -c -i -W -t -m -s -l -q -Q -R -f -o -a -A
+/// -S -z -D -p
 /// (and -4 -n -H -d -v, which change nothing here). -t bounds the whole run, final wait included. Options of
-/// features Vimage lacks (-C -D -S -z -p, sweeps, multicast, mask/timestamp requests) fail with exit 1 before
+/// features Vimage lacks (-C, sweeps, multicast, mask/timestamp requests) fail with exit 1 before
 /// anything is sent. Vimage's user owns the stacks, so root's rules apply (-f, -l, short -i, big -s).
 /// Exit 0 when a reply was heard, 2 when none was, 68 (EX_NOHOST) for a bad address, 64 for bad usage.
 /// </summary>
@@ -29,9 +31,38 @@ public sealed class PingCommand : ICommand
             throw new CommandException($"ping: cannot resolve {o.Host}: Unknown host", 68);
         }
 
+        InAddr src = InAddr.Any;
+        if (o.Source is not null && !InAddr.TryParse(o.Source, out src))
+        {
+            throw new CommandException($"ping: cannot resolve {o.Source}: Unknown host", 68);
+        }
+
         using PingSocket socket = PingSocket.Open(context.Vnet);
+        socket.Tos = o.Tos;
+        socket.DontFragment = o.DontFragment;
+        if (o.Source is not null)
+        {
+            try
+            {
+                socket.Bind(src);
+            }
+            catch (NetSocketException e)
+            {
+                throw new CommandException($"ping: bind: {Errno.Message(e.Errno)}");
+            }
+        }
+
         TextWriter output = context.Out;
-        output.WriteLine($"PING {dst} ({dst}): {o.PacketSize} data bytes");
+        if (o.Pattern is not null)
+        {
+            socket.Pattern = o.Pattern;
+            if (!o.Quiet)
+            {
+                output.WriteLine("PATTERN: 0x" + Convert.ToHexStringLower(o.Pattern));
+            }
+        }
+
+        output.WriteLine(o.Source is null ? $"PING {dst} ({dst}): {o.PacketSize} data bytes" : $"PING {dst} ({dst}) from {src}: {o.PacketSize} data bytes");
         var rtts = new List<double>();
         int received = 0, errors = 0;
         long sent = 0, ntransmitted = 0, missedMax = 0;
@@ -198,7 +229,8 @@ public sealed class PingCommand : ICommand
     };
 
     private sealed record PingOptions(string Host, long Count, double IntervalSeconds, int WaitTimeMs, byte Ttl, int PacketSize,
-        bool Quiet, bool RecordRoute, double TimeoutSeconds, bool Flood, bool Once, bool Audible, bool Missed, bool Quiet2, long Preload)
+        bool Quiet, bool RecordRoute, double TimeoutSeconds, bool Flood, bool Once, bool Audible, bool Missed, bool Quiet2, long Preload,
+        byte Tos, bool DontFragment, byte[]? Pattern, string? Source)
     {
         /// <summary>FreeBSD 14 ping's getopt string for IPv4 (PING4OPTS).</summary>
         public const string Optstring = "4AaC:c:DdfG:g:Hh:I:i:Ll:M:m:nop:QqRS:s:T:t:vW:z:";
@@ -212,6 +244,10 @@ public sealed class PingCommand : ICommand
             int size = 56, waitMs = 10_000;
             double interval = 1, timeout = 0;
             byte ttl = 0;
+            byte tos = 0;
+            byte[]? pattern = null;
+            string? source = null;
+            bool df = false;
             bool quiet = false, rr = false, flood = false, intervalSet = false, once = false, audible = false, missed = false, quiet2 = false;
             var getopt = new Getopt("ping", args, Optstring);
             for (int ch; (ch = getopt.Next()) != -1;)
@@ -273,11 +309,10 @@ public sealed class PingCommand : ICommand
                         }
 
                         throw Unsupported.Option("ping", ch, "ICMP mask and timestamp requests are not supported in Vimage");
-                    case 'z': Long(arg, 0, 255, "TOS"); throw Unsupported.Option("ping", ch, "setting the TOS is not supported in Vimage");
-                    case 'D': throw Unsupported.Option("ping", ch, "setting DF is not supported in Vimage");
-                    case 'S': throw Unsupported.Option("ping", ch, "choosing the source address is not supported in Vimage");
-                    case 'p':
-                    default: throw Unsupported.Option("ping", ch, "filling the packet with a pattern is not supported in Vimage");
+                    case 'z': tos = (byte)Long(arg, 0, 255, "TOS"); break;
+                    case 'D': df = true; break;
+                    case 'S': source = arg; break;
+                    default: pattern = ParsePattern(arg); break; // -p
                 }
             }
 
@@ -302,10 +337,30 @@ public sealed class PingCommand : ICommand
                 interval = 0.01; // FreeBSD floods at least every 10 ms, and at once after each reply
             }
 
-            return new PingOptions(host, count, interval, waitMs, ttl, size, quiet, rr, timeout, flood, once, audible, missed, quiet2, preload);
+            return new PingOptions(host, count, interval, waitMs, ttl, size, quiet, rr, timeout, flood, once, audible, missed, quiet2, preload, tos, df, pattern, source);
         }
 
         private const int IpHeaderMax = 65535;
+
+        /// <summary>ping.c's fill(): up to 16 bytes written as hex digit pairs.</summary>
+        private static byte[] ParsePattern(string text)
+        {
+            foreach (char c in text)
+            {
+                if (!char.IsAsciiHexDigit(c))
+                {
+                    throw new UsageException("ping: patterns must be specified as hex digits");
+                }
+            }
+
+            var bytes = new List<byte>();
+            for (int i = 0; i < text.Length && bytes.Count < 16; i += 2)
+            {
+                bytes.Add(byte.Parse(text.AsSpan(i, Math.Min(2, text.Length - i)), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            }
+
+            return [.. bytes];
+        }
 
         private static long Long(string text, long min, long max, string what)
             => long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v >= min && v <= max
