@@ -22,43 +22,32 @@ public sealed class ArpCommand : ICommand
     {
         bool all = false, delete = false, set = false;
         string? ifname = null;
-        var operands = new List<string>();
-        for (int i = 0; i < args.Length; i++)
+        var getopt = new Getopt("arp", args, "andfsSi:");
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            string arg = args[i];
-            if (arg.Length > 1 && arg[0] == '-' && operands.Count == 0)
+            switch (ch)
             {
-                for (int k = 1; k < arg.Length; k++)
-                {
-                    switch (arg[k])
-                    {
-                        case 'a':
-                            all = true;
-                            break;
-                        case 'n':
-                            break;
-                        case 'd':
-                            delete = true;
-                            break;
-                        case 's':
-                        case 'S':
-                            set = true;
-                            break;
-                        case 'i':
-                            ifname = k + 1 < arg.Length ? arg[(k + 1)..] : i + 1 < args.Length ? args[++i] : throw new UsageException("arp: option requires an argument -- i");
-                            k = arg.Length;
-                            break;
-                        default:
-                            throw new UsageException($"arp: illegal option -- {arg[k]}");
-                    }
-                }
-
-                continue;
+                case 'a':
+                    all = true;
+                    break;
+                case 'n':
+                    break;
+                case 'd':
+                    delete = true;
+                    break;
+                case 's':
+                case 'S':
+                    set = true;
+                    break;
+                case 'i':
+                    ifname = getopt.Optarg;
+                    break;
+                default:
+                    throw Unsupported.Option("arp", ch, "reading entries from a file is not supported in Vimage");
             }
-
-            operands.Add(arg);
         }
 
+        var operands = new List<string>(getopt.Operands);
         using (Curvnet.Set(context.Vnet))
         {
             Ifnet? only = ifname is null ? null : Ifnets.TryFind(ifname) ?? throw new CommandException($"arp: interface {ifname} does not exist");

@@ -19,53 +19,56 @@ public sealed class IfconfigCommand : ICommand
         "ifconfig [-j jail] [-a] [-l] [-u] [-d] [-C] [interface [create | destroy] [up | down] [mtu N] [inet A[/len] [netmask M] [alias | -alias | delete]] "
         + "[name NEW] [description TEXT | -description] [promisc | -promisc] [vnet J | -vnet J] ...]";
 
+    /// <summary>FreeBSD 14 ifconfig's getopt string.</summary>
+    public const string Optstring = "abCdDf:gG:hj:klmnuv";
+
     public int Run(CommandContext context, string[] args)
     {
         bool listNames = false, onlyUp = false, onlyDown = false, clonerList = false;
-        int i = 0;
-        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-')
+        var getopt = new Getopt("ifconfig", args, Optstring);
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            string option = args[i];
-            if (option == "-j")
+            switch (ch)
             {
-                if (i + 1 >= args.Length)
-                {
-                    throw new UsageException("ifconfig: option requires an argument -- j");
-                }
+                case 'j':
+                    // FreeBSD 14: run the rest of the command inside the jail.
+                    Jail jail = JexecCommand.FindOrFail(context, getopt.Optarg!, "ifconfig");
+                    using (CommandContext jailed = context.In(jail))
+                    {
+                        return Run(jailed, args[getopt.Optind..]);
+                    }
 
-                Jail jail = JexecCommand.FindOrFail(context, args[i + 1], "ifconfig");
-                using CommandContext jailed = context.In(jail);
-                return Run(jailed, args[(i + 2)..]);
+                case 'a':
+                case 'n':
+                case 'v':
+                case 'm':
+                case 'k':
+                case 'D':
+                case 'b':
+                    break; // -a is the default listing; -v/-m/-k/-D/-b only add detail Vimage has nothing more of
+                case 'l':
+                    listNames = true;
+                    break;
+                case 'u':
+                    onlyUp = true;
+                    break;
+                case 'd':
+                    onlyDown = true;
+                    break;
+                case 'C':
+                    clonerList = true;
+                    break;
+                case 'g':
+                case 'G':
+                    throw Unsupported.Option("ifconfig", ch, "interface groups are not supported in Vimage");
+                case 'f':
+                    throw Unsupported.Option("ifconfig", ch, "output format selection is not supported in Vimage");
+                default:
+                    throw Unsupported.Option("ifconfig", ch, "not supported in Vimage");
             }
-
-            foreach (char flag in option[1..])
-            {
-                switch (flag)
-                {
-                    case 'a':
-                    case 'n':
-                    case 'v':
-                        break;
-                    case 'l':
-                        listNames = true;
-                        break;
-                    case 'u':
-                        onlyUp = true;
-                        break;
-                    case 'd':
-                        onlyDown = true;
-                        break;
-                    case 'C':
-                        clonerList = true;
-                        break;
-                    default:
-                        throw new UsageException($"ifconfig: illegal option -- {flag}");
-                }
-            }
-
-            i++;
         }
 
+        int i = getopt.Optind;
         string[] rest = args[i..];
         using (Curvnet.Set(context.Vnet))
         {

@@ -17,9 +17,38 @@ public sealed class JailCommand : ICommand
             throw new CommandException("jail: jail creation from within a jail is not supported here");
         }
 
-        if (args.Length >= 2 && args[0] == "-r")
+        bool create = false, remove = false;
+        var getopt = new Getopt("jail", args, "cdf:hiJ:lmn:p:qrRs:u:U:v");
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            foreach (string name in args[1..])
+            switch (ch)
+            {
+                case 'c':
+                    create = true;
+                    break;
+                case 'r':
+                    remove = true;
+                    break;
+                case 'q':
+                case 'v':
+                    break;
+                case 'm':
+                case 'R':
+                    throw Unsupported.Option("jail", ch, "modifying a jail is not supported in Vimage");
+                default:
+                    throw Unsupported.Option("jail", ch, "not supported in Vimage (no jail.conf, users or processes)");
+            }
+        }
+
+        string[] operands = getopt.Operands;
+        if (remove && !create)
+        {
+            if (operands.Length == 0)
+            {
+                throw new UsageException("jail: -r needs a jail name");
+            }
+
+            foreach (string name in operands)
             {
                 Jail removed = JexecCommand.FindOrFail(context, name, "jail");
                 context.Jails.Remove(removed);
@@ -29,7 +58,7 @@ public sealed class JailCommand : ICommand
             return 0;
         }
 
-        if (args.Length == 0 || args[0] != "-c")
+        if (!create || remove)
         {
             throw new UsageException("jail: -c or -r is required");
         }
@@ -37,7 +66,7 @@ public sealed class JailCommand : ICommand
         string? jailName = null;
         bool vnet = false;
         var interfaces = new List<string>();
-        foreach (string parameter in args[1..])
+        foreach (string parameter in operands)
         {
             switch (parameter)
             {
@@ -112,14 +141,33 @@ public sealed class JlsCommand : ICommand
 {
     public string Name => "jls";
 
-    public string Usage => "jls [-N]";
+    public string Usage => "jls [-dN] [-j jail]";
 
     public int Run(CommandContext context, string[] args)
     {
-        bool names = args is ["-N"];
-        if (args.Length > 0 && !names)
+        bool names = false;
+        string? only = null;
+        var getopt = new Getopt("jls", args, "dhj:NnqsSv");
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            throw new UsageException($"jls: unknown option {args[0]}");
+            switch (ch)
+            {
+                case 'N':
+                    names = true;
+                    break;
+                case 'd':
+                    break; // dying jails: Vimage removes a jail at once
+                case 'j':
+                    only = JexecCommand.FindOrFail(context, getopt.Optarg!, "jls").Name;
+                    break;
+                default:
+                    throw Unsupported.Option("jls", ch, "parameter listings are not supported in Vimage");
+            }
+        }
+
+        if (getopt.Optind < args.Length)
+        {
+            throw Unsupported.Option("jls", 'j', $"listing parameter {args[getopt.Optind]} is not supported in Vimage");
         }
 
         context.Out.WriteLine(names
@@ -127,6 +175,11 @@ public sealed class JlsCommand : ICommand
             : $"{"JID",6}  {"IP Address",-15} {"Hostname",-29} Path");
         foreach (Jail jail in context.Jails.All)
         {
+            if (only is not null && jail.Name != only)
+            {
+                continue;
+            }
+
             string interfaces = string.Join(",", Ifnets.Of(jail.Vnet).Snapshot().Select(i => i.Name));
             context.Out.WriteLine(names
                 ? $"{jail.Jid,6}  {jail.Name,-15} {interfaces,-29} /"
@@ -142,18 +195,28 @@ public sealed class JexecCommand(Func<CommandDispatcher> dispatcher) : ICommand
 {
     public string Name => "jexec";
 
-    public string Usage => "jexec jail command [arguments ...]";
+    public string Usage => "jexec [-l] jail command [arguments ...]";
 
     public int Run(CommandContext context, string[] args)
     {
-        if (args.Length < 2)
+        var getopt = new Getopt("jexec", args, "d:lnu:U:");
+        for (int ch; (ch = getopt.Next()) != -1;)
+        {
+            if (ch is not ('l' or 'n'))
+            {
+                throw Unsupported.Option("jexec", ch, "users and directories of a jail are not supported in Vimage");
+            }
+        }
+
+        string[] rest = getopt.Operands;
+        if (rest.Length < 2)
         {
             throw new UsageException("jexec: jail and command are required");
         }
 
-        Jail jail = FindOrFail(context, args[0], "jexec");
+        Jail jail = FindOrFail(context, rest[0], "jexec");
         using CommandContext jailed = context.In(jail);
-        return dispatcher().Run(jailed, args[1..]);
+        return dispatcher().Run(jailed, rest[1..]);
     }
 
     /// <summary>jail_getid, and the tool's errx(1, "%s", jail_errmsg) when there is no such jail.</summary>

@@ -30,63 +30,56 @@ public sealed class NetstatCommand : ICommand
 
     public string Usage => "netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
 
+    /// <summary>FreeBSD netstat's getopt string.</summary>
+    public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
+
     public int Run(CommandContext context, string[] args)
     {
         bool routes = false, interfaces = false, zero = false;
         int sflag = 0;
         string? protocol = null;
-        for (int i = 0; i < args.Length; i++)
+        var getopt = new Getopt("netstat", args, Optstring);
+        for (int flag; (flag = getopt.Next()) != -1;)
         {
-            string arg = args[i];
-            if (arg.Length < 2 || arg[0] != '-')
+            switch (flag)
             {
-                throw new UsageException($"netstat: {arg}: unexpected argument");
-            }
-
-            for (int k = 1; k < arg.Length; k++)
-            {
-                char flag = arg[k];
-                switch (flag)
-                {
-                    case 'r':
-                        routes = true;
-                        break;
-                    case 'i':
-                        interfaces = true;
-                        break;
-                    case 's':
-                        sflag++;
-                        break;
-                    case 'z':
-                        zero = true;
-                        break;
-                    case 'n':
-                    case 'W':
-                    case '4':
-                    case 'a':
-                        break;
-                    case 'p':
-                    case 'f':
+                case 'r':
+                    routes = true;
+                    break;
+                case 'i':
+                    interfaces = true;
+                    break;
+                case 's':
+                    sflag++;
+                    break;
+                case 'z':
+                    zero = true;
+                    break;
+                case 'n':
+                case 'W':
+                case '4':
+                case 'a':
+                    break;
+                case 'p':
+                    protocol = Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                    break;
+                case 'f':
+                    if (getopt.Optarg is not ("inet" or "link"))
                     {
-                        // The value is the rest of this word (-pip) or the next argument (-p ip).
-                        string value = k + 1 < arg.Length ? arg[(k + 1)..] : i + 1 < args.Length ? args[++i] : throw new UsageException($"netstat: option requires an argument -- {flag}");
-                        if (flag == 'p')
-                        {
-                            protocol = Protocols.Contains(value) ? value : throw new CommandException($"netstat: {value}: unknown or uninstrumented protocol");
-                        }
-                        else if (value is not ("inet" or "link"))
-                        {
-                            throw new CommandException($"netstat: {value}: unknown address family");
-                        }
-
-                        k = arg.Length;
-                        break;
+                        throw new CommandException($"netstat: {getopt.Optarg}: unknown address family");
                     }
 
-                    default:
-                        throw new UsageException($"netstat: illegal option -- {flag}");
-                }
+                    break;
+                case '6':
+                    throw Unsupported.Option("netstat", flag, "IPv6 is not supported in Vimage");
+                default:
+                    throw Unsupported.Option("netstat", flag, "not supported in Vimage");
             }
+        }
+
+        if (getopt.Optind < args.Length)
+        {
+            throw new UsageException($"netstat: {args[getopt.Optind]}: unexpected argument");
         }
 
         if (protocol is not null && sflag == 0 && !zero)

@@ -1,13 +1,17 @@
-using System.Diagnostics;
 using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Sockets;
 
 namespace Vimage.Cli.Commands;
 
 /// <summary>
-/// ping(8): ping [-qR] [-c count] [-i wait] [-m ttl] [-s packetsize] [-t timeout] [-W waittime] host.
+/// ping(8) for IPv4, options parsed by getopt with FreeBSD 14's PING4OPTS: -c -i -W -t -m -s -l -q -Q -R -f -o -a -A
+/// -S -z -D -p
+/// (and -4 -n -H -d -v, which change nothing here). -t bounds the whole run, final wait included. Options of
+/// features Vimage lacks (-C, sweeps, multicast, mask/timestamp requests) fail with exit 1 before
+/// anything is sent. Vimage's user owns the stacks, so root's rules apply (-f, -l, short -i, big -s).
 /// Exit 0 when a reply was heard, 2 when none was, 68 (EX_NOHOST) for a bad address, 64 for bad usage.
 /// </summary>
 public sealed class PingCommand : ICommand
@@ -17,7 +21,7 @@ public sealed class PingCommand : ICommand
 
     public string Name => "ping";
 
-    public string Usage => "ping [-qR] [-c count] [-i wait] [-m ttl] [-s packetsize] [-t timeout] [-W waittime] host";
+    public string Usage => "ping [-4AaDdfHnoQqRv] [-C pcp] [-c count] [-G sweepmaxsize] [-g sweepminsize] [-h sweepincrsize] [-i wait] [-l preload] [-M mask | time] [-m ttl] [-p pattern] [-S src_addr] [-s packetsize] [-t timeout] [-W waittime] [-z tos] IPv4-host";
 
     public int Run(CommandContext context, string[] args)
     {
@@ -27,24 +31,50 @@ public sealed class PingCommand : ICommand
             throw new CommandException($"ping: cannot resolve {o.Host}: Unknown host", 68);
         }
 
+        InAddr src = InAddr.Any;
+        if (o.Source is not null && !InAddr.TryParse(o.Source, out src))
+        {
+            throw new CommandException($"ping: cannot resolve {o.Source}: Unknown host", 68);
+        }
+
         using PingSocket socket = PingSocket.Open(context.Vnet);
+        socket.Tos = o.Tos;
+        socket.DontFragment = o.DontFragment;
+        if (o.Source is not null)
+        {
+            try
+            {
+                socket.Bind(src);
+            }
+            catch (NetSocketException e)
+            {
+                throw new CommandException($"ping: bind: {Errno.Message(e.Errno)}");
+            }
+        }
+
         TextWriter output = context.Out;
-        output.WriteLine($"PING {dst} ({dst}): {o.PacketSize} data bytes");
+        if (o.Pattern is not null)
+        {
+            socket.Pattern = o.Pattern;
+            if (!o.Quiet)
+            {
+                output.WriteLine("PATTERN: 0x" + Convert.ToHexStringLower(o.Pattern));
+            }
+        }
+
+        output.WriteLine(o.Source is null ? $"PING {dst} ({dst}): {o.PacketSize} data bytes" : $"PING {dst} ({dst}) from {src}: {o.PacketSize} data bytes");
         var rtts = new List<double>();
         int received = 0, errors = 0;
-        long sent = 0;
-        var total = Stopwatch.StartNew();
+        long sent = 0, ntransmitted = 0, missedMax = 0;
 
-        // ntransmitted counts the requests; icmp_seq is its low 16 bits and wraps (ping.c keeps the two apart).
-        for (long ntransmitted = 0; o.Count == 0 || ntransmitted < o.Count; ntransmitted++)
+        // -t bounds the whole run, final wait included (ping.c's alarm(2) sets finish_up).
+        long deadline = o.TimeoutSeconds > 0 ? Environment.TickCount64 + (long)(o.TimeoutSeconds * 1000) : long.MaxValue;
+        bool done = false;
+
+        void Transmit()
         {
-            if (context.Cancel.IsCancellationRequested || (o.TimeoutSeconds > 0 && total.Elapsed.TotalSeconds >= o.TimeoutSeconds))
-            {
-                break;
-            }
-
-            ushort seq = (ushort)ntransmitted;
-            int error = socket.Send(dst, seq, o.PacketSize, o.Ttl, o.RecordRoute);
+            // ntransmitted counts the requests; icmp_seq is its low 16 bits and wraps (ping.c keeps the two apart).
+            int error = socket.Send(dst, (ushort)ntransmitted++, o.PacketSize, o.Ttl, o.RecordRoute);
             if (error != 0)
             {
                 context.Err.WriteLine($"ping: sendto: {Errno.Message(error)}");
@@ -52,50 +82,112 @@ public sealed class PingCommand : ICommand
             else
             {
                 sent++;
+                if (o.Flood && !o.Quiet)
+                {
+                    output.Write('.'); // pinger(): a dot per request, a backspace per reply
+                }
+            }
+        }
+
+        long preload = o.Count != 0 ? Math.Min(o.Preload, o.Count) : o.Preload;
+        do
+        {
+            Transmit();
+        }
+        while (--preload > 0);
+
+        bool almostDone = false;
+        long windowMs = (long)(o.IntervalSeconds * 1000);
+        long last = Environment.TickCount64;
+        while (!done && !context.Cancel.IsCancellationRequested)
+        {
+            long now = Environment.TickCount64;
+            if (now >= deadline)
+            {
+                break;
             }
 
-            bool last = o.Count != 0 && ntransmitted + 1 == o.Count;
-            var window = Stopwatch.StartNew();
-            int waitMs = last ? o.WaitTimeMs : (int)(o.IntervalSeconds * 1000);
-            while (!context.Cancel.IsCancellationRequested)
+            // Wait in short slices so a removed jail or a gone client ends ping promptly; a zero interval
+            // (ping -i 0) still drains the replies already queued.
+            long remaining = Math.Min(Math.Max(0, last + windowMs - now), deadline - now);
+            bool got = socket.TryReceive((int)Math.Min(remaining, 100), out PingReply reply);
+            if (got)
             {
-                // Wait in short slices so a removed jail or a gone client ends ping promptly; a zero interval
-                // (ping -i 0) still drains the replies already queued.
-                int remaining = Math.Max(0, waitMs - (int)window.ElapsedMilliseconds);
-                if (!socket.TryReceive(Math.Min(remaining, 100), out PingReply reply))
-                {
-                    if (remaining > 100)
-                    {
-                        continue;
-                    }
-
-                    break;
-                }
-
                 if (reply.Kind == PingReplyKind.EchoReply)
                 {
                     received++;
                     rtts.Add(reply.Rtt.TotalMilliseconds);
-                    if (!o.Quiet)
+                    if (o.Flood)
+                    {
+                        if (!o.Quiet)
+                        {
+                            output.Write('\b');
+                        }
+                    }
+                    else if (!o.Quiet)
                     {
                         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{reply.Bytes} bytes from {reply.From}: icmp_seq={reply.Sequence} ttl={reply.Ttl} time={reply.Rtt.TotalMilliseconds:0.000} ms"));
+                            $"{reply.Bytes} bytes from {reply.From}: icmp_seq={reply.Sequence} ttl={reply.Ttl} time={reply.Rtt.TotalMilliseconds:0.000} ms{(o.Audible ? "\a" : "")}"));
+                    }
+
+                    if ((o.Once && received > 0) || (o.Count != 0 && received >= o.Count))
+                    {
+                        break;
                     }
                 }
                 else
                 {
                     errors++;
-                    if (!o.Quiet)
+                    if (!o.Quiet && !o.Quiet2)
                     {
                         output.WriteLine($"{reply.Bytes} bytes from {reply.From}: {Describe(reply.IcmpType, reply.IcmpCode)}");
                     }
                 }
 
-                if (last && received + errors >= sent)
+                if (almostDone && received + errors >= sent)
                 {
-                    break;
+                    break; // every request answered: no need to sit out the final wait
+                }
+
+                if (!o.Flood)
+                {
+                    continue;
                 }
             }
+            else if (Environment.TickCount64 < last + windowMs)
+            {
+                continue;
+            }
+
+            // The interval passed (or, flooding, a reply came): the next request, or the final wait.
+            if (o.Count == 0 || ntransmitted < o.Count)
+            {
+                Transmit();
+            }
+            else if (almostDone)
+            {
+                break;
+            }
+            else
+            {
+                almostDone = true;
+                windowMs = received > 0 ? Math.Max(1000, (long)(2 * rtts.Max()) / 1000 * 1000) : o.WaitTimeMs;
+            }
+
+            last = Environment.TickCount64;
+            if (ntransmitted - received - 1 > missedMax)
+            {
+                missedMax = ntransmitted - received - 1;
+                if (o.Missed)
+                {
+                    output.Write('\a');
+                }
+            }
+        }
+
+        if (o.Flood && !o.Quiet)
+        {
+            output.WriteLine();
         }
 
         if (context.JailRemoved)
@@ -137,43 +229,137 @@ public sealed class PingCommand : ICommand
     };
 
     private sealed record PingOptions(string Host, long Count, double IntervalSeconds, int WaitTimeMs, byte Ttl, int PacketSize,
-        bool Quiet, bool RecordRoute, double TimeoutSeconds)
+        bool Quiet, bool RecordRoute, double TimeoutSeconds, bool Flood, bool Once, bool Audible, bool Missed, bool Quiet2, long Preload,
+        byte Tos, bool DontFragment, byte[]? Pattern, string? Source)
     {
+        /// <summary>FreeBSD 14 ping's getopt string for IPv4 (PING4OPTS).</summary>
+        public const string Optstring = "4AaC:c:DdfG:g:Hh:I:i:Ll:M:m:nop:QqRS:s:T:t:vW:z:";
+
+        /// <summary>MAXALARM: -t is at most an hour.</summary>
+        private const int MaxAlarm = 3600;
+
         public static PingOptions Parse(string[] args)
         {
-            long count = 0;
+            long count = 0, preload = 0;
             int size = 56, waitMs = 10_000;
             double interval = 1, timeout = 0;
             byte ttl = 0;
-            bool quiet = false, rr = false;
-            string? host = null;
-            for (int i = 0; i < args.Length; i++)
+            byte tos = 0;
+            byte[]? pattern = null;
+            string? source = null;
+            bool df = false;
+            bool quiet = false, rr = false, flood = false, intervalSet = false, once = false, audible = false, missed = false, quiet2 = false;
+            var getopt = new Getopt("ping", args, Optstring);
+            for (int ch; (ch = getopt.Next()) != -1;)
             {
-                string a = args[i];
-                string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"ping: option requires an argument -- {a.TrimStart('-')}");
-                switch (a)
+                string arg = getopt.Optarg ?? "";
+                switch (ch)
                 {
-                    case "-c": count = Long(Next(), 1, long.MaxValue, "count of packets to transmit"); break;
-                    case "-i": interval = Real(Next(), 0, 3600, "timing interval"); break; // root may go below 1 s, even to 0
-                    case "-W": waitMs = (int)Long(Next(), 1, 3_600_000, "timing interval"); break;
-                    case "-t": timeout = Real(Next(), 1, 86400, "timeout"); break;
-                    case "-m": ttl = (byte)Long(Next(), 1, 255, "TTL"); break;
-                    case "-s": size = (int)Long(Next(), 8, 65_467, "packet size"); break;
-                    case "-q": quiet = true; break;
-                    case "-R": rr = true; break;
-                    case "-n": break;
-                    default:
-                        if (a.StartsWith('-') || host is not null)
+                    case 'c': count = Long(arg, 1, long.MaxValue, "count of packets to transmit"); break;
+                    case 'i':
+                        // Vimage's user owns the stacks, so ping runs with root's rules: any interval, but a
+                        // fraction of a millisecond is FreeBSD's "-i interval too short" even for root.
+                        interval = Real(arg, 0, int.MaxValue / 1000.0, "timing interval");
+                        if (interval > 0 && interval < 0.001)
                         {
-                            throw new UsageException($"ping: illegal option or extra argument: {a}");
+                            throw new CommandException("ping: -i interval too short: Operation not permitted", 77);
                         }
 
-                        host = a;
+                        intervalSet = true;
                         break;
+                    case 'W': waitMs = (int)Long(arg, 0, int.MaxValue, "timing interval"); break;
+                    case 't':
+                        timeout = Long(arg, 1, long.MaxValue, "timeout");
+                        if (timeout > MaxAlarm)
+                        {
+                            throw new UsageException($"ping: invalid timeout: `{arg}' > {MaxAlarm}");
+                        }
+
+                        break;
+                    case 'm': ttl = (byte)Long(arg, 0, 255, "TTL"); break;
+                    case 's': size = (int)Long(arg, 0, int.MaxValue, "packet size"); break;
+                    case 'l': preload = Long(arg, 0, int.MaxValue, "preload value"); break;
+                    case 'C': Long(arg, 0, 7, "PCP"); throw Unsupported.Option("ping", ch, "VLAN priority (SO_VLAN_PCP) is not supported in Vimage");
+                    case 'q': quiet = true; break;
+                    case 'Q': quiet2 = true; break;
+                    case 'R': rr = true; break;
+                    case 'f': flood = true; break;
+                    case 'o': once = true; break;
+                    case 'a': audible = true; break;
+                    case 'A': missed = true; break;
+                    case '4':
+                    case 'n':
+                    case 'H':
+                    case 'd':
+                    case 'v':
+                        break; // numeric output is all Vimage has; SO_DEBUG traces nothing here; -v adds nothing more
+                    case 'G':
+                    case 'g':
+                    case 'h':
+                        Long(arg, 0, int.MaxValue, "packet size");
+                        throw Unsupported.Option("ping", ch, "sweeping ping is not supported in Vimage");
+                    case 'I':
+                    case 'L':
+                    case 'T':
+                        throw Unsupported.Option("ping", ch, "multicast ping is not supported in Vimage");
+                    case 'M':
+                        if (arg.Length == 0 || arg[0] is not ('m' or 'M' or 't' or 'T'))
+                        {
+                            throw new UsageException($"ping: invalid message: `{(arg.Length > 0 ? arg[0] : ' ')}'");
+                        }
+
+                        throw Unsupported.Option("ping", ch, "ICMP mask and timestamp requests are not supported in Vimage");
+                    case 'z': tos = (byte)Long(arg, 0, 255, "TOS"); break;
+                    case 'D': df = true; break;
+                    case 'S': source = arg; break;
+                    default: pattern = ParsePattern(arg); break; // -p
                 }
             }
 
-            return new PingOptions(host ?? throw new UsageException("ping: no host given"), count, interval, waitMs, ttl, size, quiet, rr, timeout);
+            if (getopt.Operands is not [var host])
+            {
+                throw new UsageException(getopt.Operands.Length == 0 ? "ping: no host given" : "ping: too many arguments");
+            }
+
+            if (flood && intervalSet)
+            {
+                throw new UsageException("ping: -f and -i: incompatible options");
+            }
+
+            int maxPayload = IpHeaderMax - (rr ? 60 : 20) - 8;
+            if (size > maxPayload)
+            {
+                throw new UsageException($"ping: packet size too large: {size} > {maxPayload}");
+            }
+
+            if (flood)
+            {
+                interval = 0.01; // FreeBSD floods at least every 10 ms, and at once after each reply
+            }
+
+            return new PingOptions(host, count, interval, waitMs, ttl, size, quiet, rr, timeout, flood, once, audible, missed, quiet2, preload, tos, df, pattern, source);
+        }
+
+        private const int IpHeaderMax = 65535;
+
+        /// <summary>ping.c's fill(): up to 16 bytes written as hex digit pairs.</summary>
+        private static byte[] ParsePattern(string text)
+        {
+            foreach (char c in text)
+            {
+                if (!char.IsAsciiHexDigit(c))
+                {
+                    throw new UsageException("ping: patterns must be specified as hex digits");
+                }
+            }
+
+            var bytes = new List<byte>();
+            for (int i = 0; i < text.Length && bytes.Count < 16; i += 2)
+            {
+                bytes.Add(byte.Parse(text.AsSpan(i, Math.Min(2, text.Length - i)), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            }
+
+            return [.. bytes];
         }
 
         private static long Long(string text, long min, long max, string what)

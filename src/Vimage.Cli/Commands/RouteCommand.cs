@@ -21,28 +21,34 @@ public sealed class RouteCommand : ICommand
     public int Run(CommandContext context, string[] args)
     {
         bool quiet = false;
-        int i = 0;
-        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-')
+        var getopt = new Getopt("route", args, "46nqdtvj:");
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            foreach (char flag in args[i][1..])
+            switch (ch)
             {
-                switch (flag)
-                {
-                    case 'n':
-                    case 'v':
-                    case '4':
-                        break;
-                    case 'q':
-                        quiet = true;
-                        break;
-                    default:
-                        throw new UsageException($"route: illegal option -- {flag}");
-                }
-            }
+                case 'n':
+                case 'v':
+                case '4':
+                case 'd':
+                    break;
+                case 'q':
+                    quiet = true;
+                    break;
+                case 'j':
+                    Jail jail = JexecCommand.FindOrFail(context, getopt.Optarg!, "route");
+                    using (CommandContext jailed = context.In(jail))
+                    {
+                        return Run(jailed, args[getopt.Optind..]);
+                    }
 
-            i++;
+                case '6':
+                    throw Unsupported.Option("route", ch, "IPv6 is not supported in Vimage");
+                default:
+                    throw Unsupported.Option("route", ch, "test-only mode is not supported in Vimage");
+            }
         }
 
+        int i = getopt.Optind;
         if (i >= args.Length)
         {
             throw new UsageException("route: a command is required");

@@ -29,27 +29,38 @@ public sealed class TcpdumpCommand : ICommand
 
     public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds]";
 
+    /// <summary>tcpdump's getopt string (FreeBSD's tcpdump 4.99).</summary>
+    public const string Optstring = "aAb:B:c:C:dDeE:fF:G:hHi:I:j:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
+
+    /// <summary>Vimage's extension: --duration SECONDS stops the capture.</summary>
+    private static readonly Dictionary<string, bool> LongOptions = new(StringComparer.Ordinal) { ["duration"] = true };
+
     public int Run(CommandContext context, string[] args)
     {
         string? ifname = null, file = null;
         long count = 0;
         double duration = 0;
-        for (int i = 0; i < args.Length; i++)
+        var getopt = new Getopt("tcpdump", args, Optstring, LongOptions);
+        for (int ch; (ch = getopt.Next()) != -1;)
         {
-            string a = args[i];
-            string Next() => i + 1 < args.Length ? args[++i] : throw new UsageException($"tcpdump: option requires an argument -- {a}");
-            switch (a)
+            switch (ch)
             {
-                case "-i": ifname = Next(); break;
-                case "-w": file = Next(); break;
-                case "-c": count = long.TryParse(Next(), NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
-                case "--duration": duration = double.TryParse(Next(), NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 && d <= MaxDurationSeconds ? d : throw new UsageException("tcpdump: invalid duration"); break;
-                case "-n":
-                case "-nn":
-                case "-l":
-                    break;
-                default: throw new UsageException($"tcpdump: unknown option {a}");
+                case 'i': ifname = getopt.Optarg; break;
+                case 'w': file = getopt.Optarg; break;
+                case 'c': count = long.TryParse(getopt.Optarg, NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
+                case Getopt.LongOption: duration = double.TryParse(getopt.Optarg, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 && d <= MaxDurationSeconds ? d : throw new UsageException("tcpdump: invalid duration"); break;
+                case 'n':
+                case 'l':
+                case 'p':
+                case 'U':
+                    break; // numeric output is all Vimage prints; line buffering and packet-buffered writes are what it does
+                default: throw Unsupported.Option("tcpdump", ch, "not supported in Vimage");
             }
+        }
+
+        if (getopt.Optind < args.Length)
+        {
+            throw new CommandException("tcpdump: filter expressions are not supported in Vimage: " + string.Join(' ', args[getopt.Optind..]));
         }
 
         if (ifname is null)

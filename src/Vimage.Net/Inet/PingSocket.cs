@@ -61,7 +61,10 @@ public sealed class PingSocket : IDisposable
     private readonly byte[] _receive = new byte[IpHeader.MaxPacket];
     private readonly object _receiveLock = new();
     private int _ttl = -1;
+    private int _tos;
     private bool _headerIncluded;
+    private byte[] _pattern = [];
+    private InAddr _source = InAddr.Any;
     private int _disposed;
 
     private PingSocket(Socket so, ushort id)
@@ -78,6 +81,26 @@ public sealed class PingSocket : IDisposable
 
     /// <summary>Replies (ours or not) dropped because the receive buffer was full.</summary>
     public long Dropped => _so.ReceiveDrops;
+
+    /// <summary>ping -z: the type of service of the requests (IP_TOS).</summary>
+    public byte Tos { get; set; }
+
+    /// <summary>ping -D: set IP_DF on the requests (they then carry their own header, IP_HDRINCL, as in ping.c).</summary>
+    public bool DontFragment { get; set; }
+
+    /// <summary>ping -p: up to 16 bytes repeated over the data after the timestamp (ping.c's fill()).</summary>
+    public ReadOnlySpan<byte> Pattern
+    {
+        get => _pattern;
+        set => _pattern = value.Length <= 16 ? value.ToArray() : throw new ArgumentException("a ping pattern is at most 16 bytes", nameof(value));
+    }
+
+    /// <summary>ping -S: bind(2) the socket to a local address; throws <see cref="NetSocketException"/> (EADDRNOTAVAIL) otherwise.</summary>
+    public void Bind(InAddr source)
+    {
+        _so.Bind(source.ToSockaddr());
+        _source = source;
+    }
 
     /// <summary>Opens a ping socket in <paramref name="vnet"/>.</summary>
     public static PingSocket Open(Vnet vnet)
@@ -113,7 +136,8 @@ public sealed class PingSocket : IDisposable
             return Errno.EINVAL;
         }
 
-        int hlen = recordRoute ? IpHeader.MinLength + RecordRouteSpace : 0;
+        bool headerIncluded = recordRoute || DontFragment;
+        int hlen = recordRoute ? IpHeader.MinLength + RecordRouteSpace : headerIncluded ? IpHeader.MinLength : 0;
         int icmpLength = Icmp.HeaderLength + payloadSize;
         if (Math.Max(hlen, IpHeader.MinLength) + icmpLength > IpHeader.MaxPacket)
         {
@@ -130,16 +154,22 @@ public sealed class PingSocket : IDisposable
                     _ttl = ttl;
                 }
 
-                if (recordRoute != _headerIncluded)
+                if (Tos != _tos)
                 {
-                    _so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_HDRINCL, set: true, recordRoute ? 1 : 0);
-                    _headerIncluded = recordRoute;
+                    _so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_TOS, set: true, Tos);
+                    _tos = Tos;
+                }
+
+                if (headerIncluded != _headerIncluded)
+                {
+                    _so.ProtocolOption(InOptions.IPPROTO_IP, InOptions.IP_HDRINCL, set: true, headerIncluded ? 1 : 0);
+                    _headerIncluded = headerIncluded;
                 }
 
                 Span<byte> packet = _send.AsSpan(0, hlen + icmpLength);
-                if (recordRoute)
+                if (headerIncluded)
                 {
-                    WriteRecordRouteHeader(packet, dst, ttl != 0 ? ttl : DefaultTtl());
+                    WriteHeader(packet, hlen, dst, ttl != 0 ? ttl : DefaultTtl(), recordRoute);
                 }
 
                 WriteEcho(packet[hlen..], sequence);
@@ -223,11 +253,18 @@ public sealed class PingSocket : IDisposable
         }
     }
 
-    /// <summary>ping -R: the IP header with a Record Route option; rip_output fills in id, source and checksum.</summary>
-    private static void WriteRecordRouteHeader(Span<byte> packet, InAddr dst, byte ttl)
+    /// <summary>
+    /// ping -R / -D: the request's own IP header (TOS, DF, the bound source) with, for -R, a Record Route option;
+    /// rip_output fills in id, a zero source and the checksum.
+    /// </summary>
+    private void WriteHeader(Span<byte> packet, int hlen, InAddr dst, byte ttl, bool recordRoute)
     {
-        int hlen = IpHeader.MinLength + RecordRouteSpace;
-        IpHeader.Write(packet, packet.Length, 0, 0, ttl, IpProto.Icmp, InAddr.Any, dst);
+        IpHeader.Write(packet, packet.Length, 0, DontFragment ? (ushort)0x4000 : (ushort)0, ttl, IpProto.Icmp, _source, dst, Tos);
+        if (!recordRoute)
+        {
+            return;
+        }
+
         packet[0] = (byte)(0x40 | (hlen >> 2));
         Span<byte> options = packet[IpHeader.MinLength..hlen];
         options.Clear();
@@ -254,7 +291,8 @@ public sealed class PingSocket : IDisposable
 
         for (int i = start; i < data.Length; i++)
         {
-            data[i] = (byte)i; // ping(8)'s fill pattern
+            // ping(8)'s default fill is the offset; -p repeats the user's bytes from the end of the timestamp.
+            data[i] = _pattern.Length == 0 ? (byte)i : _pattern[(i - start) % _pattern.Length];
         }
 
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum.Compute(icmp));
