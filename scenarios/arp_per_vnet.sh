@@ -1,4 +1,5 @@
 # FreeBSD tests/sys/netinet/arp.sh arp_lookup_host: two jails on one epair; each has its own ARP table.
+set -e
 vnet_init
 epair=$(vnet_mkepair)
 vnet_mkjail alpha ${epair}a

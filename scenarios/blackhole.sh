@@ -1,5 +1,6 @@
 # FreeBSD tests/sys/netinet/forward.sh fwd_ip_blackhole: a blackhole route in the router makes packets
 # "not forwardable"; the client hears nothing back (ping exits 2).
+set -e
 vnet_init
 left=$(vnet_mkepair)
 right=$(vnet_mkepair)

@@ -1,5 +1,6 @@
 # FreeBSD tests/sys/netinet/forward.sh fwd_ip_icmp_iface_fast_success, as a chain of jails:
 # the router forwards one echo request and its reply, both on the fast path.
+set -e
 vnet_init
 left=$(vnet_mkepair)
 right=$(vnet_mkepair)

@@ -1,5 +1,6 @@
 # FreeBSD tests/sys/net/if_bridge_test.sh mac_conflict, for epair: cloners and units are per vnet, so two
 # jails each get epair0a/epair0b, with different MAC addresses, and traffic stays inside each jail.
+set -e
 vnet_init
 vnet_mkjail one
 vnet_mkjail two

@@ -1,5 +1,6 @@
 # FreeBSD vnet.subr vnet_ifmove and ifconfig -vnet: an interface moves into a jail and back, and goes home
 # when the jail is removed.
+set -e
 vnet_init
 epair=$(vnet_mkepair)
 vnet_mkjail mover

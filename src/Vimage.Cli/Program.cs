@@ -2,7 +2,7 @@ using System.CommandLine;
 using Vimage.Cli;
 using Vimage.Cli.Commands;
 using Vimage.Cli.Host;
-using Vimage.Cli.Scenarios;
+using Vimage.Cli.Shell;
 
 // vimage                      the demo (the README's main job)
 // vimage demo|host|run ...    this program's own commands
@@ -100,11 +100,7 @@ host.SetAction(result =>
 });
 root.Subcommands.Add(host);
 
-var run = new Command("run", "Run a scenario file against the stacks");
-var scenario = new Argument<string>("scenario") { Description = "Scenario file" };
-run.Arguments.Add(scenario);
-run.SetAction(result => ScenarioRunner.Run(result.GetValue(scenario)!, Console.Out, Console.Error));
-root.Subcommands.Add(run);
+ShellCommands.Add(root);
 
 // Listed for --help; never parsed (handled verbatim above).
 foreach (ICommand command in commands)
@@ -115,7 +111,7 @@ foreach (ICommand command in commands)
     root.Subcommands.Add(passThrough);
 }
 
-const string Usage = "usage: vimage [demo | host | run SCENARIO | COMMAND [ARGS...]]   (vimage --help lists the commands)";
+const string Usage = "usage: vimage [demo | host | run SCRIPT | shell | atf run FILE | COMMAND [ARGS...]]   (vimage --help lists the commands)";
 if (!args[0].StartsWith('-') && !root.Subcommands.Any(c => c.Name == args[0]))
 {
     Console.Error.WriteLine($"vimage: {args[0]}: unknown command");
