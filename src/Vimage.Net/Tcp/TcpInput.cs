@@ -65,7 +65,7 @@ public static partial class Tcp
 
     /// <summary>
     /// tcp_dropwithreset: answers a segment nobody takes with a RST (RFC 9293 §3.10.7.1), never to a RST, nor to
-    /// a broadcast or multicast segment. With ACK set the RST carries seq = SEG.ACK; otherwise seq 0 and
+    /// a broadcast or multicast segment, and at most net.inet.icmp.icmplim per second (badport_bandlim). With ACK set the RST carries seq = SEG.ACK; otherwise seq 0 and
     /// ACK = SEG.SEQ + SEG.LEN (SYN and FIN count one each). Consumes <paramref name="m"/>.
     /// </summary>
     private static void DropWithReset(Mbuf m, InAddr src, InAddr dst, in TcpHeader th, int dataLength)
@@ -76,6 +76,11 @@ public static partial class Tcp
             || src.IsBroadcast || dst.IsBroadcast || InAddrs.IsBroadcast(dst) || src.IsAny)
         {
             return;
+        }
+
+        if (!Icmp.RateAllows(BandLim.TcpRstClosedPort))
+        {
+            return; // badport_bandlim: net.inet.icmp.icmplim caps RSTs too (no reflection amplifier)
         }
 
         if ((th.Flags & TcpFlags.TH_ACK) != 0)
