@@ -107,7 +107,7 @@ public static partial class Icmp
     [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
     private static void icmp_vnet_init()
     {
-        V_icmp_rates = [new CounterRate(), new CounterRate()];
+        V_icmp_rates = [new CounterRate(), new CounterRate(), new CounterRate()];
     }
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
@@ -148,4 +148,7 @@ internal enum BandLim
 
     /// <summary>BANDLIM_ICMP_ECHO: echo replies.</summary>
     IcmpEcho,
+
+    /// <summary>BANDLIM_RST_CLOSEDPORT: TCP RSTs answering segments to closed ports.</summary>
+    TcpRstClosedPort,
 }
