@@ -151,7 +151,7 @@ public sealed class IfconfigTests
         Assert.Contains("SIOCIFDESTROY", lo0.Err);
 
         string e = cli.NewEpair();
-        foreach (string line in new[] { $"ifconfig {e}a bogus", $"ifconfig {e}a mtu", $"ifconfig {e}a inet", "ifconfig -x", "ifconfig -j" })
+        foreach (string line in new[] { $"ifconfig {e}a bogus", $"ifconfig {e}a mtu", $"ifconfig {e}a description", "ifconfig -x", "ifconfig -j" })
         {
             CliResult r = cli.Run(line);
             Assert.True(r.Exit == 64, $"{line}: {r}");

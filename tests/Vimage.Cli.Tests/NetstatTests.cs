@@ -122,7 +122,7 @@ public sealed class NetstatTests
     public void Usage_and_errors()
     {
         using var cli = new CliFixture();
-        foreach (string line in new[] { "netstat", "netstat -x", "netstat -s -p", "netstat foo" })
+        foreach (string line in new[] { "netstat", "netstat -y", "netstat -s -p", "netstat foo" })
         {
             CliResult r = cli.Run(line);
             Assert.True(r.Exit == 64, $"{line}: {r}");

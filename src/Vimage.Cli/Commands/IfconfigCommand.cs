@@ -164,6 +164,12 @@ public sealed class IfconfigCommand : ICommand
             return 0;
         }
 
+        if (parameters is [var family] && family is "inet" or "ether" or "link" or "lladdr")
+        {
+            PrintStatus(context.Out, ifp, family == "inet" ? "inet" : "ether"); // ifconfig IF inet: that family only
+            return 0;
+        }
+
         IfconfigPlan changes = IfconfigPlan.Parse(context, parameters);
         changes.Validate(ifp);
         return changes.Apply(context, ifp);
@@ -181,7 +187,7 @@ public sealed class IfconfigCommand : ICommand
     }
 
     /// <summary>One interface in FreeBSD's ifconfig format.</summary>
-    internal static void PrintStatus(TextWriter output, Ifnet ifp)
+    internal static void PrintStatus(TextWriter output, Ifnet ifp, string? family = null)
     {
         output.WriteLine(NetFormat.Invariant($"{ifp.Name}: flags={NetFormat.IfFlagsText(ifp.Flags)} metric 0 mtu {ifp.Mtu}"));
         if (ifp.Description.Length > 0)
@@ -199,13 +205,18 @@ public sealed class IfconfigCommand : ICommand
             output.WriteLine("\toptions=8<VLAN_MTU>");
         }
 
-        if (ifp.Lladdr.Length == 6)
+        if (ifp.Lladdr.Length == 6 && family is null or "ether")
         {
             output.WriteLine($"\tether {NetFormat.Mac(ifp.Lladdr)}");
         }
 
         foreach (InIfaddr ia in InAddrs.On(ifp))
         {
+            if (family is "ether")
+            {
+                break;
+            }
+
             string line = $"\tinet {ia.Address} netmask {NetFormat.HexMask(ia.Mask)}";
             if ((ifp.Flags & IfFlags.IFF_BROADCAST) != 0 && ia.PrefixLength < 31)
             {

@@ -306,6 +306,13 @@ internal sealed class IfconfigPlan
         }
 
         InAddrs.Add(ifp, address, _prefix.Value);
+
+        // in_ifinit hands SIOCSIFADDR to the driver, and ether_ioctl/loioctl mark the interface IFF_UP: an address
+        // alone makes it usable. An explicit "down" on the same line is kept (the user's last word).
+        if (!ifp.IsUp && !_steps.Exists(s => s.Kind == Kind.Down))
+        {
+            ifp.SetUp(true);
+        }
     }
 
     private static CommandException VnetNotLast(string jailName, string[] rest)
