@@ -8,8 +8,8 @@ passed_bare_check_body()
 	atf_check -s exit:1 false
 	atf_check -s not-exit:0 false
 	atf_check -s ignore false
-	atf_check -s signal:9 sh -c 'kill -9 $$'
-	atf_check -s signal:kill sh -c 'kill -9 $$'
+	atf_check -s signal:9 -e ignore sh -c 'kill -9 $$'
+	atf_check -s signal:kill -e ignore sh -c 'kill -9 $$'
 	atf_check -o inline:"a b\n" echo a b
 	atf_check -o match:"^b" -o not-match:"^c" printf 'a\nb\n'
 	atf_check -e match:oops -o empty sh -c 'echo oops >&2'
