@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing Vimage needs on a fresh Debian/Ubuntu machine: the .NET 10 SDK if it is
-# missing, and the system tools later tests use (iproute2 for network namespaces, ping and tcpdump).
+# missing, and the system tools later tests use (iproute2 for network namespaces, ping, tcpdump, and gcc for the fast client).
 set -euo pipefail
 
 need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)   # builds vimage-client, the shims of vimage run
 
 if ((${#need_apt[@]} > 0)) && command -v apt-get >/dev/null 2>&1; then
     sudo=""

@@ -3,39 +3,9 @@ using Vimage.Core;
 
 namespace Vimage.Cli.Tests;
 
-/// <summary>The scenarios modelled on FreeBSD's vnet tests, run as FreeBSD runs them: a script of commands and atf_checks.</summary>
+/// <summary>The line interpreter (ScriptInterpreter, the fuzz target); the scenarios themselves run in sh (ShellTests).</summary>
 public class ScenarioTests
 {
-    public static TheoryData<string> Scenarios()
-    {
-        var data = new TheoryData<string>();
-        foreach (string file in Directory.GetFiles(ScenarioDirectory(), "*.sh").Order(StringComparer.Ordinal))
-        {
-            data.Add(Path.GetFileName(file));
-        }
-
-        return data;
-    }
-
-    [Theory]
-    [MemberData(nameof(Scenarios))]
-    public void ScenarioPasses(string scenario)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int status = ScenarioRunner.Run(Path.Combine(ScenarioDirectory(), scenario), output, error);
-        if (!Vnet.IsVimage)
-        {
-            // vnet_init skips a test that needs VIMAGE, as atf_skip does: the script stops at its first line.
-            Assert.Equal(1, status);
-            Assert.Contains("This test requires VIMAGE", output.ToString() + error.ToString());
-            return;
-        }
-
-        Assert.True(status == 0, $"{scenario} failed ({status}):\n{error}\n{output}");
-        Assert.Contains($"{scenario}: PASS", output.ToString());
-    }
-
     [Fact]
     public void AFailingCheckStopsTheScriptAndNamesTheLine()
     {
@@ -71,19 +41,5 @@ public class ScenarioTests
         Assert.Equal(64, new ScriptInterpreter(new StringWriter(), new StringWriter()).Run("ifconfig $nope", "v.sh"));
         Assert.Equal(64, new ScriptInterpreter(new StringWriter(), new StringWriter()).Run("atf_check -x 1 sysctl -a", "o.sh"));
         Assert.Equal(66, ScenarioRunner.Run("/nonexistent/scenario.sh", new StringWriter(), new StringWriter()));
-    }
-
-    private static string ScenarioDirectory()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "scenarios");
-            if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Vimage.sln")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("scenarios/ not found above " + AppContext.BaseDirectory);
     }
 }

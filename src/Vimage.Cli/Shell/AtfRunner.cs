@@ -41,8 +41,8 @@ public sealed class AtfRunner(TextWriter output, TextWriter error)
             return 66;
         }
 
-        string program = Path.GetFullPath(file);
         using var session = new ShellSession();
+        string program = session.Stage(file);
         var cases = new List<(string Name, bool Cleanup)>();
         var list = Phase(session, program, config, session.Root, "_atf_list");
         if (list.Status != 0)

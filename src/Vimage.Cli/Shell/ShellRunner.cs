@@ -19,9 +19,9 @@ public static class ShellRunner
 
         string name = Path.GetFileName(script);
         using var session = new ShellSession();
-        var start = session.Shell(
-            ["-c", ". \"$VIMAGE_ATF_LIB\"; vimage_script=$1; shift; . \"$vimage_script\"", Path.GetFullPath(script), Path.GetFullPath(script), .. arguments]);
-        start.Environment["ATF_SRCDIR"] = Path.GetDirectoryName(Path.GetFullPath(script));
+        string staged = session.Stage(script);
+        var start = session.Shell(["-c", ". \"$VIMAGE_ATF_LIB\"; vimage_script=$1; shift; . \"$vimage_script\"", staged, staged, .. arguments]);
+        start.Environment["ATF_SRCDIR"] = Path.GetDirectoryName(staged);
         start.WorkingDirectory = Directory.CreateDirectory(Path.Combine(session.Root, "work")).FullName;
         int status = ShellSession.Execute(start, output, error);
         output.WriteLine(status switch

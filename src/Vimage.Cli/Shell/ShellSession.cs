@@ -63,6 +63,31 @@ public sealed class ShellSession : IDisposable
     /// <summary>The ATF / vnet.subr shell library scripts source.</summary>
     public string Library { get; }
 
+    /// <summary>
+    /// Where a test program runs from: a copy of its directory (its files as symbolic links) under the session, next
+    /// to a <c>common/vnet.subr</c> that sources the library, so FreeBSD's <c>. $(atf_get_srcdir)/../common/vnet.subr</c>
+    /// works unmodified. Returns the program's path in the copy; ATF_SRCDIR is its directory.
+    /// </summary>
+    public string Stage(string program)
+    {
+        string original = Path.GetDirectoryName(Path.GetFullPath(program))!;
+        string staged = Path.Combine(Root, "src", Path.GetFileName(original));
+        if (!Directory.Exists(staged))
+        {
+            Directory.CreateDirectory(staged);
+            foreach (string file in Directory.GetFiles(original))
+            {
+                File.CreateSymbolicLink(Path.Combine(staged, Path.GetFileName(file)), file);
+            }
+
+            string common = Path.Combine(Root, "src", "common");
+            Directory.CreateDirectory(common);
+            File.WriteAllText(Path.Combine(common, "vnet.subr"), "# vimage: vnet.subr's helpers come from atf.subr\n. \"$VIMAGE_ATF_LIB\"\n");
+        }
+
+        return Path.Combine(staged, Path.GetFileName(program));
+    }
+
     /// <summary>A /bin/sh process with the session's environment (shims first on PATH, the socket, the library).</summary>
     public ProcessStartInfo Shell(IEnumerable<string> arguments, bool redirect = true)
     {
