@@ -27,6 +27,7 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Tap"] = 3,
         ["Vimage.Net.Inet"] = 4,          // the AF_INET domain and its protocols
         ["Vimage.Net.Arp"] = 5,           // IPv4 over Ethernet
+        ["Vimage.Net.Tcp"] = 5,           // TCP, an inet protocol registering itself
         ["Vimage.Net.Stack"] = 6,         // the composition root
     };
 

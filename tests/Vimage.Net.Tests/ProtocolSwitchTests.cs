@@ -54,7 +54,10 @@ public sealed class ProtocolSwitchTests
     {
         using var net = StackFixture.Create("socreate");
         Assert.Equal(Errno.EAFNOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET6, SockType.SOCK_DGRAM, 0)).Errno);
-        Assert.Equal(Errno.EPROTOTYPE, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_STREAM, 0)).Errno);
+        Assert.Equal(Errno.EPROTOTYPE, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, (SockType)5, 0)).Errno); // SOCK_SEQPACKET
+
+        // SOCK_STREAM finds TCP's entry, whose tcp_usr_attach refuses until the tcpcb exists.
+        Assert.Equal(Errno.EPROTONOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_STREAM, 0)).Errno);
         Assert.Equal(Errno.EPROTONOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 99)).Errno);
         using Socket udp = Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 0);
         Assert.Same(Udp.Protosw, udp.Proto);
