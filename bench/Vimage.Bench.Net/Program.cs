@@ -4,12 +4,18 @@ using Vimage.Bench.Net;
 using Vimage.Core;
 
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]
+// dotnet run -c Release --project bench/Vimage.Bench.Net -- dummynet [--seconds N] [--svg docs/dummynet.svg]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- inet [--seconds N] [--warmup S] [--count N] [--no-baseline] [--alloc-trace]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "inet")
 {
     return InetMode.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "dummynet")
+{
+    return DummynetMode.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "frames")
