@@ -60,7 +60,7 @@ internal static class DummynetMode
         var delays = new List<(double Configured, double P50, double P99)>();
         foreach (double ms in new[] { 1.0, 5, 10, 20, 50, 100 })
         {
-            (double p50, double p99) = Delay(lo0, ms, 200);
+            (double p50, double p99) = Delay(lo0, ms, ms <= 20 ? 100 : 30);
             delays.Add((ms, p50, p99));
             Console.WriteLine($"delay {ms,6:F1} ms: error p50 {p50,8:F1} us  p99 {p99,8:F1} us  (goal p99 <= 50 us: {(Math.Abs(p99) <= 50 ? "met" : "MISSED")})");
         }

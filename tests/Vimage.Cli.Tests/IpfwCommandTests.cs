@@ -80,3 +80,40 @@ public sealed class IpfwCommandTests : IDisposable
         Assert.Equal("", _cli.Ok("ipfw pipe show"));
     }
 }
+
+/// <summary>The ifconfig delay/loss/rate shorthand (a Vimage extension).</summary>
+public sealed class IfconfigShorthandTests : IDisposable
+{
+    private readonly CliFixture _cli = new();
+
+    public void Dispose()
+    {
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            IpFw.Unload();
+        }
+
+        _cli.Dispose();
+    }
+
+    [Fact]
+    public void Delay_loss_rate_create_the_pipe_and_rule()
+    {
+        string e = _cli.NewEpair();
+        int index;
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            index = Vimage.Net.Ifnets.Find($"{e}a").Index;
+        }
+
+        Assert.Equal("", _cli.Ok($"ifconfig {e}a delay 20ms loss 1% rate 100Mbit"));
+        int nr = 60000 + index;
+        Assert.Contains($"{nr:D5} pipe {nr} ip from any to any out xmit {e}a\n", _cli.Ok("ipfw list"));
+        Assert.Contains("65000 allow ip from any to any\n", _cli.Ok("ipfw list"));
+        Assert.StartsWith($"{nr:D5}: 100.000 Mbit/s   20 ms burst 0\n", _cli.Ok($"ipfw pipe {nr} show"));
+
+        CliResult bad = _cli.Run($"ifconfig {e}a delay 20ms loss 200%");
+        Assert.Equal((1, "ifconfig: plr needs argument 0..1\n"), (bad.Exit, bad.Err));
+        Assert.StartsWith($"{nr:D5}: 100.000 Mbit/s   20 ms burst 0\n", _cli.Ok($"ipfw pipe {nr} show")); // unchanged
+    }
+}
