@@ -18,6 +18,8 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Bpf"] = 0,           // capture, under the interface
         ["Vimage.Net"] = 1,               // mbufs, ifnet, errno, sockaddr, callout: the base every layer uses
         ["Vimage.Net.Iflib"] = 2,         // driver framework
+        ["Vimage.Net.Pfil"] = 2,          // packet filter hook heads, under ip_input/ip_output
+        ["Vimage.Net.Dummynet"] = 3,      // link emulation: pipes and the timer wheel (reinjects through a registered continuation)
         ["Vimage.Net.Netisr"] = 2,        // netisr registration table
         ["Vimage.Net.Route"] = 2,         // family-independent routing (nhop, flags)
         ["Vimage.Net.Sockets"] = 2,       // socket layer, domains, protocol switch
@@ -28,6 +30,7 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Inet"] = 4,          // the AF_INET domain and its protocols
         ["Vimage.Net.Arp"] = 5,           // IPv4 over Ethernet
         ["Vimage.Net.Tcp"] = 5,           // TCP, an inet protocol registering itself
+        ["Vimage.Net.Ipfw"] = 5,          // the firewall: a pfil hook over IPv4, feeding dummynet
         ["Vimage.Net.Stack"] = 6,         // the composition root
     };
 

@@ -83,6 +83,11 @@ public sealed class IfconfigCommand : ICommand
                 return List(context, rest, listNames, onlyUp, onlyDown);
             }
 
+            if (Ipfw.LinkShorthand.Applies(rest[1..]))
+            {
+                return Ipfw.LinkShorthand.Run(context, rest[0], rest[1..]); // Vimage extension: delay/loss/rate
+            }
+
             return Configure(context, rest[0], rest[1..]);
         }
     }

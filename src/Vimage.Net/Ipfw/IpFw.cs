@@ -86,6 +86,9 @@ public static partial class IpFw
         }
     }
 
+    /// <summary>kldunload ipfw in the current vnet: unlinks the hook, drops the rules, states, pipes and held packets.</summary>
+    public static void Unload() => vnet_ipfw_uninit();
+
     /// <summary>ipfw_check_packet.</summary>
     private static PfilResult ipfw_check_packet(Mbuf m, Ifnet ifp, PfilDir dir, uint hop)
     {
@@ -293,5 +296,6 @@ public static partial class IpFw
 
         IpFwDyn.Flush();
         V_layer3_chain = null;
+        DnIo.Tables.Flush();
     }
 }

@@ -129,7 +129,11 @@ public static class IpfwRuleParser
         Need(av, i, "missing source address");
         IpFwAddr src = Address(av[i++], "bad source address");
         IpFwPortRange[]? srcPorts = null;
-        if (i < av.Length && av[i] != "to")
+        if (i < av.Length && av[i] == "any")
+        {
+            i++; // "any" port: consumed, as compile_rule does
+        }
+        else if (i < av.Length && IsPortList(av[i]))
         {
             srcPorts = Ports(av[i++], proto, "source");
         }
@@ -143,7 +147,11 @@ public static class IpfwRuleParser
         Need(av, i, "missing dst address");
         IpFwAddr dst = Address(av[i++], "bad destination address");
         IpFwPortRange[]? dstPorts = null;
-        if (i < av.Length && IsPortList(av[i]))
+        if (i < av.Length && av[i] == "any")
+        {
+            i++;
+        }
+        else if (i < av.Length && IsPortList(av[i]))
         {
             dstPorts = Ports(av[i++], proto, "destination");
         }

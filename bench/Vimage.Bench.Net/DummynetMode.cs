@@ -1,0 +1,199 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Vimage.Core;
+using Vimage.Net;
+using Vimage.Net.Dummynet;
+using Vimage.Net.Pfil;
+using Vimage.Net.Stack;
+
+namespace Vimage.Bench.Net;
+
+/// <summary>
+/// dummynet accuracy: the real timer wheel and pipes, packets handed to dummynet_io and timed when the wheel
+/// releases them (a bench continuation replaces ipfw's). Delay: p50/p99 error at light load per configured delay.
+/// Bandwidth: delivered bits over a window with the queue kept non-empty, per configured rate. Loss: observed rate
+/// vs the binomial 99% interval. Writes docs/dummynet.svg.
+/// </summary>
+internal static class DummynetMode
+{
+    private static readonly long[] Released = new long[1 << 20];
+    private static int s_released;
+    private static long s_bytes;
+
+    public static int Run(string[] args)
+    {
+        double seconds = 2;
+        string svg = "docs/dummynet.svg";
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--seconds" && i + 1 < args.Length)
+            {
+                seconds = double.Parse(args[++i], CultureInfo.InvariantCulture);
+            }
+            else if (args[i] == "--svg" && i + 1 < args.Length)
+            {
+                svg = args[++i];
+            }
+        }
+
+        Ifnet lo0;
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            NetStack.EnsureInitialized();
+            lo0 = Ifnets.Find("lo0");
+        }
+
+        DnIo.Reinject = static (m, _, _, _, _) =>
+        {
+            int i = Interlocked.Increment(ref s_released) - 1;
+            if (i < Released.Length)
+            {
+                Released[i] = Stopwatch.GetTimestamp();
+            }
+
+            Interlocked.Add(ref s_bytes, m.Length);
+            m.Free();
+        };
+
+        Console.WriteLine($"dummynet bench: {$"load {MachineInfo.LoadAverage()}"}");
+        var delays = new List<(double Configured, double P50, double P99)>();
+        foreach (double ms in new[] { 1.0, 5, 10, 20, 50, 100 })
+        {
+            (double p50, double p99) = Delay(lo0, ms, ms <= 20 ? 100 : 30);
+            delays.Add((ms, p50, p99));
+            Console.WriteLine($"delay {ms,6:F1} ms: error p50 {p50,8:F1} us  p99 {p99,8:F1} us  (goal p99 <= 50 us: {(Math.Abs(p99) <= 50 ? "met" : "MISSED")})");
+        }
+
+        var rates = new List<(double Configured, double Measured)>();
+        foreach (long bw in new[] { 1_000_000L, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000 })
+        {
+            double measured = Bandwidth(lo0, bw, seconds);
+            rates.Add((bw, measured));
+            double err = (measured - bw) / bw * 100;
+            Console.WriteLine($"bw {bw / 1e6,8:F0} Mbit/s: measured {measured / 1e6,10:F3} Mbit/s ({err,+6:F2}%, goal within 2%: {(Math.Abs(err) <= 2 ? "met" : "MISSED")})");
+        }
+
+        foreach (double p in new[] { 0.001, 0.01, 0.1, 0.5 })
+        {
+            const int n = 200_000;
+            var pipe = new DnPipe(1, new DnPipeConfig { Plr = p, Seed = 12345, QueueSlots = 100 }, 100);
+            long t = Stopwatch.GetTimestamp();
+            int lost = 0;
+            for (int i = 0; i < n; i++)
+            {
+                lost += pipe.Arrive(100, t + i).Drop ? 1 : 0;
+            }
+
+            double half = 2.5758 * Math.Sqrt(p * (1 - p) / n);
+            double rate = (double)lost / n;
+            Console.WriteLine($"plr {p,6}: observed {rate:F5} over {n}, 99% interval [{p - half:F5}, {p + half:F5}]: {(Math.Abs(rate - p) <= half ? "within" : "OUTSIDE")}");
+        }
+
+        WriteSvg(svg, delays, rates);
+        Console.WriteLine($"wrote {svg}");
+        return 0;
+    }
+
+    private static (double P50, double P99) Delay(Ifnet lo0, double ms, int count)
+    {
+        var errors = new double[count];
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { DelayUs = (long)(ms * 1000) });
+            for (int i = 0; i < count; i++)
+            {
+                int before = Volatile.Read(ref s_released);
+                Mbuf m = Packet(100);
+                long sent = Stopwatch.GetTimestamp();
+                DnIo.Enqueue(1, false, m, lo0, PfilDir.Out, 0, 0);
+                while (Volatile.Read(ref s_released) == before)
+                {
+                    Thread.Sleep(0);
+                }
+
+                long got = Released[before];
+                errors[i] = ((got - sent) * 1e6 / Stopwatch.Frequency) - (ms * 1000);
+                Thread.Sleep(1); // light load: one packet in flight
+                Volatile.Write(ref s_released, 0);
+            }
+
+            DnIo.Tables.DeletePipe(1);
+        }
+
+        Array.Sort(errors);
+        return (errors[count / 2], errors[(int)(count * 0.99)]);
+    }
+
+    private static double Bandwidth(Ifnet lo0, long bw, double seconds)
+    {
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            DnPipe pipe = DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = bw, QueueSlots = 100 });
+            Volatile.Write(ref s_released, 0);
+            Interlocked.Exchange(ref s_bytes, 0);
+            long start = Stopwatch.GetTimestamp(), end = start + (long)(seconds * Stopwatch.Frequency);
+            long firstBytes = -1, t0 = 0;
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                if (pipe.Occupancy.Packets < 90)
+                {
+                    DnIo.Enqueue(1, false, Packet(1500), lo0, PfilDir.Out, 0, 0);
+                }
+                else
+                {
+                    Thread.Yield();
+                }
+
+                if (firstBytes < 0 && Stopwatch.GetTimestamp() - start > Stopwatch.Frequency / 5)
+                {
+                    firstBytes = Interlocked.Read(ref s_bytes); // skip the first 200 ms (queue filling)
+                    t0 = Stopwatch.GetTimestamp();
+                }
+            }
+
+            long bytes = Interlocked.Read(ref s_bytes) - Math.Max(0, firstBytes);
+            double window = (double)(Stopwatch.GetTimestamp() - t0) / Stopwatch.Frequency;
+            DnIo.Tables.DeletePipe(1);
+            return bytes * 8 / window;
+        }
+    }
+
+    private static Mbuf Packet(int length)
+    {
+        Mbuf m = MbufPool.GetFor(length) ?? throw new InvalidOperationException("mbuf pool empty");
+        m.Append(length).Clear();
+        return m;
+    }
+
+    private static void WriteSvg(string path, List<(double Configured, double P50, double P99)> delays, List<(double Configured, double Measured)> rates)
+    {
+        var s = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        s.Append("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"820\" height=\"360\" font-family=\"sans-serif\" font-size=\"12\">\n");
+        s.Append("<rect width=\"820\" height=\"360\" fill=\"white\"/>\n");
+        Panel(s, inv, 40, "delay (ms, log): configured vs measured p50/p99", delays.Select(d => (d.Configured, d.Configured + (d.P50 / 1000), d.Configured + (d.P99 / 1000))).ToList(), 0.5, 200);
+        Panel(s, inv, 440, "bandwidth (bit/s, log): configured vs measured", rates.Select(r => (r.Configured, r.Measured, r.Measured)).ToList(), 5e5, 2e10);
+        s.Append("</svg>\n");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllText(path, s.ToString());
+    }
+
+    private static void Panel(StringBuilder s, CultureInfo inv, int x0, string title, List<(double X, double Y, double Y2)> points, double lo, double hi)
+    {
+        const int w = 340, h = 260, y0 = 50;
+        double P(double v) => Math.Log10(Math.Clamp(v, lo, hi) / lo) / Math.Log10(hi / lo);
+        s.Append(inv, $"<text x=\"{x0}\" y=\"30\">{title}</text>\n");
+        s.Append(inv, $"<rect x=\"{x0}\" y=\"{y0}\" width=\"{w}\" height=\"{h}\" fill=\"none\" stroke=\"black\"/>\n");
+        s.Append(inv, $"<line x1=\"{x0}\" y1=\"{y0 + h}\" x2=\"{x0 + w}\" y2=\"{y0}\" stroke=\"#999\" stroke-dasharray=\"4\"/>\n");
+        foreach ((double x, double y, double y2) in points)
+        {
+            double px = x0 + (P(x) * w), py = y0 + h - (P(y) * h), py2 = y0 + h - (P(y2) * h);
+            s.Append(inv, $"<circle cx=\"{px:F1}\" cy=\"{py:F1}\" r=\"4\" fill=\"steelblue\"/>\n");
+            s.Append(inv, $"<circle cx=\"{px:F1}\" cy=\"{py2:F1}\" r=\"3\" fill=\"none\" stroke=\"crimson\"/>\n");
+            s.Append(inv, $"<text x=\"{px + 5:F1}\" y=\"{py - 6:F1}\" font-size=\"10\">{x:G3}→{y:G4}</text>\n");
+        }
+
+        s.Append(inv, $"<text x=\"{x0}\" y=\"{y0 + h + 20}\" font-size=\"10\">blue: measured (p50), red ring: p99; dashed: ideal. x: configured</text>\n");
+    }
+}
