@@ -1,5 +1,6 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
+using Xunit.Abstractions;
 
 namespace Vimage.Net.Tests;
 
