@@ -10,8 +10,7 @@ namespace Vimage.Net.Sockets;
 /// <see cref="Protosw"/>; protocols deliver with <see cref="AppendAddr"/> and report errors with
 /// <see cref="SetError"/>. Receives block (with a timeout) or complete a <see cref="ValueTask{T}"/> backed by
 /// this socket (<see cref="IValueTaskSource{T}"/>), so waiting allocates nothing per operation; a waiting
-/// async receive gets the next record copied straight into its buffer by the delivering thread, which also runs its
-/// continuation (no thread hop, no allocation). At most one async
+/// async receive gets the next record copied straight into its buffer by the delivering thread. At most one async
 /// receive may be outstanding. Errors throw <see cref="NetSocketException"/> with FreeBSD's errno; a closed socket,
 /// or one whose vnet is gone, throws <see cref="ObjectDisposedException"/>.
 /// </summary>
@@ -35,10 +34,10 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     private long _receiveDrops;
 
     // The one outstanding async receive: outstanding from the call until GetResult, waiting until a record,
-    // an error, cancellation or close takes it. Its continuation runs on the delivering thread (sorwakeup without
-    // a thread hop, and without the thread pool's per-item allocation); with direct dispatch that is the sender's
-    // thread, so code after the await must not block waiting for more packets (it would hold the delivery).
-    private ManualResetValueTaskSourceCore<SocketReceiveResult> _core = new() { RunContinuationsAsynchronously = false };
+    // an error, cancellation or close takes it. Its continuation runs on the thread pool, not on the delivering
+    // thread: with direct dispatch that thread holds a receive queue's delivery lock, and code after an await that
+    // blocked there waiting for more packets would stall that queue (SocketTests' close-under-traffic test did).
+    private ManualResetValueTaskSourceCore<SocketReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
     private bool _asyncOutstanding;
     private bool _asyncWaiting;
     private Memory<byte> _asyncBuffer;
