@@ -38,6 +38,24 @@ public sealed class IpfwCommandTests : IDisposable
         Assert.Equal("65535 deny ip from any to any\n", _cli.Ok("ipfw list"));
     }
 
+    [Fact]
+    public void Options_are_parsed_by_getopt_and_n_only_checks_the_syntax()
+    {
+        Assert.Equal("", _cli.Ok("ipfw -nq add 100 deny icmp from any to any")); // test_only: parsed, not added
+        Assert.Equal("", _cli.Ok("ipfw -n add 100 deny icmp from any to any"));
+        Assert.Equal(65, _cli.Run("ipfw -n add 100 frobnicate ip from any to any").Exit); // still checked
+        Assert.Equal("", _cli.Ok("ipfw -q add 100 allow ip from any to any"));
+        Assert.Matches(@"(^|\n)00100 0 0 allow ip from any to any\n", _cli.Ok("ipfw -aq list")); // clustered -a
+        Assert.Equal("", _cli.Ok("ipfw -n delete 100"));
+        Assert.Equal("00100 allow ip from any to any\n65535 deny ip from any to any\n", _cli.Ok("ipfw list"));
+        CliResult bad = _cli.Run("ipfw -y list");
+        Assert.Equal(64, bad.Exit);
+        Assert.Contains("ipfw: illegal option -- y", bad.Err);
+        CliResult unsupported = _cli.Run("ipfw -b list");
+        Assert.Equal(1, unsupported.Exit);
+        Assert.Contains("ipfw: -b:", unsupported.Err);
+    }
+
     [Theory]
     [InlineData("ipfw add 100", 64, "ipfw: missing action\n")]
     [InlineData("ipfw add 100 frobnicate ip from any to any", 65, "ipfw: invalid action frobnicate\n")]

@@ -35,27 +35,31 @@ public sealed class IpfwCommand : ICommand
 
     private static int Execute(CommandContext context, string[] args)
     {
-        int i = 0;
-        bool quiet = false;
-        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-')
+        // ipfw_main's getopt string (sbin/ipfw/main.c). -n is test_only: rules are parsed, nothing is changed.
+        var getopt = new Getopt("ipfw", args, "abcdDefhinNp:qs:STtv");
+        bool quiet = false, counters = false, testOnly = false;
+        int ch;
+        while ((ch = getopt.Next()) != -1)
         {
-            foreach (char flag in args[i][1..])
+            switch (ch)
             {
-                switch (flag)
-                {
-                    case 'q':
-                        quiet = true;
-                        break;
-                    case 'a' or 'f' or 'n' or 'N' or 'd' or 'e' or 't':
-                        break;
-                    default:
-                        throw new IpfwException(EX_USAGE, $"illegal option -- {flag}");
-                }
+                case 'q':
+                    quiet = true;
+                    break;
+                case 'a':
+                    counters = true;
+                    break;
+                case 'n':
+                    testOnly = true;
+                    break;
+                case 'f' or 'N' or 'd' or 'e' or 't':
+                    break; // no prompt to skip; numeric output only; no dynamic-rule listing or timestamps yet
+                default:
+                    throw Unsupported.Option("ipfw", ch, "not supported in Vimage");
             }
-
-            i++;
         }
 
+        int i = getopt.Optind;
         if (i >= args.Length)
         {
             throw new IpfwException(EX_USAGE, "need command");
@@ -65,10 +69,17 @@ public sealed class IpfwCommand : ICommand
         string[] rest = args[i..];
         switch (cmd)
         {
+            case "pipe" or "queue" or "sched" when testOnly:
+                throw Unsupported.Option("ipfw", 'n', "syntax-only checks of dummynet commands are not supported in Vimage");
             case "pipe" or "queue" or "sched":
                 return DummynetCommand.Run(context, cmd, rest, quiet);
             case "add":
                 IpFwRule rule = IpfwRuleParser.Parse(rest);
+                if (testOnly)
+                {
+                    return 0;
+                }
+
                 IpFw.Load();
                 rule = IpFw.Chain.Add(rule, IpFw.AutoincStep);
                 if (!quiet)
@@ -77,10 +88,12 @@ public sealed class IpfwCommand : ICommand
                 }
 
                 return 0;
+            case "delete" or "del" or "zero" or "flush" when testOnly:
+                return 0; // test_only: the request is never passed on
             case "delete" or "del":
                 return Delete(context, rest, quiet);
             case "list" or "show":
-                return Show(context, rest, counters: cmd == "show" || args.Contains("-a"));
+                return Show(context, rest, counters: cmd == "show" || counters);
             case "zero":
                 return Zero(context, rest, quiet);
             case "flush":
