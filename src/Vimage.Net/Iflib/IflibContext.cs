@@ -302,31 +302,14 @@ public sealed partial class IflibContext : IIfDriver
             return;
         }
 
-        if (!rxq.TryBeginDeliver())
-        {
-            return; // a sender is delivering inline: it re-arms this task for whatever it leaves on the ring
-        }
-
-        try
-        {
-            RxBatch(ifp, rxq);
-        }
-        finally
-        {
-            rxq.EndDeliver();
-        }
-
-        if (rxq.Ring.InUse > 0)
-        {
-            rxq.Task.Enqueue(); // MORE: run again, other queues get their turn in between
-        }
+        // False when a sender is delivering inline: it re-arms this task for whatever it leaves on the ring.
+        _ = DeliverTurn(rxq, ifp, inline: false);
     }
 
     /// <summary>
     /// Direct dispatch: this (sending) thread takes the queue's delivery lock and delivers one budget of the ring
     /// itself, under CURVNET_SET of the receiving vnet. False (the caller queues) at the per-thread depth limit
-    /// or when someone else is delivering. A failure in the receiving stack is counted on the queue: it is not the
-    /// sender's error.
+    /// or when someone else is delivering.
     /// </summary>
     private bool TryDirect(IflibRxQueue rxq, Ifnet ifp)
     {
@@ -337,35 +320,50 @@ public sealed partial class IflibContext : IIfDriver
 
         try
         {
-            if (!rxq.TryBeginDeliver())
-            {
-                return false;
-            }
-
-            try
-            {
-                rxq.CountDirect(RxBatch(ifp, rxq));
-            }
-            catch (Exception e)
-            {
-                rxq.CountDirectFailure(e);
-            }
-            finally
-            {
-                rxq.EndDeliver();
-            }
-
-            if (rxq.Ring.InUse > 0)
-            {
-                rxq.Task.Enqueue(); // more than one budget, or posted while we held the lock
-            }
-
-            return true;
+            return DeliverTurn(rxq, ifp, inline: true);
         }
         finally
         {
             NetisrDispatch.ExitDirect();
         }
+    }
+
+    /// <summary>
+    /// One delivery turn, for the task and for an inline sender alike: under the queue's delivery try-lock, one
+    /// budget of the ring goes up the stack; whatever is left (more than one budget, or posted while the lock was
+    /// held) re-arms the task. False when someone else holds the lock. Inline, a failure in the receiving stack is
+    /// counted on the queue: it is not the sender's error.
+    /// </summary>
+    private bool DeliverTurn(IflibRxQueue rxq, Ifnet ifp, bool inline)
+    {
+        if (!rxq.TryBeginDeliver())
+        {
+            return false;
+        }
+
+        try
+        {
+            int taken = RxBatch(ifp, rxq);
+            if (inline)
+            {
+                rxq.CountDirect(taken);
+            }
+        }
+        catch (Exception e) when (inline)
+        {
+            rxq.CountDirectFailure(e);
+        }
+        finally
+        {
+            rxq.EndDeliver();
+        }
+
+        if (rxq.Ring.InUse > 0)
+        {
+            rxq.Task.Enqueue(); // MORE: run again, other queues get their turn in between
+        }
+
+        return true;
     }
 
     /// <summary>_task_fn_rx's body, under the delivery lock: takes up to rx_budget packets and hands them up.</summary>

@@ -121,10 +121,13 @@ public static partial class IpOutput
             }
         }
 
-        return AfterFilter(m, ifp, hop);
+        return OutputToLink(m, ifp, hop);
     }
 
-    /// <summary>ip_output past pfil: MTU check, fragmentation, if_output (dummynet's reinjection point).</summary>
+    /// <summary>
+    /// ip_output past pfil for a packet dummynet held: the interface may have gone down meanwhile, so it is checked
+    /// again (Transmit checked it before the filter) before <see cref="OutputToLink"/>.
+    /// </summary>
     public static int AfterFilter(Mbuf m, Ifnet ifp, InAddr hop)
     {
         if (!ifp.IsUp)
@@ -133,6 +136,12 @@ public static partial class IpOutput
             return Errno.ENETDOWN;
         }
 
+        return OutputToLink(m, ifp, hop);
+    }
+
+    /// <summary>MTU check, fragmentation and if_output, on an interface known to be up.</summary>
+    private static int OutputToLink(Mbuf m, Ifnet ifp, InAddr hop)
+    {
         var dst = hop.ToSockaddr();
         if (m.Length <= ifp.Mtu)
         {
