@@ -4,13 +4,19 @@
 
 . $(atf_get_srcdir)/../common/vnet.subr
 
-# setup_chain CLIENT_IF ROUTER_LEFT ROUTER_RIGHT SERVER_IF: client 192.0.2.1 - router - 198.51.100.2 server.
+# setup_chain: jails client - router - server on two epairs; client 192.0.2.1, server 198.51.100.2, each with a
+# default route through the router.
 setup_chain()
 {
-	jexec client ifconfig $1 inet 192.0.2.1/24 up
-	jexec router ifconfig $2 inet 192.0.2.2/24 up
-	jexec router ifconfig $3 inet 198.51.100.1/24 up
-	jexec server ifconfig $4 inet 198.51.100.2/24 up
+	left=$(vnet_mkepair)
+	right=$(vnet_mkepair)
+	vnet_mkjail client ${left}a
+	vnet_mkjail router ${left}b ${right}a
+	vnet_mkjail server ${right}b
+	jexec client ifconfig ${left}a inet 192.0.2.1/24 up
+	jexec router ifconfig ${left}b inet 192.0.2.2/24 up
+	jexec router ifconfig ${right}a inet 198.51.100.1/24 up
+	jexec server ifconfig ${right}b inet 198.51.100.2/24 up
 	jexec client route add default 192.0.2.2 >/dev/null
 	jexec server route add default 198.51.100.1 >/dev/null
 }
@@ -31,12 +37,7 @@ fwd_ip_icmp_fast_success_head()
 fwd_ip_icmp_fast_success_body()
 {
 	vnet_init
-	left=$(vnet_mkepair)
-	right=$(vnet_mkepair)
-	vnet_mkjail client ${left}a
-	vnet_mkjail router ${left}b ${right}a
-	vnet_mkjail server ${right}b
-	setup_chain ${left}a ${left}b ${right}a ${right}b
+	setup_chain
 	atf_check -o ignore jexec router sysctl net.inet.ip.forwarding=1
 	atf_check -o ignore jexec router sysctl net.inet.ip.redirect=0
 
@@ -65,12 +66,7 @@ fwd_ip_forwarding_off_head()
 fwd_ip_forwarding_off_body()
 {
 	vnet_init
-	left=$(vnet_mkepair)
-	right=$(vnet_mkepair)
-	vnet_mkjail client ${left}a
-	vnet_mkjail router ${left}b ${right}a
-	vnet_mkjail server ${right}b
-	setup_chain ${left}a ${left}b ${right}a ${right}b
+	setup_chain
 
 	atf_check -s exit:2 -o match:"0 packets received" jexec client ping -c 1 -W 500 198.51.100.2
 	atf_check_equal 0 "$(ipstat router 'packets forwarded')"
@@ -107,8 +103,9 @@ fwd_concurrent_pings_body()
 	for pid in $pids; do
 		wait $pid || atf_fail "ping $pid exited $?"
 	done
-	wait $silent && atf_fail "a ping to nobody succeeded"
-	atf_check -s exit:0 true
+	if wait $silent; then
+		atf_fail "a ping to nobody succeeded"
+	fi
 }
 
 fwd_concurrent_pings_cleanup()
