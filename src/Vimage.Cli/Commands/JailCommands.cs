@@ -214,6 +214,11 @@ public sealed class JexecCommand(Func<CommandDispatcher> dispatcher) : ICommand
             throw new UsageException("jexec: jail and command are required");
         }
 
+        if (context.Jails.ForeignJexec?.Invoke(rest[0]) is { } foreign)
+        {
+            return foreign(context, rest[1..]); // a lab's host node: a real Linux program in its namespace
+        }
+
         Jail jail = FindOrFail(context, rest[0], "jexec");
         using CommandContext jailed = context.In(jail);
         return dispatcher().Run(jailed, rest[1..]);

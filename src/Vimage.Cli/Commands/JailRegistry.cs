@@ -228,9 +228,18 @@ public sealed class JailRegistry
         jail.Vnet.Destroy();
     }
 
+    /// <summary>Raised by <see cref="RemoveAll"/> before the jails go (labs tear down their Linux namespaces).</summary>
+    public event Action? Closing;
+
+    /// <summary>
+    /// Names that are not jails but answer jexec (a lab's Linux host nodes): returns the runner for a name, or null.
+    /// </summary>
+    public Func<string, Func<CommandContext, string[], int>?>? ForeignJexec { get; set; }
+
     /// <summary>Removes every jail (host shutdown).</summary>
     public void RemoveAll()
     {
+        Closing?.Invoke();
         foreach (Jail jail in All.Reverse())
         {
             Remove(jail);
