@@ -37,13 +37,13 @@ public sealed class LabParserTests
               - endpoints: ["c:eth2", "c:eth3"]
             """;
         LabValidationException e = Invalid(yaml);
-        HasError(e, 6, 15, "bad address '10.0.0.300/24'");
-        HasError(e, 7, 15, "bad prefix '/33'");
+        HasError(e, 6, 13, "bad address '10.0.0.300/24'");
+        HasError(e, 7, 13, "bad prefix '/33'");
         HasError(e, 8, 5, "unknown key 'colour'");
         HasError(e, 10, 11, "unknown kind 'switch'");
         HasError(e, 11, 3, "duplicate node name 'a' (first defined at 3:3)");
         HasError(e, 16, 17, "interface a:eth0 used twice");
-        HasError(e, 17, 18, "unknown node 'nosuch'");
+        HasError(e, 17, 17, "unknown node 'nosuch'");
         HasError(e, 18, 5, "link joins node 'c' to itself");
         Assert.All(e.Errors, x => Assert.Equal("t.yml", x.Where.File));
         Assert.StartsWith("t.yml:", e.Message, StringComparison.Ordinal);
@@ -59,7 +59,7 @@ public sealed class LabParserTests
             5, 14, "gateway 192.0.2.1");
         HasError(Invalid("name: x\nnodes:\n  a: {interfaces: {eth0: 10.0.0.0/24}}\n  b: {}\nlinks: [{endpoints: [\"a:eth0\", \"b:eth0\"]}]\n"), 3, 26, "network address");
         HasError(Invalid("name: x\nnodes:\n  a: {sysctls: {net.inet.ip.nosuch: 1}}\n"), 3, 17, "unknown sysctl");
-        HasError(Invalid("name: x\nnodes: {a: {}, b: {}}\nlinks: [{endpoints: [\"a:e0\", \"b:e0\"], delay: soon}]\n"), 3, 48, "bad impairment");
+        HasError(Invalid("name: x\nnodes: {a: {}, b: {}}\nlinks: [{endpoints: [\"a:e0\", \"b:e0\"], delay: soon}]\n"), 3, 46, "bad impairment");
         HasError(Invalid("name: x\nnodes:\n  a: {interfaces: {eth9: 10.0.0.1/24}}\n"), 3, 20, "is on no link");
     }
 
@@ -156,9 +156,9 @@ public sealed class LabParserTests
     [Fact]
     public void Generator_mistakes_are_reported()
     {
-        HasError(Invalid("name: x\ngenerators:\n  - {shape: chain, count: 1000, prefix: r, subnet: 10.0.0.0/24}\n"), 3, 46, "holds 64 /30 link networks");
-        HasError(Invalid("name: x\ngenerators:\n  - {shape: hexagon, count: 3, prefix: r}\n"), 3, 14, "unknown shape");
-        HasError(Invalid("name: x\ngenerators:\n  - {shape: ring, count: 4, prefix: r, subnet: 10.0.0.0/24, routing: static}\n"), 3, 69, "routing: static is computed");
+        HasError(Invalid("name: x\ngenerators:\n  - {shape: chain, count: 1000, prefix: r, subnet: 10.0.0.0/24}\n"), 3, 52, "holds 64 /30 link networks");
+        HasError(Invalid("name: x\ngenerators:\n  - {shape: hexagon, count: 3, prefix: r}\n"), 3, 13, "unknown shape");
+        HasError(Invalid("name: x\ngenerators:\n  - {shape: ring, count: 4, prefix: r, subnet: 10.0.0.0/24, routing: static}\n"), 3, 70, "routing: static is computed");
         HasError(Invalid("name: x\nnodes: {r2: {}}\ngenerators:\n  - {shape: chain, count: 3, prefix: r}\n"), 4, 5, "duplicate node name 'r2'");
     }
 

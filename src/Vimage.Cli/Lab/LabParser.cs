@@ -29,7 +29,12 @@ public sealed partial class LabParser
     private List<KeyValuePair<string, string>> _defaultSysctls = [];
     private LabPlan _plan = null!;
 
-    private LabParser(string file) => _file = file;
+    private LabParser(string file)
+    {
+        _file = file;
+        _ = Vnet.Vnet0; // boots the stack, so sysctl names and dummynet's limits can be checked
+        Vimage.Net.Stack.NetStack.EnsureInitialized();
+    }
 
     /// <summary>A kind's settings: its base (vnet or host) and what every node of the kind gets.</summary>
     private sealed class KindSettings(NodeBase nodeBase)
@@ -573,7 +578,10 @@ public sealed partial class LabParser
 
             try
             {
-                _ = DummynetParser.ParsePipe([.. args], 0, DnIo.SlotLimit, DnIo.ByteLimit, out _, out _);
+                using (Curvnet.Set(Vnet.Vnet0))
+                {
+                    _ = DummynetParser.ParsePipe([.. args], 0, DnIo.SlotLimit, DnIo.ByteLimit, out _, out _);
+                }
             }
             catch (IpfwException e)
             {
@@ -627,12 +635,14 @@ public sealed partial class LabParser
             return null;
         }
 
-        LabInterface? ai = Claim(a, aIf, aWhere), bi = Claim(b, bIf, bWhere);
-        if (ai is null || bi is null)
+        bool aFree = Free(a, aIf, aWhere), bFree = Free(b, bIf, bWhere);
+        if (!aFree || !bFree)
         {
             return null;
         }
 
+        LabInterface ai = a.FindInterface(aIf) ?? AddInterface(a, aIf, aWhere);
+        LabInterface bi = b.FindInterface(bIf) ?? AddInterface(b, bIf, bWhere);
         var link = new LabLink(a, ai, b, bi, where);
         ai.Link = link;
         bi.Link = link;
@@ -640,16 +650,15 @@ public sealed partial class LabParser
         return link;
     }
 
-    private LabInterface? Claim(LabNode node, string name, SourceSpot where)
+    private bool Free(LabNode node, string name, SourceSpot where)
     {
-        LabInterface iface = node.FindInterface(name) ?? AddInterface(node, name, where);
-        if (iface.Link is { } other)
+        if (node.FindInterface(name)?.Link is { } other)
         {
             Error(where, $"interface {node.Name}:{name} used twice (already on the link at {other.Where.Line}:{other.Where.Column})");
-            return null;
+            return false;
         }
 
-        return iface;
+        return true;
     }
 
     // ---- whole-lab checks
