@@ -384,6 +384,34 @@ public sealed class LabDeployer
     /// <summary>Removes what was made for these nodes, last first: jails (their epairs and TAPs go with them), namespaces.</summary>
     internal static void Teardown(JailRegistry jails, IReadOnlyList<LabNodeRuntime> nodes, TextWriter log)
     {
+        // Links first, each destroyed in its home (the vnet that created it): a jail removed while holding the
+        // far end of a link would send that end home, where a same-named interface (eth0 ...) already exists.
+        foreach (LabNodeRuntime node in nodes)
+        {
+            if (node.Jail is not { IsRemoved: false } home)
+            {
+                continue;
+            }
+
+            try
+            {
+                using (Curvnet.Set(home.Vnet))
+                {
+                    foreach (LabInterface iface in node.Spec.Interfaces)
+                    {
+                        if (Ifnets.TryFind(iface.Name) is { Cloner: not null, IsDetached: false } ifp && ifp.HomeVnet == home.Vnet)
+                        {
+                            Ifnets.Destroy(ifp.Name);
+                        }
+                    }
+                }
+            }
+            catch (Exception e) when (e is IfException or InvalidOperationException or ObjectDisposedException)
+            {
+                log.WriteLine($"lab: destroying the links of node {node.Name}: {e.Message}");
+            }
+        }
+
         for (int i = nodes.Count - 1; i >= 0; i--)
         {
             LabNodeRuntime node = nodes[i];
