@@ -96,6 +96,7 @@ internal static class LabMode
         LabPlan plan = LabParser.Parse("bench.yml", Yaml(shape, n));
         LabRuntime lab = LabDeployer.Deploy(context, plan);
         deploy = clock.Elapsed.TotalSeconds;
+        Console.WriteLine($"  {shape} {n}: " + string.Join(", ", lab.StepTimes.Select(s => $"{s.Key} {s.Value.TotalSeconds:0.000} s")));
         plan = null!;
         long rss1 = Rss();
         bytes = rss1 - rss0;

@@ -59,6 +59,7 @@ public sealed class LabDeployer
         }
 
         var lab = new LabRuntime(plan) { DeployedAt = DateTime.UtcNow, DeployTime = clock.Elapsed };
+        lab.StepTimes.AddRange(deployer._steps);
         foreach (LabNodeRuntime node in deployer._made)
         {
             lab.Nodes.Add(node);
@@ -131,7 +132,22 @@ public sealed class LabDeployer
         }
     }
 
-    private void Step(string name) => StepHook?.Invoke(name);
+    private readonly List<KeyValuePair<string, TimeSpan>> _steps = [];
+    private readonly Stopwatch _stepClock = new();
+    private string? _step;
+
+    /// <summary>Marks the start of a step: times the previous one, calls the test hook.</summary>
+    private void Step(string name)
+    {
+        if (_step is not null)
+        {
+            _steps.Add(new(_step, _stepClock.Elapsed));
+        }
+
+        _step = name;
+        _stepClock.Restart();
+        StepHook?.Invoke(name);
+    }
 
     private void Build()
     {

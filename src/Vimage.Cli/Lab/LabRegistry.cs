@@ -34,6 +34,9 @@ public sealed class LabRuntime(LabPlan plan)
     public DateTime DeployedAt { get; set; }
 
     public TimeSpan DeployTime { get; set; }
+
+    /// <summary>How long each deploy step took (nodes, links, addresses, routes, sysctls, impairments, ipfw, exec).</summary>
+    public List<KeyValuePair<string, TimeSpan>> StepTimes { get; } = [];
 }
 
 /// <summary>
