@@ -4,6 +4,8 @@ using Vimage.Cli.Commands;
 using Vimage.Cli.Commands.Ipfw;
 using Vimage.Core;
 using Vimage.Net;
+using Vimage.Net.Epair;
+using Vimage.Net.Iflib;
 using Vimage.Net.Inet;
 using Vimage.Net.Tap;
 
@@ -19,6 +21,13 @@ namespace Vimage.Cli.Lab;
 public sealed class LabDeployer
 {
     private static readonly Lazy<CommandDispatcher> s_dispatcher = new(CommandDispatcher.CreateDefault);
+
+    /// <summary>
+    /// A lab link's epair: one queue each way with 256 descriptors (ifconfig's epairs have 1024). A ring's
+    /// descriptors are most of an epair's memory, and 256 frames in flight per link are plenty for an emulated
+    /// network; dev.epair.N.iflib.override_ntxds/nrxds still resize a link's rings at run time.
+    /// </summary>
+    public static IflibQueueConfig LinkQueues { get; set; } = new(1, 1, 256, 256);
 
     private readonly CommandContext _context;
     private readonly LabRegistry _labs;
@@ -289,7 +298,7 @@ public sealed class LabDeployer
         Vnet a = VnetOf(link.A), b = VnetOf(link.B);
         using (Curvnet.Set(a))
         {
-            IReadOnlyList<Ifnet> pair = Ifnets.Create("epair");
+            IReadOnlyList<Ifnet> pair = EpairCloner.CreateWith(LinkQueues);
             Ifnets.Rename(pair[0], link.AIf.Name);
             Ifnets.Move(pair[1], b);
             Ifnets.Rename(pair[1], link.BIf.Name);

@@ -16,6 +16,30 @@ public sealed class EpairCloner() : IfCloner("epair")
     /// <summary>Queue configuration for new pairs (both ends).</summary>
     public static IflibQueueConfig DefaultConfig { get; set; } = new(1, 1, 1024, 1024);
 
+    [ThreadStatic]
+    private static IflibQueueConfig? t_config;
+
+    /// <summary>The configuration the pair being made on this thread uses.</summary>
+    internal static IflibQueueConfig CurrentConfig => t_config ?? DefaultConfig;
+
+    /// <summary>
+    /// <c>ifconfig epair create</c> in the current vnet with <paramref name="config"/> instead of
+    /// <see cref="DefaultConfig"/> for this pair only (labs make thousands of pairs with small rings).
+    /// </summary>
+    public static IReadOnlyList<Ifnet> CreateWith(IflibQueueConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        t_config = config;
+        try
+        {
+            return Ifnets.Create("epair");
+        }
+        finally
+        {
+            t_config = null;
+        }
+    }
+
     protected internal override IReadOnlyList<Ifnet> Create(int unit)
     {
         var a = new EpairEnd(unit, 'a');
@@ -73,7 +97,7 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
 
     public void Attach(EpairCloner cloner)
     {
-        Context = new IflibContext(this, EpairCloner.DefaultConfig);
+        Context = new IflibContext(this, EpairCloner.CurrentConfig);
         Ifnet ifp = Ifnets.Attach($"epair{Unit}{side}", IfType.IFT_ETHER, Context, EpairCloner.NewMac(side),
             IfFlags.IFF_BROADCAST | IfFlags.IFF_SIMPLEX | IfFlags.IFF_MULTICAST);
         ifp.Cloner = cloner;
