@@ -29,6 +29,10 @@ internal static class LabMode
             {
                 shapes = args[++i].Split(',');
             }
+            else if (args[i] == "--one" && i + 2 < args.Length)
+            {
+                return One(args[i + 1], int.Parse(args[i + 2], CultureInfo.InvariantCulture));
+            }
             else
             {
                 Console.Error.WriteLine("usage: Vimage.Bench.Net lab [--sizes 100,1000,10000] [--shapes chain,tree]");
@@ -43,25 +47,22 @@ internal static class LabMode
         }
 
         Console.WriteLine($"Vimage.Bench.Net lab   load average {MachineInfo.LoadAverage()}   {Environment.ProcessorCount} CPUs");
-        var jails = new JailRegistry();
-        var context = new CommandContext(Vnet.Vnet0, TextWriter.Null, Console.Error, jails);
-
-        // warm-up: JIT the whole path once
-        Deploy(context, "chain", 50, out _, out _, out _);
-
+        Console.WriteLine("each figure from a fresh process (so freed memory of an earlier lab is not reused): deploy = parse + deploy");
         var rows = new List<string>();
         bool goalTime = true, goalMemory = true;
         foreach (int n in sizes)
         {
-            (double bareSeconds, double bareBytes) = BareVnets(n);
+            string[] bare = Child("bare", n);
+            double bareSeconds = double.Parse(bare[0], CultureInfo.InvariantCulture), bareBytes = double.Parse(bare[2], CultureInfo.InvariantCulture);
             foreach (string shape in shapes)
             {
-                Deploy(context, shape, n, out double deploy, out double destroy, out double bytes);
-                double perNode = bytes / n;
+                string[] r = Child(shape, n);
+                double deploy = double.Parse(r[0], CultureInfo.InvariantCulture), destroy = double.Parse(r[1], CultureInfo.InvariantCulture);
+                double perNode = double.Parse(r[2], CultureInfo.InvariantCulture) / n;
                 string row = string.Create(CultureInfo.InvariantCulture,
                     $"| {shape} | {n:N0} | {deploy:0.000} s | {n / deploy:N0} | {destroy:0.000} s | {n / destroy:N0} | {perNode / 1024:0.0} KiB | {n / bareSeconds:N0} ({deploy / bareSeconds:0.0}x) | {bareBytes / n / 1024:0.0} KiB |");
                 rows.Add(row);
-                Console.WriteLine(row);
+                Console.WriteLine(row + "   " + r[3]);
                 if (n == 10_000)
                 {
                     goalTime &= deploy < 10;
@@ -85,21 +86,76 @@ internal static class LabMode
         return 0;
     }
 
+    /// <summary>Runs one case in a child process; its last line is "deploy destroy bytes steps".</summary>
+    private static string[] Child(string what, int n)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            psi.ArgumentList.Add(typeof(LabMode).Assembly.Location);
+        }
+
+        foreach (string a in new[] { "lab", "--one", what, n.ToString(CultureInfo.InvariantCulture) })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string last = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last();
+        return last.Split('\t');
+    }
+
+    /// <summary>One case in this (fresh) process: prints "deploy\tdestroy\tbytes\tsteps".</summary>
+    private static int One(string what, int n)
+    {
+        var jails = new JailRegistry();
+        var context = new CommandContext(Vnet.Vnet0, TextWriter.Null, Console.Error, jails);
+        if (Environment.GetEnvironmentVariable("VIMAGE_LAB_DESCRIPTORS") is { } d)
+        {
+            int descriptors = int.Parse(d, CultureInfo.InvariantCulture);
+            LabDeployer.LinkQueues = new(1, 1, descriptors, descriptors);
+        }
+
+        if (what == "bare")
+        {
+            _ = Vnet.Create("warm");
+            (double seconds, double bytes) = BareVnets(n);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{seconds}\t0\t{bytes}\t-"));
+            return 0;
+        }
+
+        // warm-up: JIT the path on a 3-node chain whose few freed pages cannot skew the measured lab much
+        Deploy(context, "chain", 3, out _, out _, out _, out _);
+        Deploy(context, what, n, out double deploy, out double destroy, out double used, out string steps);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{deploy}\t{destroy}\t{used}\t{steps}"));
+        return 0;
+    }
+
     private static string Yaml(string shape, int n) => shape == "tree"
         ? $"name: bench\ngenerators:\n  - {{shape: tree, count: {n}, fanout: 4, prefix: b, subnet: 10.0.0.0/8, routing: static}}\n"
         : $"name: bench\ngenerators:\n  - {{shape: chain, count: {n}, prefix: b, subnet: 10.0.0.0/8, routing: static}}\n";
 
-    private static void Deploy(CommandContext context, string shape, int n, out double deploy, out double destroy, out double bytes)
+    private static void Deploy(CommandContext context, string shape, int n, out double deploy, out double destroy, out double bytes, out string steps)
     {
         long rss0 = Rss();
+        long managed0 = GC.GetTotalMemory(true);
         var clock = Stopwatch.StartNew();
         LabPlan plan = LabParser.Parse("bench.yml", Yaml(shape, n));
         LabRuntime lab = LabDeployer.Deploy(context, plan);
         deploy = clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"  {shape} {n}: " + string.Join(", ", lab.StepTimes.Select(s => $"{s.Key} {s.Value.TotalSeconds:0.000} s")));
         plan = null!;
         long rss1 = Rss();
         bytes = rss1 - rss0;
+        long managed = GC.GetTotalMemory(true) - managed0;
+        if (Environment.GetEnvironmentVariable("VIMAGE_LAB_PAUSE") is not null)
+        {
+            Console.Error.WriteLine($"deployed; pid {Environment.ProcessId}");
+            Thread.Sleep(40_000);
+        }
+
+        steps = string.Create(CultureInfo.InvariantCulture, $"managed {managed / n / 1024.0:0.0} KiB/node; ") + string.Join(", ", lab.StepTimes.Where(s => s.Value.TotalSeconds >= 0.0005).Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Key} {s.Value.TotalSeconds:0.000} s")));
         clock.Restart();
         LabRegistry labs = LabRegistry.For(context.Jails);
         labs.DestroyAll();

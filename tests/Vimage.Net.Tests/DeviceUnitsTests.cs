@@ -48,3 +48,15 @@ public class DeviceUnitsTests
         Assert.Equal(20_000, DeviceUnits.Allocate(driver));
     }
 }
+
+/// <summary>The TX mp_ring follows small descriptor counts (labs) and keeps iflib's 2048 otherwise.</summary>
+public class MpRingSizeTests
+{
+    [Theory]
+    [InlineData(16, 64)]
+    [InlineData(256, 512)]
+    [InlineData(1024, 2048)]
+    [InlineData(4096, 2048)]
+    public void Ring_size_is_twice_the_tx_descriptors_up_to_iflibs_2048(int descriptors, int ring)
+        => Assert.Equal(ring, IflibContext.MpRingSizeFor(new IflibQueueConfig(1, 1, descriptors, descriptors)));
+}
