@@ -115,7 +115,7 @@ internal static class LabMode
         if (Environment.GetEnvironmentVariable("VIMAGE_LAB_DESCRIPTORS") is { } d)
         {
             int descriptors = int.Parse(d, CultureInfo.InvariantCulture);
-            LabDeployer.LinkQueues = new(1, 1, descriptors, descriptors);
+            LabDeployer.LinkQueues = new(1, 1, descriptors, descriptors, TxRingSize: 2 * descriptors);
         }
 
         if (what == "bare")

@@ -49,14 +49,16 @@ public class DeviceUnitsTests
     }
 }
 
-/// <summary>The TX mp_ring follows small descriptor counts (labs) and keeps iflib's 2048 otherwise.</summary>
+/// <summary>The TX mp_ring is iflib's 2048 unless a configuration asks for another size; bad sizes are refused.</summary>
 public class MpRingSizeTests
 {
-    [Theory]
-    [InlineData(16, 64)]
-    [InlineData(256, 512)]
-    [InlineData(1024, 2048)]
-    [InlineData(4096, 2048)]
-    public void Ring_size_is_twice_the_tx_descriptors_up_to_iflibs_2048(int descriptors, int ring)
-        => Assert.Equal(ring, IflibContext.MpRingSizeFor(new IflibQueueConfig(1, 1, descriptors, descriptors)));
+    [Fact]
+    public void Tx_ring_size_comes_from_the_configuration()
+    {
+        Assert.Equal(IflibContext.MpRingSize, new IflibQueueConfig(1, 1, 256, 256).TxRingSize);
+        var small = new IflibQueueConfig(1, 1, 256, 256, TxRingSize: 512);
+        small.Validate(16);
+        Assert.Equal(512, (small with { TxDescriptors = 1024 }).TxRingSize);
+        Assert.Throws<IfException>(() => new IflibQueueConfig(1, 1, 256, 256, TxRingSize: 500).Validate(16));
+    }
 }

@@ -23,11 +23,11 @@ public sealed class LabDeployer
     private static readonly Lazy<CommandDispatcher> s_dispatcher = new(CommandDispatcher.CreateDefault);
 
     /// <summary>
-    /// A lab link's epair: one queue each way with 256 descriptors (ifconfig's epairs have 1024). A ring's
-    /// descriptors are most of an epair's memory, and 256 frames in flight per link are plenty for an emulated
-    /// network; dev.epair.N.iflib.override_ntxds/nrxds still resize a link's rings at run time.
+    /// A lab link's epair: one queue each way with 256 descriptors and a 512-entry TX mp_ring (ifconfig's epairs
+    /// have 1024 and iflib's 2048): rings are most of an epair's memory, and hundreds of frames in flight per link
+    /// are plenty for an emulated network. dev.epair.N.iflib.override_ntxds/nrxds still resize a link at run time.
     /// </summary>
-    public static IflibQueueConfig LinkQueues { get; set; } = new(1, 1, 256, 256);
+    public static IflibQueueConfig LinkQueues { get; set; } = new(1, 1, 256, 256, TxRingSize: 512);
 
     private readonly CommandContext _context;
     private readonly LabRegistry _labs;

@@ -140,7 +140,7 @@ public sealed partial class IflibContext
             {
                 int cpu = SeparateTxRx ? CoreOffset + config.RxQueues + i : CoreOffset + i;
                 IflibTxQueue? txq = null;
-                var ring = new MpRing<Mbuf>(MpRingSizeFor(config), (r, c, p) => DrainTx(qs, txq!, r, c, p), _ => CanDrainTx(txq!));
+                var ring = new MpRing<Mbuf>(config.TxRingSize, (r, c, p) => DrainTx(qs, txq!, r, c, p), _ => CanDrainTx(txq!));
                 var task = new GroupTask($"{DriverName}{Unit} txq{i}", TaskQueueGroup.Io, cpu, () =>
                 {
                     if (!qs.Disposed)

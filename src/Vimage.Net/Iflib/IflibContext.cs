@@ -16,12 +16,6 @@ public sealed partial class IflibContext : IIfDriver
     /// <summary>Entries in each TX mp_ring (iflib_txq_setup's 2048).</summary>
     public const int MpRingSize = 2048;
 
-    /// <summary>
-    /// The TX mp_ring's size for <paramref name="config"/>: iflib's 2048, or twice the TX descriptors when a device is
-    /// configured with fewer than 1024 (a lab's thousands of small links: the ring's 16 KiB would be most of a link).
-    /// </summary>
-    public static int MpRingSizeFor(IflibQueueConfig config) => Math.Min(MpRingSize, Math.Max(64, 2 * config.TxDescriptors));
-
     /// <summary>rx_budget when the knob is 0.</summary>
     public const int DefaultRxBudget = 16;
 

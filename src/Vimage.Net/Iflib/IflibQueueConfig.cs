@@ -2,9 +2,10 @@ namespace Vimage.Net.Iflib;
 
 /// <summary>
 /// One queue configuration: TX and RX qset counts (independent, may exceed the CPU count) and ring sizes
-/// (isc_ntxd / isc_nrxd, powers of two).
+/// (isc_ntxd / isc_nrxd, powers of two), and the TX mp_ring's size (iflib's 2048; a device that needs thousands
+/// of small interfaces, such as a lab's links, may ask for less).
 /// </summary>
-public sealed record IflibQueueConfig(int TxQueues, int RxQueues, int TxDescriptors, int RxDescriptors)
+public sealed record IflibQueueConfig(int TxQueues, int RxQueues, int TxDescriptors, int RxDescriptors, int TxRingSize = IflibContext.MpRingSize)
 {
     public const int MinDescriptors = 16;
     public const int MaxDescriptors = 16384;
@@ -16,6 +17,11 @@ public sealed record IflibQueueConfig(int TxQueues, int RxQueues, int TxDescript
         CheckCount("override_nrxqs", RxQueues, maxQueueSets);
         CheckRing("override_ntxds", TxDescriptors);
         CheckRing("override_nrxds", RxDescriptors);
+        if (TxRingSize < MpRing.MinSize || TxRingSize > MpRing.MaxSize || (TxRingSize & (TxRingSize - 1)) != 0)
+        {
+            throw new IfException(IfError.InvalidArgument,
+                $"iflib: mp_ring size {TxRingSize}: must be a power of two from {MpRing.MinSize} to {MpRing.MaxSize}");
+        }
     }
 
     private static void CheckCount(string knob, int value, int max)
