@@ -278,7 +278,11 @@ public class InlineWakeupTests
     {
         private readonly int _saved = SoWakeups.s_inline_wakeup;
 
-        public KnobScope(int depth) => SoWakeups.s_inline_wakeup = depth;
+        public KnobScope(int depth)
+        {
+            Sysctl.Set("net.isr.inline_wakeup", depth.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(depth, SoWakeups.s_inline_wakeup);
+        }
 
         public void Dispose() => SoWakeups.s_inline_wakeup = _saved;
     }
