@@ -160,9 +160,11 @@ public static class LabGraph
         {
             (int x1, int y1) = at[link.A];
             (int x2, int y2) = at[link.B];
-            // interface names a quarter of the way along from each end
-            o.WriteLine(string.Create(inv, $"    <text x=\"{(3 * x1 + x2) / 4}\" y=\"{(3 * y1 + y2) / 4 - 3}\" text-anchor=\"middle\">{X(link.AIf.Name)}</text>"));
-            o.WriteLine(string.Create(inv, $"    <text x=\"{(x1 + 3 * x2) / 4}\" y=\"{(y1 + 3 * y2) / 4 - 3}\" text-anchor=\"middle\">{X(link.BIf.Name)}</text>"));
+            // interface names just outside each box, on the line
+            (double ax, double ay) = OutsideBox(x1, y1, x2, y2);
+            (double bx, double by) = OutsideBox(x2, y2, x1, y1);
+            o.WriteLine(string.Create(inv, $"    <text x=\"{ax:0}\" y=\"{ay - 2:0}\" text-anchor=\"middle\">{X(link.AIf.Name)}</text>"));
+            o.WriteLine(string.Create(inv, $"    <text x=\"{bx:0}\" y=\"{by - 2:0}\" text-anchor=\"middle\">{X(link.BIf.Name)}</text>"));
         }
 
         o.WriteLine("  </g>");
@@ -180,6 +182,22 @@ public static class LabGraph
 
         o.WriteLine("  </g>");
         o.WriteLine("</svg>");
+    }
+
+    /// <summary>The point on the segment from (x1, y1) towards (x2, y2) a little beyond the edge of the box at (x1, y1).</summary>
+    private static (double X, double Y) OutsideBox(int x1, int y1, int x2, int y2)
+    {
+        double dx = x2 - x1, dy = y2 - y1, length = Math.Sqrt(dx * dx + dy * dy);
+        if (length == 0)
+        {
+            return (x1, y1);
+        }
+
+        double ux = dx / length, uy = dy / length;
+        double tx = ux == 0 ? double.MaxValue : (BoxWidth / 2.0) / Math.Abs(ux);
+        double ty = uy == 0 ? double.MaxValue : (BoxHeight / 2.0) / Math.Abs(uy);
+        double t = Math.Min(Math.Min(tx, ty) + 16, length / 2);
+        return (x1 + ux * t, y1 + uy * t);
     }
 
     private static string X(string s) => SecurityElement.Escape(s) ?? "";
