@@ -275,8 +275,16 @@ public sealed class LabDeployTests : IDisposable
         Skip.If(reason is not null, reason);
         Skip.If(!File.Exists("/bin/ping") && !File.Exists("/usr/bin/ping"), "host node test needs Linux's ping (iputils-ping)");
         var before = Census();
-        _cli.Ok($"lab deploy {Write("h.yml", HostLab)}");
+        string lab = HostLab.Replace("    routes: [\"default via 192.0.2.1\"]", "    routes: [\"default via 192.0.2.1\"]\n    exec: [\"sleep 300 &\"]", StringComparison.Ordinal);
+        _cli.Ok($"lab deploy {Write("h.yml", lab)}");
         Assert.True(File.Exists("/var/run/netns/vimage-hostlab-linux"));
+        // the background start-up command runs in the namespace until the lab goes
+        int sleeper = 0;
+        Assert.True(CliFixture.WaitFor(() =>
+        {
+            (int exit, string pids) = HostNode.RunCaptured("ip", ["netns", "pids", "vimage-hostlab-linux"]);
+            return exit == 0 && int.TryParse(pids.Split('\n')[0].Trim(), out sleeper);
+        }), "no process in the namespace");
 
         CliResult ping = _cli.Run("jexec linux ping -c 1 -W 5 198.51.100.2");
         Assert.True(ping.Exit == 0, ping.ToString());
@@ -288,6 +296,19 @@ public sealed class LabDeployTests : IDisposable
 
         _cli.Ok("lab destroy hostlab");
         Assert.False(File.Exists("/var/run/netns/vimage-hostlab-linux"));
+        Assert.True(CliFixture.WaitFor(() => !IsSleeping(sleeper)), "the background command outlived its lab");
+
+        static bool IsSleeping(int pid)
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("sleep", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }
         Assert.Equal(before, Census());
     }
 
