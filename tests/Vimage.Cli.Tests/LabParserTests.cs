@@ -90,6 +90,24 @@ public sealed class LabParserTests
     }
 
     [Fact]
+    public void A_node_of_another_kind_than_the_default_gets_only_its_own_kinds_settings()
+    {
+        LabPlan plan = LabParser.Parse("k.yml", """
+            name: k
+            defaults: {kind: router}
+            kinds:
+              router: {sysctls: {net.inet.ip.forwarding: 1}}
+            nodes:
+              r: {}
+              plain: {kind: vnet}
+            """);
+        Assert.Equal("router", plan.ByName["r"].Kind);
+        Assert.Single(plan.ByName["r"].Sysctls);
+        Assert.Equal("vnet", plan.ByName["plain"].Kind);
+        Assert.Empty(plan.ByName["plain"].Sysctls);
+    }
+
+    [Fact]
     public void Chain_generator_addresses_each_link_and_routes_both_ways()
     {
         LabPlan plan = LabParser.Parse("g.yml", """

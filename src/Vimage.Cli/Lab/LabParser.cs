@@ -268,7 +268,12 @@ public sealed partial class LabParser
 
         foreach ((YNode key, YNode value) in nodes.Pairs)
         {
-            LabNode? node = NewNode(key.Value, key.Where, null, key.Where);
+            // the node's own kind replaces the default one before any settings are merged
+            (YNode Key, YNode Value) kindPair = value.Kind == YNode.Kinds.Mapping
+                ? value.Pairs.FirstOrDefault(p => p.Key.Kind == YNode.Kinds.Scalar && p.Key.Value == "kind")
+                : default;
+            string? ownKind = kindPair.Value is { Kind: YNode.Kinds.Scalar, IsNull: false } k ? k.Value : null;
+            LabNode? node = NewNode(key.Value, key.Where, ownKind, kindPair.Value?.Where ?? key.Where);
             if (node is null || value.IsNull)
             {
                 continue;
@@ -280,9 +285,9 @@ public sealed partial class LabParser
             }
 
             Dictionary<string, YNode> keys = Keys(value, $"node {node.Name}", NodeKeys);
-            if (keys.TryGetValue("kind", out YNode? kind) && Scalar(kind, "kind") is { } k)
+            if (keys.TryGetValue("kind", out YNode? kind))
             {
-                ApplyKind(node, k, kind.Where);
+                _ = Scalar(kind, "kind"); // applied above; reports a kind that is not a value
             }
 
             if (keys.TryGetValue("mtu", out YNode? mtu))
