@@ -215,6 +215,9 @@ public sealed class LabDeployTests : IDisposable
         Assert.All(names, n => Assert.Contains(n, texts));
         Assert.Equal(names.Length, svg.Descendants(ns + "g").Count(g => (string?)g.Attribute("class") == "node"));
         Assert.Equal(2 + 14, svg.Descendants(ns + "line").Count());
+        CliResult unwritable = _cli.Run($"lab graph demo -o {_dir}/no/such/dir/x.svg");
+        Assert.Equal(1, unwritable.Exit);
+        Assert.StartsWith("lab: ", unwritable.Err, StringComparison.Ordinal);
         // deterministic
         string again = Path.Combine(_dir, "again.svg");
         _cli.Ok($"lab graph demo -o {again}");

@@ -16,6 +16,18 @@ public sealed class LabCommand : ICommand
 
     public int Run(CommandContext context, string[] args)
     {
+        try
+        {
+            return RunCore(context, args);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CommandException($"lab: {e.Message}");
+        }
+    }
+
+    private static int RunCore(CommandContext context, string[] args)
+    {
         if (args.Length == 0)
         {
             throw new UsageException("lab: a subcommand is required");
