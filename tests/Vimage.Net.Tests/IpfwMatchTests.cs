@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Ipfw;
+using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Tests;
 

@@ -218,7 +218,7 @@ public static class IpfwRuleParser
             IpFwCmd? cmd = item is not null ? item(av[i++]) : Option(options!.Value.Av, ref i, options.Value.Proto);
             if (cmd is not null)
             {
-                body.Add(cmd.WithFlags(not, or: false));
+                body.Add(cmd.WithFlags(cmd.Not ^ not, or: false)); // "out" is O_IN with F_NOT already
             }
             else if (not || open)
             {

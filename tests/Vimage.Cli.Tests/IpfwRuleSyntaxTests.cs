@@ -1,0 +1,97 @@
+using Vimage.Core;
+using Vimage.Net.Ipfw;
+
+namespace Vimage.Cli.Tests;
+
+/// <summary>ipfw's rule language beyond the basics (not, or-blocks, masks, lists, tables, unreach codes), tables and dmesg.</summary>
+public sealed class IpfwRuleSyntaxTests : IDisposable
+{
+    private readonly CliFixture _cli = new();
+
+    public void Dispose()
+    {
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            IpFw.Unload();
+        }
+
+        _cli.Dispose();
+    }
+
+    [Theory]
+    [InlineData("deny udp from { 1.2.3.4 or 5.6.7.0/24 } to not me 53,1000-2000 in recv lo0", "deny udp from { 1.2.3.4 or 5.6.7.0/24 } to not me 53,1000-2000 in recv lo0")]
+    [InlineData("allow ip from 10.0.0.1:255.255.0.0 to any", "allow ip from 10.0.0.0/16 to any")]
+    [InlineData("allow ip from 10.0.0.1:255.0.255.0 to any", "allow ip from 10.0.0.0:255.0.255.0 to any")]
+    [InlineData("count ip from {1.2.3.4,5.6.7.0/24} to any", "count ip from 1.2.3.4,5.6.7.0/24 to any")]
+    [InlineData("count ip from 1.2.3.4,5.6.7.8 to table(3)", "count ip from 1.2.3.4,5.6.7.8 to table(3)")]
+    [InlineData("allow { udp or icmp } from any to any not via lo0", "allow { udp or icmp } from any to any not via lo0")]
+    [InlineData("deny ip from any to any { xmit lo0 or recv lo0 }", "deny ip from any to any { xmit lo0 or recv lo0 }")]
+    [InlineData("deny ip from any to any not out", "deny ip from any to any in")]
+    [InlineData("unreach port udp from any to any dst-port 9", "unreach port udp from any to any 9")]
+    [InlineData("unreach 13 ip from any to any", "unreach filter-prohib ip from any to any")]
+    [InlineData("unreach host ip from any to any", "reject ip from any to any")]
+    [InlineData("allow icmp from any to any icmptypes 0,8 out", "allow icmp from any to any icmptypes 0,8 out")]
+    [InlineData("deny log logamount 5 tcp from any to any 22", "deny log logamount 5 tcp from any to any 22")]
+    public void Rules_show_as_compiled(string rule, string shown)
+    {
+        Assert.Equal($"00100 {shown}\n", _cli.Ok($"ipfw add 100 {rule}"));
+        Assert.Equal($"00100 {shown}\n65535 deny ip from any to any\n", _cli.Ok("ipfw list"));
+    }
+
+    [Theory]
+    [InlineData("ipfw add 100 allow ip from { 1.2.3.4 or 5.6.7.8 to any", 64, "ipfw: missing \")\"\n")]
+    [InlineData("ipfw add 100 allow ip from 1.2.3.4:255.x to any", 65, "ipfw: bad netmask ``255.x''\n")]
+    [InlineData("ipfw add 100 allow ip from table(x) to any", 65, "ipfw: Invalid table name: x\n")]
+    [InlineData("ipfw add 100 unreach 300 ip from any to any", 65, "ipfw: unknown ICMP unreachable code ``300''\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any setup", 64, "ipfw: setup: TCP options are not supported in Vimage yet\n")]
+    [InlineData("ipfw table 1 delete 1.2.3.4", 71, "ipfw: Table 1 not found\n")]
+    [InlineData("ipfw table 1 add 1.2.3.4/33", 65, "ipfw: bad IPv4 mask width\n")]
+    public void Bad_rules_get_ipfw_messages_and_change_nothing(string line, int exit, string err)
+    {
+        CliResult r = _cli.Run(line);
+        Assert.Equal((exit, err), (r.Exit, r.Err));
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Assert.False(IpFw.IsLoaded && IpFw.Chain.Count > 1, "a rule was added");
+            Assert.Empty(IpFwTables.List());
+        }
+    }
+
+    [Fact]
+    public void Tables_add_list_delete_flush_like_tables_c()
+    {
+        CliResult add = _cli.Run("ipfw table 1 add 10.0.0.0/8 5 192.0.2.7");
+        Assert.Equal((0, "added: 10.0.0.0/8 5\nadded: 192.0.2.7/32 0\n", "ipfw: DEPRECATED: inserting data into non-existent table 1. (auto-created)\n"),
+            (add.Exit, add.Out, add.Err));
+        CliResult dup = _cli.Run("ipfw table 1 add 10.1.2.3/8");
+        Assert.Equal((71, "exists: 10.0.0.0/8 0\n", "ipfw: Adding record failed: record already exists\n"), (dup.Exit, dup.Out, dup.Err));
+        Assert.Equal("", _cli.Ok("ipfw -q table 1 add 10.0.0.0/8")); // -q: duplicates are not errors
+        Assert.Equal("--- table(1), set(0) ---\n10.0.0.0/8 5\n192.0.2.7/32 0\n", _cli.Ok("ipfw table 1 list"));
+        Assert.Equal("deleted: 192.0.2.7/32 0\n", _cli.Ok("ipfw table 1 delete 192.0.2.7"));
+        CliResult missing = _cli.Run("ipfw table 1 delete 192.0.2.7");
+        Assert.Equal((71, "ipfw: Deleting record failed: record not found\n"), (missing.Exit, missing.Err));
+        Assert.Equal("", _cli.Ok("ipfw table 2 create"));
+        Assert.Equal(71, _cli.Run("ipfw table 2 create").Exit);
+        Assert.Equal("", _cli.Ok("ipfw table all flush"));
+        Assert.Equal("--- table(1), set(0) ---\n--- table(2), set(0) ---\n", _cli.Ok("ipfw table all list"));
+    }
+
+    [Fact]
+    public void Logged_deny_shows_in_dmesg_and_ping_fails()
+    {
+        _cli.Ok("sysctl net.inet.ip.fw.verbose=1");
+        try
+        {
+            _cli.Ok("dmesg -c");
+            _cli.Ok("ipfw add 100 deny log icmp from any to 127.0.0.1 icmptypes 8 out");
+            _cli.Ok("ipfw add 200 allow ip from any to any");
+            Assert.Equal(2, _cli.Run("ping -c 1 -W 200 127.0.0.1").Exit);
+            Assert.Equal("ipfw: 100 Deny ICMP:8.0 127.0.0.1 127.0.0.1 out via lo0\n", _cli.Ok("dmesg -c"));
+            Assert.Equal("", _cli.Ok("dmesg"));
+        }
+        finally
+        {
+            _cli.Ok("sysctl net.inet.ip.fw.verbose=0");
+        }
+    }
+}
