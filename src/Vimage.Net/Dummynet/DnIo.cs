@@ -89,6 +89,18 @@ public static partial class DnIo
         }
 
         long now = Stopwatch.GetTimestamp();
+        DnPipe link = pipe.Parent ?? pipe;
+        if (link.Scheduled)
+        {
+            if (!link.EnqueueScheduled(pipe, m, ifp, dir, hop, resumeRule, now))
+            {
+                Interlocked.Increment(ref V_io_pkt_drop);
+                m.Free();
+            }
+
+            return true;
+        }
+
         DnPipe.Verdict v = pipe.Arrive(m.Length, now);
         if (v.Drop)
         {
@@ -139,6 +151,7 @@ public static partial class DnIo
     [VnetSysuninit(SiSub.SI_SUB_PROTO_FIREWALL, SiOrder.SI_ORDER_FIRST)]
     private static void dummynet_vnet_uninit()
     {
+        V_dn_cfg?.Flush(); // packets waiting in scheduled queues, then the wheel's
         V_dn_cfg = null;
         DnWheel.Purge(null, Curvnet.Current);
     }

@@ -15,7 +15,11 @@ internal sealed class DnPacket
     public Vnet? Vnet;
     public object? Owner;
     public long Due;
+    public int Length;
     public DnPacket? Next;
+
+    /// <summary>A service event of a scheduled link (no packet): the link is free again at <see cref="Due"/>.</summary>
+    public DnPipe? Service;
 }
 
 /// <summary>
@@ -155,6 +159,7 @@ internal static class DnWheel
         p.Ifp = null;
         p.Vnet = null;
         p.Owner = null;
+        p.Service = null;
         lock (Gate)
         {
             if (s_freeCount < 65536)
@@ -280,6 +285,22 @@ internal static class DnWheel
         while (p is not null)
         {
             DnPacket? next = p.Next;
+            if (p.Service is { } link)
+            {
+                try
+                {
+                    link.OnService(); // serve_sched: the link is free, the scheduler picks what goes next
+                }
+                catch (Exception)
+                {
+                    DnIo.CountFailure();
+                }
+
+                Return(p);
+                p = next;
+                continue;
+            }
+
             Mbuf m = p.M!;
             Vnet vnet = p.Vnet!;
             Ifnet ifp = p.Ifp!;

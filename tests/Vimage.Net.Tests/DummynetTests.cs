@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using Vimage.Core;
+using Vimage.Net.Dummynet;
+using Vimage.Net.Inet;
+using Vimage.Net.Pfil;
+
+namespace Vimage.Net.Tests;
+
+/// <summary>
+/// dummynet's schedulers and netem extras, driven on the pipe's own clock where possible (no sleeps): WF2Q+ weights,
+/// dup, reorder, corrupt, jitter distributions, Gilbert-Elliott bursts, exact seed reproducibility, and 10,000
+/// pipes with traffic on one wheel thread.
+/// </summary>
+public sealed class DummynetTests
+{
+    private static readonly long Freq = Stopwatch.Frequency;
+
+    private static Mbuf Packet(int length)
+    {
+        Mbuf m = MbufPool.GetFor(length) ?? throw new InvalidOperationException("mbuf pool empty");
+        m.Append(length).Clear();
+        return m;
+    }
+
+    /// <summary>99% binomial interval half-width for n draws of probability p.</summary>
+    private static double Half(double p, int n) => 2.5758 * Math.Sqrt(p * (1 - p) / n);
+
+    [Fact]
+    public void Wf2q_gives_two_backlogged_queues_bandwidth_in_their_weights_ratio()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            var tables = new DnTables();
+            DnPipe pipe = tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = 1_000_000 });
+            Assert.True(tables.ConfigureQueue(1, 1, 1, new DnPipeConfig { QueueSlots = 200 }));
+            Assert.True(tables.ConfigureQueue(2, 1, 3, new DnPipeConfig { QueueSlots = 200 }));
+            DnPipe q1 = tables.FindQueue(1)!, q2 = tables.FindQueue(2)!;
+            Assert.True(pipe.Scheduled);
+
+            // Both queues backlogged at t0 (an hour ahead: the wheel's own service events stay far away), then the
+            // link is served up to t0 + 0.8 s: 100 packets of 1000 bytes at 1 Mbit/s.
+            long t0 = Stopwatch.GetTimestamp() + (3600 * Freq);
+            for (int i = 0; i < 200; i++)
+            {
+                Assert.True(pipe.EnqueueScheduled(q1, Packet(1000), lo0, PfilDir.Out, 0, 0, t0));
+                Assert.True(pipe.EnqueueScheduled(q2, Packet(1000), lo0, PfilDir.Out, 0, 0, t0));
+            }
+
+            pipe.ServeAt(t0 + (8 * Freq / 10));
+            long total = q1.DepartedBytes + q2.DepartedBytes;
+            Assert.Equal(101_000, total); // the one started at t0, then one every 8 ms
+            double share1 = (double)q1.DepartedBytes / total;
+
+            // WF2Q+ keeps each queue within one packet of its fluid share: 25% +/- 2 packets of 101.
+            Assert.InRange(share1, 0.25 - 0.02, 0.25 + 0.02);
+            Assert.Equal(400 - 101, q1.Occupancy.Packets + q2.Occupancy.Packets);
+
+            // ipfw sched 1 config type fifo: the queues share one departure line again (dummynet's FIFO)
+            pipe.SchedType = DnSchedType.Fifo;
+            Assert.False(pipe.Scheduled);
+            tables.Flush();
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
+    [Fact]
+    public void Wf2q_lets_a_lone_queue_use_the_whole_link()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            var tables = new DnTables();
+            DnPipe pipe = tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = 8_000_000 });
+            Assert.True(tables.ConfigureQueue(1, 1, 1, new DnPipeConfig { QueueSlots = 100 }));
+            Assert.True(tables.ConfigureQueue(2, 1, 99, new DnPipeConfig { QueueSlots = 100 }));
+            DnPipe q1 = tables.FindQueue(1)!;
+            long t0 = Stopwatch.GetTimestamp() + (3600 * Freq);
+            for (int i = 0; i < 50; i++)
+            {
+                Assert.True(pipe.EnqueueScheduled(q1, Packet(1000), lo0, PfilDir.Out, 0, 0, t0));
+            }
+
+            pipe.ServeAt(t0 + (Freq / 100)); // 10 ms at 1 ms a packet: 11 started (work conserving)
+            Assert.Equal(11, q1.DepartedPackets);
+            tables.Flush();
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
+    [Fact]
+    public void Dup_reorder_and_corrupt_rates_are_within_the_binomial_interval()
+    {
+        const int n = 50_000;
+        var pipe = new DnPipe(1, new DnPipeConfig { DelayUs = 10_000, Dup = 0.05, Reorder = 0.2, Corrupt = 0.01, Seed = 3, QueueSlots = 100 }, 100);
+        long t = Stopwatch.GetTimestamp();
+        int dups = 0, reordered = 0, corrupt = 0;
+        for (int i = 0; i < n; i++)
+        {
+            long now = t + (i * Freq);
+            DnPipe.Verdict v = pipe.Arrive(100, now);
+            Assert.False(v.Drop);
+            dups += v.Duplicate ? 1 : 0;
+            reordered += v.Release == now ? 1 : 0; // skipped the delay line
+            if (v.CorruptBit >= 0)
+            {
+                corrupt++;
+                Assert.InRange(v.CorruptBit, 0, (100 * 8) - 1);
+            }
+        }
+
+        Assert.InRange((double)dups / n, 0.05 - Half(0.05, n), 0.05 + Half(0.05, n));
+        Assert.InRange((double)reordered / n, 0.2 - Half(0.2, n), 0.2 + Half(0.2, n));
+        Assert.InRange((double)corrupt / n, 0.01 - Half(0.01, n), 0.01 + Half(0.01, n));
+    }
+
+    [Theory]
+    [InlineData(DnJitter.Uniform)]
+    [InlineData(DnJitter.Normal)]
+    public void Jitter_follows_its_distribution(DnJitter distribution)
+    {
+        const int n = 40_000;
+        var pipe = new DnPipe(1, new DnPipeConfig { DelayUs = 20_000, JitterUs = 2_000, JitterDistribution = distribution, Seed = 11 }, 100);
+        long t = Stopwatch.GetTimestamp();
+        var off = new double[n]; // microseconds from the configured 20 ms
+        for (int i = 0; i < n; i++)
+        {
+            long now = t + (i * Freq); // a second apart: order keeping never binds
+            off[i] = ((pipe.Arrive(100, now).Release - now) * 1e6 / Freq) - 20_000;
+        }
+
+        double mean = off.Average();
+        double sd = Math.Sqrt(off.Select(x => (x - mean) * (x - mean)).Average());
+        Assert.InRange(mean, -40, 40); // sd/sqrt(n) is ~10 us
+        if (distribution == DnJitter.Uniform)
+        {
+            Assert.InRange(off.Min(), -2_000.5, -1_990);
+            Assert.InRange(off.Max(), 1_990, 2_000.5);
+            Assert.InRange(sd, 2_000 / Math.Sqrt(3) * 0.97, 2_000 / Math.Sqrt(3) * 1.03);
+        }
+        else
+        {
+            Assert.InRange(sd, 2_000 * 0.97, 2_000 * 1.03);
+            double within = off.Count(x => Math.Abs(x) <= 2_000) / (double)n;
+            Assert.InRange(within, 0.6827 - Half(0.6827, n), 0.6827 + Half(0.6827, n));
+            Assert.True(off.Min() >= -20_000); // never before the packet left
+        }
+    }
+
+    [Fact]
+    public void Gilbert_elliott_loss_has_its_stationary_rate_and_burst_length()
+    {
+        const int n = 400_000;
+        var pipe = new DnPipe(1, new DnPipeConfig { GeP = 0.01, GeR = 0.1, GeLossBad = 1, GeLossGood = 0, Seed = 5 }, 100);
+        long t = Stopwatch.GetTimestamp();
+        int lost = 0, bursts = 0;
+        bool previous = false;
+        for (int i = 0; i < n; i++)
+        {
+            bool drop = pipe.Arrive(100, t + (i * Freq)).Drop;
+            lost += drop ? 1 : 0;
+            bursts += drop && !previous ? 1 : 0;
+            previous = drop;
+        }
+
+        double rate = (double)lost / n, expected = 0.01 / (0.01 + 0.1); // p / (p + r)
+        Assert.InRange(rate, expected * 0.9, expected * 1.1);
+        Assert.InRange((double)lost / bursts, 10 * 0.9, 10 * 1.1); // mean burst 1/r
+    }
+
+    [Fact]
+    public void Same_seed_and_traffic_give_the_same_verdicts_exactly()
+    {
+        static List<(bool, long, bool, int)> Run(ulong seed)
+        {
+            var pipe = new DnPipe(1, new DnPipeConfig
+            {
+                Bandwidth = 10_000_000, DelayUs = 5_000, Plr = 0.1, GeP = 0.02, GeR = 0.3, JitterUs = 1_000,
+                JitterDistribution = DnJitter.Normal, Dup = 0.03, Reorder = 0.05, Corrupt = 0.02, QueueSlots = 100, Seed = seed,
+            }, 100);
+            long t = 1_000_000_000_000; // a fixed clock: the verdicts depend only on seed and traffic
+            var verdicts = new List<(bool, long, bool, int)>();
+            for (int i = 0; i < 5_000; i++)
+            {
+                long now = t + (i * (Freq / 1000));
+                DnPipe.Verdict v = pipe.Arrive(200 + (i % 1200), now);
+                verdicts.Add((v.Drop, v.Drop ? 0 : v.Release - now, v.Duplicate, v.CorruptBit));
+            }
+
+            return verdicts;
+        }
+
+        List<(bool, long, bool, int)> a = Run(77), b = Run(77), c = Run(78);
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, c);
+        Assert.Contains(a, v => v.Item1);
+        Assert.Contains(a, v => v.Item3);
+    }
+
+#if VIMAGE
+    [Fact]
+    public void Ten_thousand_pipes_with_traffic_share_one_wheel_thread()
+    {
+        using var topo = new Topology();
+        Vnet v = topo.NewVnet("dn-10k");
+        long baseline = MbufLeak.Baseline();
+        int threadsBefore = Process.GetCurrentProcess().Threads.Count;
+        const int pipes = 10_000;
+        using (Curvnet.Set(v))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            for (int n = 1; n <= pipes; n++)
+            {
+                DnIo.Tables.ConfigurePipe(n, new DnPipeConfig { DelayUs = 200_000, Bandwidth = 1_000_000 });
+            }
+
+            long held = DnIo.Held;
+            for (int n = 1; n <= pipes; n++)
+            {
+                Mbuf m = Packet(28);
+                IpHeader.Write(m.Data, 28, (ushort)n, 0, 64, 253, InAddr.Parse("127.0.0.1"), InAddr.Parse("127.0.0.1"));
+                Assert.True(DnIo.Enqueue(n, false, m, lo0, PfilDir.Out, InAddr.Parse("127.0.0.1").Value, 0));
+            }
+
+            Assert.True(DnIo.Held >= held + pipes, $"held {DnIo.Held - held}");
+            int threadsHolding = Process.GetCurrentProcess().Threads.Count;
+            Assert.True(threadsHolding - threadsBefore < 50, $"{threadsHolding - threadsBefore} more threads for {pipes} pipes");
+            Assert.True(Frames.WaitFor(() => DnIo.Held <= held), $"still held: {DnIo.Held - held}");
+            Assert.True(DnIo.Tables.FindPipe(pipes)!.TotalPackets == 1);
+        }
+
+        v.Destroy();
+        MbufLeak.AssertBack(baseline);
+    }
+#endif
+}
