@@ -95,3 +95,53 @@ public sealed class IpfwRuleSyntaxTests : IDisposable
         }
     }
 }
+
+/// <summary>dummynet configuration through ipfw(8): schedulers, and bad values that change nothing.</summary>
+public sealed class DummynetCommandTests : IDisposable
+{
+    private readonly CliFixture _cli = new();
+
+    public void Dispose()
+    {
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            IpFw.Unload();
+        }
+
+        _cli.Dispose();
+    }
+
+    [Theory]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s delay abc", 65, "ipfw: delay needs argument 0..10000ms\n")]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s plr 1.5", 65, "ipfw: plr needs argument 0..1\n")]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s queue 1", 65, "ipfw: 2 <= queue size <= 100\n")]
+    [InlineData("ipfw pipe 1 config bw 200Gbit/s", 65, "ipfw: bandwidth too large\n")]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s jitter 2ms distribution pareto", 65, "ipfw: unrecognised option ``pareto''\n")]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s gilbert 2 0.1", 65, "ipfw: gilbert p needs argument 0..1\n")]
+    [InlineData("ipfw pipe 1 config bw 5Mbit/s seed -1", 65, "ipfw: invalid seed -1\n")]
+    [InlineData("ipfw pipe 1 config bw", 64, "ipfw: bandwidth needs argument\n")]
+    [InlineData("ipfw queue 2 config pipe 1 weight 101", 65, "ipfw: weight must be <= 100\n")]
+    [InlineData("ipfw queue 2 config pipe 9 weight 1", 69, "ipfw: setsockopt(IP_DUMMYNET3): Invalid argument\n")]
+    [InlineData("ipfw sched 1 config type rr", 69, "ipfw: scheduler type rr is not supported in Vimage (fifo, wf2q+)\n")]
+    [InlineData("ipfw sched 1 config type bogus", 69, "ipfw: setsockopt(IP_DUMMYNET3): Invalid argument\n")]
+    public void Bad_pipe_values_get_ipfw_messages_and_change_nothing(string line, int exit, string err)
+    {
+        _cli.Ok("ipfw pipe 1 config bw 10Mbit/s delay 20 queue 50");
+        string before = _cli.Ok("ipfw pipe show") + _cli.Ok("ipfw queue show") + _cli.Ok("ipfw sched show");
+        CliResult r = _cli.Run(line);
+        Assert.Equal((exit, err), (r.Exit, r.Err));
+        Assert.Equal(before, _cli.Ok("ipfw pipe show") + _cli.Ok("ipfw queue show") + _cli.Ok("ipfw sched show"));
+    }
+
+    [Fact]
+    public void Sched_type_is_wf2q_by_default_and_can_be_fifo()
+    {
+        _cli.Ok("ipfw pipe 1 config bw 10Mbit/s delay 20");
+        Assert.Equal("00001:  10.000 Mbit/s   20 ms burst 0\n sched 1 type WF2Q+ flags 0x0 0 buckets 0 active\n", _cli.Ok("ipfw sched show"));
+        _cli.Ok("ipfw sched 1 config type fifo");
+        Assert.Contains(" sched 1 type FIFO ", _cli.Ok("ipfw sched 1 show"));
+        Assert.StartsWith("00001:  10.000 Mbit/s   20 ms burst 0\n", _cli.Ok("ipfw pipe 1 show")); // the link kept its settings
+        _cli.Ok("ipfw pipe 1 config bw 20Mbit/s");
+        Assert.Contains(" sched 1 type FIFO ", _cli.Ok("ipfw sched 1 show")); // reconfiguring the pipe keeps the type
+    }
+}
