@@ -129,14 +129,17 @@ internal static class DummynetMode
     {
         using (Curvnet.Set(Vnet.Vnet0))
         {
-            DnPipe pipe = DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = bw, QueueSlots = 100 });
+            // a saturating sender behind a queue deep enough (50 ms of the link, 100..20,000 slots) that the
+            // producer thread being descheduled for a few milliseconds never lets the link go idle
+            int slots = (int)Math.Clamp(bw / 8 / 1500 / 20, 100, 20_000);
+            DnPipe pipe = DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = bw, QueueSlots = slots });
             Volatile.Write(ref s_released, 0);
             Interlocked.Exchange(ref s_bytes, 0);
             long start = Stopwatch.GetTimestamp(), end = start + (long)(seconds * Stopwatch.Frequency);
             long firstBytes = -1, t0 = 0;
             while (Stopwatch.GetTimestamp() < end)
             {
-                if (pipe.Occupancy.Packets < 90)
+                if (pipe.Occupancy.Packets < slots - 10)
                 {
                     DnIo.Enqueue(1, false, Packet(1500), lo0, PfilDir.Out, 0, 0);
                 }

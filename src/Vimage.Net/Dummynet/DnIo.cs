@@ -62,6 +62,9 @@ public static partial class DnIo
     /// <summary>Packets held on the wheel, all vnets (leak checks).</summary>
     public static long Held => DnWheel.Pending;
 
+    /// <summary>Packets dummynet has put back on their way, all vnets (since boot).</summary>
+    public static long Released => DnWheel.Released;
+
     public static long Failures => Interlocked.Read(ref s_failures);
 
     public static int SlotLimit => V_pipe_slot_limit;
