@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Vimage.Core;
 using Vimage.Net.Dummynet;
 using Vimage.Net.Inet;
+using Vimage.Net.Ipfw;
 using Vimage.Net.Pfil;
 
 namespace Vimage.Net.Tests;
@@ -64,6 +65,46 @@ public sealed class DummynetTests
         }
 
         MbufLeak.AssertBack(baseline);
+    }
+
+    [Fact]
+    public void Two_udp_flows_in_queues_of_weight_1_and_3_share_a_pipe_25_75_end_to_end()
+    {
+        using var f = StackFixture.Create("dn-wf2q");
+        try
+        {
+            IpFwChain chain = StackFixture.In(f.A, () =>
+            {
+                IpFw.Load();
+                DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = 1_000_000 });
+                Assert.True(DnIo.Tables.ConfigureQueue(1, 1, 1, new DnPipeConfig { QueueSlots = 100 }));
+                Assert.True(DnIo.Tables.ConfigureQueue(2, 1, 3, new DnPipeConfig { QueueSlots = 100 }));
+                return IpFw.Chain;
+            });
+            IpFwCmd Port(ushort p) => new() { Op = IpFwOp.DstPort, Ports = [new IpFwPortRange(p, p)] };
+            IpFwCmd udp = new() { Op = IpFwOp.Proto, Value = IpProto.Udp }, outbound = new() { Op = IpFwOp.In, Not = true };
+            chain.Add(new IpFwRule { Number = 100, Action = IpFwAction.Queue, Argument = 1, Cmds = [udp, outbound, Port(5001)] }, 100);
+            chain.Add(new IpFwRule { Number = 110, Action = IpFwAction.Queue, Argument = 2, Cmds = [udp, outbound, Port(5002)] }, 100);
+            chain.Add(new IpFwRule { Number = 200, Action = IpFwAction.Allow }, 100);
+            (DnPipe q1, DnPipe q2) = StackFixture.In(f.A, () => (DnIo.Tables.FindQueue(1)!, DnIo.Tables.FindQueue(2)!));
+            using var tx = UdpSocket.Create(f.A);
+            byte[] payload = new byte[972]; // 1000-byte datagrams
+            for (int i = 0; i < 100; i++)
+            {
+                tx.SendTo(payload, f.AddrB, 5001);
+                tx.SendTo(payload, f.AddrB, 5002);
+            }
+
+            // both queues stay backlogged for the first 100 departures; read the counters once 80 have left
+            Assert.True(Frames.WaitFor(() => q1.DepartedPackets + q2.DepartedPackets >= 80, 20_000), "the pipe did not serve");
+            long b1 = q1.DepartedBytes, b2 = q2.DepartedBytes;
+            double share = (double)b1 / (b1 + b2);
+            Assert.InRange(share, 0.25 - 0.05, 0.25 + 0.05); // +/- 4 packets of 80
+        }
+        finally
+        {
+            StackFixture.In(f.A, () => { IpFw.Unload(); return 0; });
+        }
     }
 
     [Fact]

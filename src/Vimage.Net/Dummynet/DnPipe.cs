@@ -48,6 +48,12 @@ public sealed partial class DnPipe
 
     public long Drops { get; private set; }
 
+    /// <summary>
+    /// Stopwatch ticks the link sat idle between a departure and the next arrival (FIFO path): the bandwidth a sender
+    /// left unused. A link that is never idle delivers exactly its configured rate.
+    /// </summary>
+    public long IdleTicks { get; private set; }
+
     /// <summary>Packets and bytes in the bandwidth queue now.</summary>
     public (int Packets, long Bytes) Occupancy
     {
@@ -112,6 +118,11 @@ public sealed partial class DnPipe
             long departure = now;
             if (c.Bandwidth > 0)
             {
+                if (link._busyUntil != 0 && now > link._busyUntil)
+                {
+                    link.IdleTicks += now - link._busyUntil;
+                }
+
                 long tx = (long)((double)length * 8 * Stopwatch.Frequency / c.Bandwidth);
                 departure = Math.Max(now, link._busyUntil) + tx;
                 link._busyUntil = departure;

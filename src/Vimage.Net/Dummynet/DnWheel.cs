@@ -301,6 +301,8 @@ internal static class DnWheel
 
     private static void Deliver(DnPacket? p)
     {
+        DnPacket? freeHead = null, freeTail = null;
+        int freed = 0;
         while (p is not null)
         {
             DnPacket? next = p.Next;
@@ -354,8 +356,29 @@ internal static class DnWheel
                 m.Free();
             }
 
-            Return(p);
+            // back to the free list in one batch (one lock per release run, not per packet)
+            p.M = null;
+            p.Ifp = null;
+            p.Vnet = null;
+            p.Owner = null;
+            p.Next = freeHead;
+            freeHead = p;
+            freeTail ??= p;
+            freed++;
             p = next;
+        }
+
+        if (freeHead is not null)
+        {
+            lock (Gate)
+            {
+                if (s_freeCount < 65536)
+                {
+                    freeTail!.Next = s_free;
+                    s_free = freeHead;
+                    s_freeCount += freed;
+                }
+            }
         }
     }
 }
