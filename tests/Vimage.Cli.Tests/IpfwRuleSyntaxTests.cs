@@ -122,6 +122,11 @@ public sealed class DummynetCommandTests : IDisposable
     [InlineData("ipfw pipe 1 config bw", 64, "ipfw: bandwidth needs argument\n")]
     [InlineData("ipfw queue 2 config pipe 1 weight 101", 65, "ipfw: weight must be <= 100\n")]
     [InlineData("ipfw queue 2 config pipe 9 weight 1", 69, "ipfw: setsockopt(IP_DUMMYNET3): Invalid argument\n")]
+    [InlineData("ipfw queue 2 config pipe 1 mask src-port 0x10000", 65, "ipfw: port mask must be 16 bit\n")]
+    [InlineData("ipfw queue 2 config pipe 1 mask proto 300", 65, "ipfw: proto mask must be 8 bit\n")]
+    [InlineData("ipfw queue 2 config pipe 1 mask src-ip zz", 65, "ipfw: mask: bad value zz\n")]
+    [InlineData("ipfw queue 2 config pipe 1 mask weight 3", 64, "ipfw: mask: missing field\n")]
+    [InlineData("ipfw pipe 1 config buckets 0", 65, "ipfw: invalid bucket count 0\n")]
     [InlineData("ipfw sched 1 config type rr", 69, "ipfw: scheduler type rr is not supported in Vimage (fifo, wf2q+)\n")]
     [InlineData("ipfw sched 1 config type bogus", 69, "ipfw: setsockopt(IP_DUMMYNET3): Invalid argument\n")]
     public void Bad_pipe_values_get_ipfw_messages_and_change_nothing(string line, int exit, string err)
@@ -131,6 +136,22 @@ public sealed class DummynetCommandTests : IDisposable
         CliResult r = _cli.Run(line);
         Assert.Equal((exit, err), (r.Exit, r.Err));
         Assert.Equal(before, _cli.Ok("ipfw pipe show") + _cli.Ok("ipfw queue show") + _cli.Ok("ipfw sched show"));
+    }
+
+    [Fact]
+    public void Masks_make_flows_and_show_them()
+    {
+        _cli.Ok("ipfw pipe 1 config bw 1Kbit/s mask src-ip /24 dst-port 0xffff buckets 16");
+        _cli.Ok("ipfw add 100 pipe 1 icmp from any to 127.0.0.1 out");
+        _cli.Ok("ipfw add 200 allow ip from any to any");
+        _cli.Run("ping -c 1 -W 1 127.0.0.1");
+        string show = _cli.Ok("ipfw pipe 1 show");
+        Assert.Contains(" 1 flows (16 buckets) sched 65537", show);
+        Assert.Contains("    mask:  0x00 0xffffff00/0x0000 -> 0x00000000/0xffff\n", show);
+        Assert.Contains(" 127.0.0.0/0 ", show); // the echo's flow: its source masked to /24
+        Assert.Contains(" 0.0.0.0/0 ", show);
+        _cli.Ok("ipfw queue 5 config pipe 1 weight 2 mask all");
+        Assert.StartsWith("q00005  50 sl. 0 flows (64 buckets) sched 1 weight 2 lmax 0 pri 0 droptail\n    mask:  0xff 0xffffffff/0xffff -> 0xffffffff/0xffff\n", _cli.Ok("ipfw queue 5 show"));
     }
 
     [Fact]

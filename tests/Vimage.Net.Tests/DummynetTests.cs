@@ -133,6 +133,88 @@ public sealed class DummynetTests
         MbufLeak.AssertBack(baseline);
     }
 
+    private static Mbuf From(string src, int length)
+    {
+        Mbuf m = Packet(length);
+        IpHeader.Write(m.Data, length, 1, 0, 64, IpProto.Udp, InAddr.Parse(src), InAddr.Parse("198.51.100.1"));
+        return m;
+    }
+
+    [Fact]
+    public void Masked_pipe_gives_each_source_a_link_of_its_own_bounded_by_buckets_and_chain_length()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            object saved = Sysctl.Get("net.inet.ip.dummynet.max_chain_len", Vnet.Vnet0)!;
+            Sysctl.Set("net.inet.ip.dummynet.max_chain_len", 1, Vnet.Vnet0);
+            try
+            {
+                var mask = new DnFlowMask(0xffffffff, 0, 0, 0, 0);
+                DnPipe pipe = DnIo.Tables.ConfigurePipe(7, new DnPipeConfig { Bandwidth = 1_000, Mask = mask, Buckets = 2 });
+                long drops = Sysctl.Get("net.inet.ip.dummynet.io_pkt_drop", Vnet.Vnet0) is long d ? d : 0;
+                Assert.True(DnIo.Enqueue(7, false, From("192.0.2.1", 100), lo0, PfilDir.Out, 0, 0));
+                Assert.True(DnIo.Enqueue(7, false, From("192.0.2.2", 100), lo0, PfilDir.Out, 0, 0));
+                Assert.True(DnIo.Enqueue(7, false, From("192.0.2.1", 100), lo0, PfilDir.Out, 0, 0));
+                Assert.Equal(2, pipe.FlowCount);
+                foreach ((DnFlowKey key, DnPipe flow) in pipe.Flows)
+                {
+                    // 1 kbit/s: 800 ms a packet, so each flow's own line still holds what it got
+                    Assert.Equal(key.SrcIp == InAddr.Parse("192.0.2.1").Value ? 2 : 1, flow.Occupancy.Packets);
+                }
+
+                // buckets 2 x max_chain_len 1: a third source while both links are busy is dropped
+                Assert.True(DnIo.Enqueue(7, false, From("192.0.2.3", 100), lo0, PfilDir.Out, 0, 0));
+                Assert.Equal(2, pipe.FlowCount);
+                Assert.Equal(1, pipe.Drops);
+                Assert.Equal(drops + 1, (long)Sysctl.Get("net.inet.ip.dummynet.io_pkt_drop", Vnet.Vnet0)!);
+                Assert.True(DnIo.Tables.DeletePipe(7));
+            }
+            finally
+            {
+                Sysctl.Set("net.inet.ip.dummynet.max_chain_len", saved, Vnet.Vnet0);
+            }
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
+    [Fact]
+    public void Masked_queue_shares_the_link_fairly_among_its_flows()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            var tables = new DnTables();
+            DnPipe pipe = tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = 1_000_000 });
+            Assert.True(tables.ConfigureQueue(1, 1, 5, new DnPipeConfig { QueueSlots = 100, Mask = new DnFlowMask(0xffffffff, 0, 0, 0, 0) }));
+            DnPipe q = tables.FindQueue(1)!;
+            long t0 = Stopwatch.GetTimestamp() + (3600 * Freq);
+            for (int i = 0; i < 60; i++)
+            {
+                foreach (string src in new[] { "192.0.2.1", "192.0.2.2", "192.0.2.3" })
+                {
+                    Mbuf m = From(src, 1000);
+                    DnPipe flow = q.InstanceFor(m.Data, 1024)!;
+                    Assert.True(pipe.EnqueueScheduled(flow, m, lo0, PfilDir.Out, 0, 0, t0));
+                }
+            }
+
+            Assert.Equal(3, q.FlowCount);
+            pipe.ServeAt(t0 + (8 * Freq / 10)); // 101 packets leave
+            foreach ((_, DnPipe flow) in q.Flows)
+            {
+                Assert.InRange(flow.DepartedPackets, 33, 35); // a third each, within one packet
+            }
+
+            tables.Flush();
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
     [Fact]
     public void Dup_reorder_and_corrupt_rates_are_within_the_binomial_interval()
     {

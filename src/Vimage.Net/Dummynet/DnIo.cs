@@ -28,6 +28,10 @@ public static partial class DnIo
     internal static int s_hash_size = 64;
 
     [Vnet]
+    [Sysctl("net.inet.ip.dummynet.max_chain_len", SysctlFlags.RW | SysctlFlags.VNET, "Max hash chain len", Min = 1, Max = 1 << 16)]
+    internal static int s_max_chain_len = 16;
+
+    [Vnet]
     [Sysctl("net.inet.ip.dummynet.pipe_slot_limit", SysctlFlags.RW | SysctlFlags.VNET, "Upper limit in slots for pipe queue.", Min = 2, Max = 1 << 16)]
     internal static int s_pipe_slot_limit = 100;
 
@@ -91,6 +95,16 @@ public static partial class DnIo
             return false;
         }
 
+        // a masked pipe or queue: the packet's flow instance (bounded by buckets x max_chain_len)
+        int buckets = pipe.Config.Buckets > 0 ? pipe.Config.Buckets : V_hash_size;
+        if (pipe.InstanceFor(m.Data, buckets * V_max_chain_len) is not { } instance)
+        {
+            Interlocked.Increment(ref V_io_pkt_drop);
+            m.Free();
+            return true;
+        }
+
+        pipe = instance;
         long now = Stopwatch.GetTimestamp();
         DnPipe link = pipe.Parent ?? pipe;
         if (link.Scheduled)
@@ -143,7 +157,7 @@ public static partial class DnIo
         p.Hop = hop;
         p.Resume = resumeRule;
         p.Vnet = Curvnet.Current;
-        p.Owner = pipe.Parent ?? pipe;
+        p.Owner = (pipe.Parent ?? pipe).Root; // the configured pipe: deleting it frees its flows' packets too
         p.Due = due;
         DnWheel.Schedule(p);
     }

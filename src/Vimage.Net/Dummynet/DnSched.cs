@@ -75,9 +75,18 @@ public sealed partial class DnPipe
     {
         lock (_gate)
         {
-            Volatile.Write(ref _members, Array.FindAll(_members, x => x != q));
+            // the queue and, for a masked queue, its flow instances
+            foreach (DnPipe x in _members)
+            {
+                if (x == q || x.Root == q)
+                {
+                    x._dead = true;
+                    FreeQueue(x);
+                }
+            }
+
             q._dead = true;
-            FreeQueue(q);
+            Volatile.Write(ref _members, Array.FindAll(_members, x => x != q && x.Root != q));
         }
     }
 

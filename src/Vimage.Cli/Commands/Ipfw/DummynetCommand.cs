@@ -161,7 +161,8 @@ internal static class DummynetCommand
             DnPipeConfig c = link.Config;
             if (queue)
             {
-                context.Out.WriteLine($"q{p.Number:D5} {Limit(p.Config)} 0 flows (1 buckets) sched {link.Number} weight {p.Weight} lmax 0 pri 0 droptail");
+                context.Out.WriteLine($"q{p.Number:D5} {Limit(p.Config)} {p.FlowCount} flows ({Buckets(p.Config)} buckets) sched {link.Number} weight {p.Weight} lmax 0 pri 0 droptail");
+                MaskLine(context, p.Config);
             }
             else if (sched)
             {
@@ -173,7 +174,8 @@ internal static class DummynetCommand
             else
             {
                 context.Out.WriteLine($"{p.Number:D5}: {Bandwidth(c.Bandwidth)} {c.DelayUs / 1000,4} ms burst 0");
-                context.Out.WriteLine($"q{p.Number + 131072:D6} {Limit(c)} 0 flows (1 buckets) sched {p.Number + 65536} weight 0 lmax 0 pri 0 droptail");
+                context.Out.WriteLine($"q{p.Number + 131072:D6} {Limit(c)} {p.FlowCount} flows ({Buckets(c)} buckets) sched {p.Number + 65536} weight 0 lmax 0 pri 0 droptail");
+                MaskLine(context, c);
                 context.Out.WriteLine($" sched {p.Number + 65536} type FIFO flags 0x0 0 buckets 1 active");
                 string extras = Extras(c);
                 if (extras.Length > 0)
@@ -184,11 +186,34 @@ internal static class DummynetCommand
 
             (int qlen, long qbytes) = link.Occupancy;
             context.Out.WriteLine("BKT Prot ___Source IP/port____ ____Dest. IP/port____ Tot_pkt/bytes Pkt/Byte Drp");
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  0 ip           0.0.0.0/0             0.0.0.0/0     {p.TotalPackets,4} {p.TotalBytes,8} {qlen,2} {qbytes,4} {p.Drops,3}"));
+            if (p.FlowCount == 0)
+            {
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  0 ip           0.0.0.0/0             0.0.0.0/0     {p.TotalPackets,4} {p.TotalBytes,8} {qlen,2} {qbytes,4} {p.Drops,3}"));
+            }
+
+            int bucket = 0;
+            foreach ((DnFlowKey k, DnPipe flow) in p.Flows.OrderBy(e => e.Key.SrcIp).ThenBy(e => e.Key.DstIp).ThenBy(e => e.Key.SrcPort).ThenBy(e => e.Key.DstPort))
+            {
+                (int fl, long fb) = flow.Occupancy;
+                string src = $"{new Vimage.Net.Inet.InAddr(k.SrcIp)}/{k.SrcPort}", dst = $"{new Vimage.Net.Inet.InAddr(k.DstIp)}/{k.DstPort}";
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{bucket++,3} {k.Proto,-4} {src,21} {dst,21} {flow.TotalPackets,4} {flow.TotalBytes,8} {fl,2} {fb,4} {flow.Drops,3}"));
+            }
         }
 
         return 0;
+    }
+
+    private static int Buckets(DnPipeConfig c) => c.Mask is null ? 1 : c.Buckets > 0 ? c.Buckets : 64;
+
+    /// <summary>list_flow's mask line: "    mask:  0x00 0xffffffff/0x0000 -> 0x00000000/0x0000".</summary>
+    private static void MaskLine(CommandContext context, DnPipeConfig c)
+    {
+        if (c.Mask is { } k)
+        {
+            context.Out.WriteLine($"    mask:  0x{k.Proto:x2} 0x{k.SrcIp:x8}/0x{k.SrcPort:x4} -> 0x{k.DstIp:x8}/0x{k.DstPort:x4}");
+        }
     }
 
     private static string Limit(DnPipeConfig c) => c.QueueBytes > 0 ? $"{c.QueueBytes / 1024,3} KB" : $"{c.QueueSlots,3} sl.";
