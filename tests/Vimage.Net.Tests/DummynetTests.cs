@@ -215,6 +215,44 @@ public sealed class DummynetTests
         MbufLeak.AssertBack(baseline);
     }
 
+    /// <summary>
+    /// Regression: a packet due one wheel span (65,536 slots of 10 us) plus 19 ms later sits in the slot 19 ms ahead;
+    /// the look-ahead took it for the next packet and the thread slept ~655 ms past a packet due in 25 ms. A 1 ms
+    /// packet first makes the wheel look ahead while that slot is still in front of its cursor.
+    /// </summary>
+    [Fact]
+    public void A_packet_due_a_wheel_span_later_does_not_delay_an_earlier_one()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            DnIo.Tables.ConfigurePipe(10, new DnPipeConfig { DelayUs = 1_000 });
+            DnIo.Tables.ConfigurePipe(11, new DnPipeConfig { DelayUs = 655_360 + 19_000 });
+            DnIo.Tables.ConfigurePipe(12, new DnPipeConfig { DelayUs = 25_000 });
+            uint lo = InAddr.Parse("127.0.0.1").Value;
+            long released = DnIo.Released;
+            for (int warm = 0; warm < 3; warm++)
+            {
+                // the release path compiled and warm, so the wheel thread is back at its look-ahead within 19 ms
+                Assert.True(DnIo.Enqueue(10, false, From("127.0.0.1", 28), lo0, PfilDir.Out, lo, 0));
+                Assert.True(Frames.WaitFor(() => DnIo.Released > released, 5_000));
+                released = DnIo.Released;
+            }
+
+            var clock = Stopwatch.StartNew();
+            Assert.True(DnIo.Enqueue(11, false, From("127.0.0.1", 28), lo0, PfilDir.Out, lo, 0));
+            Assert.True(DnIo.Enqueue(12, false, From("127.0.0.1", 28), lo0, PfilDir.Out, lo, 0));
+            Assert.True(DnIo.Enqueue(10, false, From("127.0.0.1", 28), lo0, PfilDir.Out, lo, 0));
+            Assert.True(Frames.WaitFor(() => DnIo.Released >= released + 2, 5_000));
+            Assert.True(clock.ElapsedMilliseconds < 400, $"the 25 ms packet left after {clock.ElapsedMilliseconds} ms");
+            Assert.True(clock.ElapsedMilliseconds >= 25);
+            Assert.True(DnIo.Tables.DeletePipe(10) && DnIo.Tables.DeletePipe(11) && DnIo.Tables.DeletePipe(12));
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
     [Fact]
     public void Dup_reorder_and_corrupt_rates_are_within_the_binomial_interval()
     {
