@@ -108,6 +108,29 @@ public sealed class DummynetTests
     }
 
     [Fact]
+    public void Queues_attached_to_a_busy_pipe_wait_for_what_the_fifo_line_already_sent()
+    {
+        long baseline = MbufLeak.Baseline();
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            Ifnet lo0 = Ifnets.Find("lo0");
+            var tables = new DnTables();
+            DnPipe pipe = tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = 1_000_000, QueueSlots = 10 });
+            long t0 = Stopwatch.GetTimestamp() + (3600 * Freq);
+            Assert.False(pipe.Arrive(1000, t0).Drop); // FIFO: on the link until t0 + 8 ms
+            Assert.True(tables.ConfigureQueue(1, 1, 1, new DnPipeConfig { QueueSlots = 10 }));
+            DnPipe q = tables.FindQueue(1)!;
+            Assert.True(pipe.EnqueueScheduled(q, Packet(1000), lo0, PfilDir.Out, 0, 0, t0 + Freq / 1000));
+            Assert.Equal(0, q.DepartedPackets); // the link is still busy with the FIFO packet
+            pipe.ServeAt(t0 + (8 * Freq / 1000));
+            Assert.Equal(1, q.DepartedPackets);
+            tables.Flush();
+        }
+
+        MbufLeak.AssertBack(baseline);
+    }
+
+    [Fact]
     public void Wf2q_lets_a_lone_queue_use_the_whole_link()
     {
         long baseline = MbufLeak.Baseline();

@@ -220,6 +220,7 @@ public sealed partial class DnPipe
     private void Serve(long now)
     {
         DnPipeConfig c = Config;
+        _linkFree = Math.Max(_linkFree, _busyUntil); // packets the FIFO line sent before the queues came still hold the link
         while (_backlog > 0 && _linkFree <= now)
         {
             DnPipe q = Pick();
