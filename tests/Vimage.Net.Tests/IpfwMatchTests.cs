@@ -233,3 +233,71 @@ public sealed class IpfwMatchTests
         Assert.False(t.Add(InAddr.Parse("12.0.0.0").Value, 8, 0, max: 1)); // full
     }
 }
+
+/// <summary>ipfw_chk allocates nothing per packet, whatever instructions the rules use.</summary>
+public sealed class IpfwAllocationTests
+{
+    [Fact]
+    public void Matching_every_instruction_kind_allocates_nothing()
+    {
+        using var t = new Topology();
+        Vnet v = Vnet.IsVimage ? t.NewVnet("fw-alloc") : Vnet.Vnet0;
+        byte[] udp = new byte[32];
+        udp[0] = 0x03; // source port 1000, destination port 53
+        udp[1] = 0xe8;
+        udp[3] = 53;
+        byte[] packet = FragSupport.Packet(InAddr.Parse("192.0.2.9"), InAddr.Parse("127.0.0.1"), 1, IpProto.Udp, 0, false, udp);
+        using (Curvnet.Set(v))
+        {
+            try
+            {
+                Ifnet lo0 = Ifnets.Find("lo0");
+                IpFw.Load();
+                IpFwTables.GetOrCreate(2).Add(InAddr.Parse("192.0.2.0").Value, 24, 7, 10);
+                static IpFwCmd C(IpFwOp op, bool not = false, bool or = false, uint value = 0, IpFwPortRange[]? ports = null, string? name = null)
+                    => new() { Op = op, Not = not, Or = or, Value = value, Ports = ports, Interface = name };
+                IpFwRule counted = IpFw.Chain.Add(new IpFwRule
+                {
+                    Number = 100, Action = IpFwAction.Count,
+                    Cmds =
+                    [
+                        C(IpFwOp.Proto, or: true, value: IpProto.Icmp), C(IpFwOp.Proto, value: IpProto.Udp),
+                        C(IpFwOp.SrcTable, value: 2, ports: [new IpFwPortRange(7, 7)]),
+                        IpFwCmd.MaskList(false, [InAddr.Parse("10.0.0.0").Value, InAddr.Parse("127.0.0.1").Value], [0xff000000, 0xffffffff]),
+                        C(IpFwOp.DstMe), C(IpFwOp.SrcMe, not: true),
+                        C(IpFwOp.DstPort, ports: [new IpFwPortRange(1, 100)]), C(IpFwOp.In),
+                        C(IpFwOp.Xmit, or: true, name: "lo0"), C(IpFwOp.Recv, name: "lo0"), C(IpFwOp.Via, name: "any"),
+                    ],
+                }, 100);
+                IpFw.Chain.Add(new IpFwRule { Number = 200, Action = IpFwAction.Skipto, Argument = 300, Cmds = [] }, 100);
+                IpFw.Chain.Add(new IpFwRule { Number = 300, Action = IpFwAction.Deny, Cmds = [C(IpFwOp.IcmpTypes, not: true, value: 1)] }, 100);
+                const int rounds = 1000, windows = 5;
+                long allocated = long.MaxValue;
+                for (int w = 0; w < windows && allocated != 0; w++)
+                {
+                    var mbufs = new Mbuf[rounds];
+                    for (int i = 0; i < rounds; i++)
+                    {
+                        mbufs[i] = FragSupport.Mbuf(packet);
+                        mbufs[i].ReceiveInterface = lo0;
+                    }
+
+                    long before = GC.GetAllocatedBytesForCurrentThread();
+                    foreach (Mbuf m in mbufs)
+                    {
+                        IpFw.Check(m, lo0, Pfil.PfilDir.In, 0, 0); // count, skipto, then deny frees it
+                    }
+
+                    allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                }
+
+                Assert.Equal(0, allocated);
+                Assert.True(counted.Counters.Packets >= rounds, $"the count rule matched {counted.Counters.Packets}");
+            }
+            finally
+            {
+                IpFw.Unload();
+            }
+        }
+    }
+}
