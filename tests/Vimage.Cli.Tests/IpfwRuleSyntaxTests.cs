@@ -166,3 +166,41 @@ public sealed class DummynetCommandTests : IDisposable
         Assert.Contains(" sched 1 type FIFO ", _cli.Ok("ipfw sched 1 show")); // reconfiguring the pipe keeps the type
     }
 }
+
+/// <summary>The README's sharing-and-filtering lab runs as written (in vnet0).</summary>
+public sealed class IpfwReadmeLabTests : IDisposable
+{
+    private readonly CliFixture _cli = new();
+
+    public void Dispose()
+    {
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            IpFw.Unload();
+        }
+
+        _cli.Dispose();
+    }
+
+    [Fact]
+    public void Queues_table_and_log_lab_is_accepted()
+    {
+        _cli.Ok("ipfw pipe 2 config bw 10Mbit/s");
+        _cli.Ok("ipfw queue 1 config pipe 2 weight 1 mask src-ip 0xffffffff");
+        _cli.Ok("ipfw queue 2 config pipe 2 weight 3");
+        _cli.Ok("ipfw table 1 create");
+        Assert.Equal("added: 192.0.2.0/24 0\n", _cli.Ok("ipfw table 1 add 192.0.2.0/24"));
+        Assert.Equal("added: 198.51.100.0/24 0\n", _cli.Ok("ipfw table 1 add 198.51.100.0/24"));
+        CliResult pair = _cli.Run("ipfw table 1 add 203.0.113.0/24 198.51.100.0/24"); // key value pairs, as tables.c reads them
+        Assert.Equal((64, "ipfw: Unknown value: 198.51.100.0/24\n"), (pair.Exit, pair.Err));
+        _cli.Ok("ipfw add 100 unreach port log udp from table(1) to me in");
+        _cli.Ok("ipfw add 200 queue 1 udp from any to me 5001 in");
+        _cli.Ok("ipfw add 210 queue 2 udp from any to me 5002,5003 in");
+        _cli.Ok("ipfw add 300 allow ip from any to any");
+        Assert.Equal(
+            "00100 unreach port log udp from table(1) to me in\n00200 queue 1 udp from any to me 5001 in\n" +
+            "00210 queue 2 udp from any to me 5002,5003 in\n00300 allow ip from any to any\n65535 deny ip from any to any\n",
+            _cli.Ok("ipfw list"));
+        Assert.Contains(" sched 2 type WF2Q+ ", _cli.Ok("ipfw sched show"));
+    }
+}
