@@ -28,6 +28,10 @@ public static partial class DnIo
     internal static int s_hash_size = 64;
 
     [Vnet]
+    [Sysctl("net.inet.ip.dummynet.max_chain_len", SysctlFlags.RW | SysctlFlags.VNET, "Max hash chain len", Min = 1, Max = 1 << 16)]
+    internal static int s_max_chain_len = 16;
+
+    [Vnet]
     [Sysctl("net.inet.ip.dummynet.pipe_slot_limit", SysctlFlags.RW | SysctlFlags.VNET, "Upper limit in slots for pipe queue.", Min = 2, Max = 1 << 16)]
     internal static int s_pipe_slot_limit = 100;
 
@@ -62,6 +66,9 @@ public static partial class DnIo
     /// <summary>Packets held on the wheel, all vnets (leak checks).</summary>
     public static long Held => DnWheel.Pending;
 
+    /// <summary>Packets dummynet has put back on their way, all vnets (since boot).</summary>
+    public static long Released => DnWheel.Released;
+
     public static long Failures => Interlocked.Read(ref s_failures);
 
     public static int SlotLimit => V_pipe_slot_limit;
@@ -88,7 +95,29 @@ public static partial class DnIo
             return false;
         }
 
+        // a masked pipe or queue: the packet's flow instance (bounded by buckets x max_chain_len)
+        int buckets = pipe.Config.Buckets > 0 ? pipe.Config.Buckets : V_hash_size;
+        if (pipe.InstanceFor(m.Data, buckets * V_max_chain_len) is not { } instance)
+        {
+            Interlocked.Increment(ref V_io_pkt_drop);
+            m.Free();
+            return true;
+        }
+
+        pipe = instance;
         long now = Stopwatch.GetTimestamp();
+        DnPipe link = pipe.Parent ?? pipe;
+        if (link.Scheduled)
+        {
+            if (!link.EnqueueScheduled(pipe, m, ifp, dir, hop, resumeRule, now))
+            {
+                Interlocked.Increment(ref V_io_pkt_drop);
+                m.Free();
+            }
+
+            return true;
+        }
+
         DnPipe.Verdict v = pipe.Arrive(m.Length, now);
         if (v.Drop)
         {
@@ -128,7 +157,7 @@ public static partial class DnIo
         p.Hop = hop;
         p.Resume = resumeRule;
         p.Vnet = Curvnet.Current;
-        p.Owner = pipe.Parent ?? pipe;
+        p.Owner = (pipe.Parent ?? pipe).Root; // the configured pipe: deleting it frees its flows' packets too
         p.Due = due;
         DnWheel.Schedule(p);
     }
@@ -139,6 +168,7 @@ public static partial class DnIo
     [VnetSysuninit(SiSub.SI_SUB_PROTO_FIREWALL, SiOrder.SI_ORDER_FIRST)]
     private static void dummynet_vnet_uninit()
     {
+        V_dn_cfg?.Flush(); // packets waiting in scheduled queues, then the wheel's
         V_dn_cfg = null;
         DnWheel.Purge(null, Curvnet.Current);
     }

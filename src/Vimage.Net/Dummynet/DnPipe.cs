@@ -10,7 +10,7 @@ namespace Vimage.Net.Dummynet;
 /// applied after the bandwidth queue), then the netem extras. One lock per pipe; decisions draw from the pipe's own
 /// seeded stream in arrival order.
 /// </summary>
-public sealed class DnPipe
+public sealed partial class DnPipe
 {
     private readonly Lock _gate = new();
     private readonly long[] _departures; // ring: departure times of packets still in the bandwidth queue
@@ -39,7 +39,7 @@ public sealed class DnPipe
     /// <summary>For a queue: the pipe it feeds (the link whose bandwidth and delay it uses); null for a pipe.</summary>
     public DnPipe? Parent { get; init; }
 
-    /// <summary>For a queue: its weight (accepted and shown; the scheduler is FIFO).</summary>
+    /// <summary>For a queue: its weight in the link's WF2Q+ scheduler (1..100).</summary>
     public int Weight { get; init; } = 1;
 
     public long TotalPackets { get; private set; }
@@ -48,13 +48,25 @@ public sealed class DnPipe
 
     public long Drops { get; private set; }
 
+    /// <summary>
+    /// Stopwatch ticks the link sat idle between a departure and the next arrival (FIFO path): the bandwidth a sender
+    /// left unused. A link that is never idle delivers exactly its configured rate.
+    /// </summary>
+    public long IdleTicks { get; private set; }
+
     /// <summary>Packets and bytes in the bandwidth queue now.</summary>
     public (int Packets, long Bytes) Occupancy
     {
         get
         {
-            lock (_gate)
+            DnPipe link = Parent ?? this;
+            lock (link._gate)
             {
+                if (link.Scheduled || Parent is not null)
+                {
+                    return Parent is null ? (link._backlog, link._backlogBytes) : (_qLen, _qBytes);
+                }
+
                 Expire(Stopwatch.GetTimestamp());
                 return (_count, _queuedBytes);
             }
@@ -88,14 +100,7 @@ public sealed class DnPipe
                 link.TotalBytes += length;
             }
 
-            // loss first, as dummynet does (plr on arrival), then Gilbert-Elliott
-            bool lost = link._random.Chance(limits.Plr > 0 ? limits.Plr : c.Plr);
-            if (!lost && c.HasGilbert)
-            {
-                link._geBad = link._geBad ? !link._random.Chance(c.GeR) : link._random.Chance(c.GeP);
-                lost = link._random.Chance(link._geBad ? c.GeLossBad : c.GeLossGood);
-            }
-
+            bool lost = link.Lost(limits);
             link.Expire(now);
             bool full = limits.QueueBytes > 0 ? link._queuedBytes + length > limits.QueueBytes : link._count >= limits.QueueSlots;
             if (lost || full || link._count >= link._departures.Length)
@@ -113,6 +118,11 @@ public sealed class DnPipe
             long departure = now;
             if (c.Bandwidth > 0)
             {
+                if (link._busyUntil != 0 && now > link._busyUntil)
+                {
+                    link.IdleTicks += now - link._busyUntil;
+                }
+
                 long tx = (long)((double)length * 8 * Stopwatch.Frequency / c.Bandwidth);
                 departure = Math.Max(now, link._busyUntil) + tx;
                 link._busyUntil = departure;
@@ -123,29 +133,52 @@ public sealed class DnPipe
                 link._queuedBytes += length;
             }
 
-            long delay = c.DelayUs * Stopwatch.Frequency / 1_000_000;
-            if (c.JitterUs > 0)
-            {
-                double j = c.JitterDistribution == DnJitter.Normal ? link._random.NextNormal() : (link._random.NextDouble() * 2) - 1;
-                delay = Math.Max(0, delay + (long)(j * c.JitterUs * Stopwatch.Frequency / 1_000_000));
-            }
-
-            bool reorder = link._random.Chance(c.Reorder);
-            v.Release = reorder ? departure : departure + delay;
-            if (c.JitterUs > 0 && !reorder && c.Reorder == 0)
-            {
-                v.Release = Math.Max(v.Release, link._lastRelease); // netem keeps order under jitter unless reorder is asked
-            }
-
-            link._lastRelease = Math.Max(link._lastRelease, v.Release);
-            v.Duplicate = link._random.Chance(c.Dup);
-            v.DuplicateRelease = v.Release;
-            if (link._random.Chance(c.Corrupt))
-            {
-                v.CorruptBit = link._random.NextInt(Math.Max(1, length * 8));
-            }
-
+            link.AfterDeparture(departure, length, ref v);
             return v;
+        }
+    }
+
+    /// <summary>Loss first, as dummynet does (plr on arrival: the queue's, else the pipe's), then Gilbert-Elliott.</summary>
+    private bool Lost(DnPipeConfig limits)
+    {
+        DnPipeConfig c = Config;
+        bool lost = _random.Chance(limits.Plr > 0 ? limits.Plr : c.Plr);
+        if (!lost && c.HasGilbert)
+        {
+            _geBad = _geBad ? !_random.Chance(c.GeR) : _random.Chance(c.GeP);
+            lost = _random.Chance(_geBad ? c.GeLossBad : c.GeLossGood);
+        }
+
+        return lost;
+    }
+
+    /// <summary>
+    /// What happens after the bandwidth queue (dummynet: the delay line), then the netem extras: jitter, reorder,
+    /// duplicate, corrupt, all drawn from the link's stream. Called under the link's lock.
+    /// </summary>
+    private void AfterDeparture(long departure, int length, ref Verdict v)
+    {
+        DnPipeConfig c = Config;
+        long delay = c.DelayUs * Stopwatch.Frequency / 1_000_000;
+        if (c.JitterUs > 0)
+        {
+            double j = c.JitterDistribution == DnJitter.Normal ? _random.NextNormal() : (_random.NextDouble() * 2) - 1;
+            delay = Math.Max(0, delay + (long)(j * c.JitterUs * Stopwatch.Frequency / 1_000_000));
+        }
+
+        bool reorder = _random.Chance(c.Reorder);
+        v.Release = reorder ? departure : departure + delay;
+        if (c.JitterUs > 0 && !reorder && c.Reorder == 0)
+        {
+            v.Release = Math.Max(v.Release, _lastRelease); // netem keeps order under jitter unless reorder is asked
+        }
+
+        _lastRelease = Math.Max(_lastRelease, v.Release);
+        v.Duplicate = _random.Chance(c.Dup);
+        v.DuplicateRelease = v.Release;
+        if (_random.Chance(c.Corrupt))
+        {
+            v.CorruptBit = _random.NextInt(Math.Max(1, length * 8));
         }
     }
 

@@ -30,6 +30,8 @@ public sealed class DnTables
             RelinkQueues(old, pipe);
             if (old is not null)
             {
+                pipe.SchedType = old.SchedType;
+                old.PurgeQueued();
                 DnIo.Purge(old);
             }
         }
@@ -48,7 +50,10 @@ public sealed class DnTables
             }
 
             var queue = new DnPipe(number, limits, DnIo.SlotLimit) { Parent = parent, Weight = weight };
+            DnPipe? old = _queues.GetValueOrDefault(number);
             Volatile.Write(ref _queues, new Dictionary<int, DnPipe>(_queues) { [number] = queue });
+            old?.Parent?.Detach(old);
+            parent.Attach(queue);
             return true;
         }
     }
@@ -75,6 +80,7 @@ public sealed class DnTables
             }
 
             Volatile.Write(ref _queues, queues);
+            pipe.PurgeQueued();
             DnIo.Purge(pipe);
             return true;
         }
@@ -84,7 +90,7 @@ public sealed class DnTables
     {
         lock (_gate)
         {
-            if (!_queues.ContainsKey(number))
+            if (!_queues.TryGetValue(number, out DnPipe? queue))
             {
                 return false;
             }
@@ -92,6 +98,7 @@ public sealed class DnTables
             var next = new Dictionary<int, DnPipe>(_queues);
             next.Remove(number);
             Volatile.Write(ref _queues, next);
+            queue.Parent?.Detach(queue);
             return true;
         }
     }
@@ -106,6 +113,7 @@ public sealed class DnTables
             Volatile.Write(ref _queues, []);
             foreach (DnPipe pipe in pipes.Values)
             {
+                pipe.PurgeQueued();
                 DnIo.Purge(pipe);
             }
         }
@@ -121,9 +129,16 @@ public sealed class DnTables
         var queues = new Dictionary<int, DnPipe>();
         foreach (KeyValuePair<int, DnPipe> q in _queues)
         {
-            queues[q.Key] = q.Value.Parent == old
-                ? new DnPipe(q.Value.Number, q.Value.Config, DnIo.SlotLimit) { Parent = pipe, Weight = q.Value.Weight }
-                : q.Value;
+            if (q.Value.Parent == old)
+            {
+                var moved = new DnPipe(q.Value.Number, q.Value.Config, DnIo.SlotLimit) { Parent = pipe, Weight = q.Value.Weight };
+                pipe.Attach(moved);
+                queues[q.Key] = moved;
+            }
+            else
+            {
+                queues[q.Key] = q.Value;
+            }
         }
 
         Volatile.Write(ref _queues, queues);

@@ -15,7 +15,11 @@ internal sealed class DnPacket
     public Vnet? Vnet;
     public object? Owner;
     public long Due;
+    public int Length;
     public DnPacket? Next;
+
+    /// <summary>A service event of a scheduled link (no packet): the link is free again at <see cref="Due"/>.</summary>
+    public DnPipe? Service;
 }
 
 /// <summary>
@@ -30,6 +34,8 @@ internal static class DnWheel
     private const int Bits = 16;
     private const int Slots = 1 << Bits;
     private static readonly long Resolution = Math.Max(1, Stopwatch.Frequency / 100_000); // 10 µs
+    private static readonly long SleepMargin = Stopwatch.Frequency / 500; // 2 ms
+    private static readonly long SpinMargin = Stopwatch.Frequency / 10_000; // 100 µs
     private static readonly DnPacket?[] Heads = new DnPacket?[Slots];
     private static readonly DnPacket?[] Tails = new DnPacket?[Slots];
     private static readonly Lock Gate = new();
@@ -38,11 +44,18 @@ internal static class DnWheel
     private static int s_freeCount;
     private static long s_cursor = Stopwatch.GetTimestamp() / Resolution;
     private static long s_pending;
+    private static long s_released;
     private static long s_nextWake = long.MaxValue;
     private static Thread? s_thread;
 
+    /// <summary>The slot a packet due at <paramref name="due"/> goes to: rounded up, so nothing leaves early.</summary>
+    private static long TickOf(long due) => (due + Resolution - 1) / Resolution;
+
     /// <summary>Packets held right now, all vnets.</summary>
     public static long Pending => Interlocked.Read(ref s_pending);
+
+    /// <summary>Packets released back into their vnet since boot, all vnets.</summary>
+    public static long Released => Interlocked.Read(ref s_released);
 
     public static DnPacket Rent()
     {
@@ -66,7 +79,7 @@ internal static class DnWheel
         bool wake;
         lock (Gate)
         {
-            long tick = Math.Max(p.Due / Resolution, s_cursor + 1);
+            long tick = Math.Max(TickOf(p.Due), s_cursor + 1);
             int slot = (int)(tick & (Slots - 1));
             p.Next = null;
             if (Tails[slot] is { } tail)
@@ -155,6 +168,7 @@ internal static class DnWheel
         p.Ifp = null;
         p.Vnet = null;
         p.Owner = null;
+        p.Service = null;
         lock (Gate)
         {
             if (s_freeCount < 65536)
@@ -178,18 +192,22 @@ internal static class DnWheel
             }
 
             long wait = nextDue == long.MaxValue ? -1 : nextDue - Stopwatch.GetTimestamp();
-            long twoMs = Stopwatch.Frequency / 500;
             if (wait < 0 && nextDue == long.MaxValue)
             {
                 Wake.WaitOne(100);
             }
-            else if (wait > twoMs)
+            else if (wait > SleepMargin)
             {
-                Wake.WaitOne(TimeSpan.FromTicks(Math.Max(1, (wait - twoMs) * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+                // the kernel's wake-up is late by up to a scheduler tick: sleep until the margin, then wait actively
+                Wake.WaitOne(TimeSpan.FromTicks(Math.Max(1, (wait - SleepMargin) * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+            }
+            else if (wait > SpinMargin)
+            {
+                Thread.Yield();
             }
             else if (wait > 0)
             {
-                Thread.Yield();
+                Thread.SpinWait(20); // the last ~100 µs: stay on the CPU
             }
         }
     }
@@ -211,7 +229,7 @@ internal static class DnWheel
                 {
                     DnPacket? next = p.Next;
                     p.Next = null;
-                    if (p.Due / Resolution <= tick)
+                    if (TickOf(p.Due) <= tick)
                     {
                         if (tail is null)
                         {
@@ -254,7 +272,13 @@ internal static class DnWheel
                 {
                     for (DnPacket? p = Heads[(int)(t & (Slots - 1))]; p is not null; p = p.Next)
                     {
-                        nextDue = Math.Min(nextDue, p.Due);
+                        // only this round's packets: one due a wheel span later shares the slot and must not
+                        // make the thread sleep past the packets due before it
+                        long due = TickOf(p.Due);
+                        if (due <= t)
+                        {
+                            nextDue = Math.Min(nextDue, due * Resolution);
+                        }
                     }
 
                     if (nextDue != long.MaxValue)
@@ -277,9 +301,27 @@ internal static class DnWheel
 
     private static void Deliver(DnPacket? p)
     {
+        DnPacket? freeHead = null, freeTail = null;
+        int freed = 0;
         while (p is not null)
         {
             DnPacket? next = p.Next;
+            if (p.Service is { } link)
+            {
+                try
+                {
+                    link.OnService(); // serve_sched: the link is free, the scheduler picks what goes next
+                }
+                catch (Exception)
+                {
+                    DnIo.CountFailure();
+                }
+
+                Return(p);
+                p = next;
+                continue;
+            }
+
             Mbuf m = p.M!;
             Vnet vnet = p.Vnet!;
             Ifnet ifp = p.Ifp!;
@@ -291,6 +333,7 @@ internal static class DnWheel
                     {
                         if (DnIo.Reinject is { } reinject && ifp.Vnet == vnet)
                         {
+                            Interlocked.Increment(ref s_released);
                             reinject(m, ifp, p.Dir, p.Hop, p.Resume);
                         }
                         else
@@ -313,8 +356,29 @@ internal static class DnWheel
                 m.Free();
             }
 
-            Return(p);
+            // back to the free list in one batch (one lock per release run, not per packet)
+            p.M = null;
+            p.Ifp = null;
+            p.Vnet = null;
+            p.Owner = null;
+            p.Next = freeHead;
+            freeHead = p;
+            freeTail ??= p;
+            freed++;
             p = next;
+        }
+
+        if (freeHead is not null)
+        {
+            lock (Gate)
+            {
+                if (s_freeCount < 65536)
+                {
+                    freeTail!.Next = s_free;
+                    s_free = freeHead;
+                    s_freeCount += freed;
+                }
+            }
         }
     }
 }

@@ -51,9 +51,6 @@ public static partial class IpFw
     private static readonly PfilHook Hook = ipfw_check_packet;
     private static int s_registered;
 
-    /// <summary>Log lines (ipfw_log), for the host's console; only while net.inet.ip.fw.verbose is set.</summary>
-    public static event Action<string>? Logged;
-
     /// <summary>The current vnet's chain (V_layer3_chain).</summary>
     public static IpFwChain Chain => V_layer3_chain ??= new IpFwChain(s_default_to_accept != 0);
 
@@ -156,7 +153,7 @@ public static partial class IpFw
                 continue;
             }
 
-            if (!Matches(rule, in pkt, ifp, dir))
+            if (!Matches(rule, in pkt, m, ifp, dir))
             {
                 continue;
             }
@@ -196,10 +193,13 @@ public static partial class IpFw
                     m.Free();
                     return PfilResult.Dropped;
                 case IpFwAction.Reject:
-                case IpFwAction.UnreachHost:
-                    if (dir == PfilDir.In)
+                    // O_REJECT: an ICMP unreachable to the sender, in either direction (an outbound packet's sender
+                    // is this vnet: the error loops back to the socket), unless the packet is itself an ICMP error,
+                    // a later fragment, or broadcast/multicast; then it is only dropped.
+                    if (pkt.Offset == 0 && (pkt.Protocol != IpProto.Icmp || pkt.IsIcmpQuery)
+                        && (m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) == 0 && !new InAddr(pkt.Destination).IsMulticast)
                     {
-                        Icmp.Error(m, IcmpType.Unreach, IcmpCode.UnreachHost); // send_reject; icmp_error never answers an error
+                        Icmp.Error(m, IcmpType.Unreach, (byte)rule.Argument); // send_reject
                     }
                     else
                     {
@@ -219,48 +219,89 @@ public static partial class IpFw
         return PfilResult.Dropped;
     }
 
-    private static bool Matches(IpFwRule rule, in IpFwPacket pkt, Ifnet ifp, PfilDir dir)
+    /// <summary>
+    /// The body of ipfw_chk's inner loop: each instruction matches or not, F_NOT inverts it, an or-block matches when
+    /// one member does (the rest are skipped), and the first failed instruction outside an or-block fails the rule.
+    /// </summary>
+    private static bool Matches(IpFwRule rule, in IpFwPacket pkt, Mbuf m, Ifnet ifp, PfilDir dir)
     {
-        if ((rule.Direction == IpFwDir.In && dir != PfilDir.In) || (rule.Direction == IpFwDir.Out && dir != PfilDir.Out))
+        IpFwCmd[] body = rule.Body;
+        bool skipOr = false;
+        bool pending = false; // inside an or-block that has not matched yet
+        for (int k = 0; k < body.Length; k++)
         {
-            return false;
+            IpFwCmd cmd = body[k];
+            if (skipOr)
+            {
+                skipOr = cmd.Or; // the block's last member ends the skipping
+                continue;
+            }
+
+            bool match = Match(cmd, in pkt, m, ifp, dir);
+            if (cmd.Not)
+            {
+                match = !match;
+            }
+
+            if (match)
+            {
+                skipOr = cmd.Or;
+                pending = false;
+            }
+            else if (!cmd.Or)
+            {
+                return false;
+            }
+            else
+            {
+                pending = true;
+            }
         }
 
-        if (rule.Protocol != 0 && rule.Protocol != pkt.Protocol)
-        {
-            return false;
-        }
-
-        if (!AddrMatches(rule.Source, pkt.Source) || !AddrMatches(rule.Destination, pkt.Destination))
-        {
-            return false;
-        }
-
-        if (rule.SourcePorts is { } sp && (!pkt.HasPorts || !IpFwRule.PortsMatch(sp, pkt.SourcePort)))
-        {
-            return false;
-        }
-
-        if (rule.DestinationPorts is { } dp && (!pkt.HasPorts || !IpFwRule.PortsMatch(dp, pkt.DestinationPort)))
-        {
-            return false;
-        }
-
-        return rule.Via switch
-        {
-            IpFwVia.None => true,
-            IpFwVia.Recv => dir == PfilDir.In && ifp.Name == rule.Interface,
-            IpFwVia.Xmit => dir == PfilDir.Out && ifp.Name == rule.Interface,
-            _ => ifp.Name == rule.Interface,
-        };
+        return !pending;
     }
 
-    private static bool AddrMatches(IpFwAddr a, uint address) => a.Kind switch
+    private static bool Match(IpFwCmd cmd, in IpFwPacket pkt, Mbuf m, Ifnet ifp, PfilDir dir)
     {
-        IpFwAddrKind.Any => true,
-        IpFwAddrKind.Me => InAddrs.IsLocal(new InAddr(address)), // O_IP_SRC_ME / in_localip
-        _ => (address & a.Mask) == a.Address,
-    };
+        switch (cmd.Op)
+        {
+            case IpFwOp.Proto:
+                return cmd.Value == 0 || pkt.Protocol == cmd.Value; // 0: "ip", in an or-block or negated
+            case IpFwOp.SrcAny or IpFwOp.DstAny:
+                return true;
+            case IpFwOp.SrcMask:
+                return IpFwCmd.MaskMatches(cmd.Addresses!, cmd.Masks!, pkt.Source);
+            case IpFwOp.DstMask:
+                return IpFwCmd.MaskMatches(cmd.Addresses!, cmd.Masks!, pkt.Destination);
+            case IpFwOp.SrcMe:
+                return InAddrs.IsLocal(new InAddr(pkt.Source)); // O_IP_SRC_ME / in_localip
+            case IpFwOp.DstMe:
+                return InAddrs.IsLocal(new InAddr(pkt.Destination));
+            case IpFwOp.SrcTable or IpFwOp.DstTable:
+                return IpFwTables.Find((int)cmd.Value) is { } table
+                    && table.Lookup(cmd.Op == IpFwOp.SrcTable ? pkt.Source : pkt.Destination, out uint value)
+                    && (cmd.Ports is null || value == cmd.Ports[0].Low); // table(N,value)
+            case IpFwOp.SrcPort:
+                return pkt.HasPorts && IpFwRule.PortsMatch(cmd.Ports!, pkt.SourcePort);
+            case IpFwOp.DstPort:
+                return pkt.HasPorts && IpFwRule.PortsMatch(cmd.Ports!, pkt.DestinationPort);
+            case IpFwOp.In:
+                return dir == PfilDir.In;
+            case IpFwOp.Via:
+                return IfaceMatch(ifp, cmd.Interface); // the output interface, or the receive interface inbound
+            case IpFwOp.Recv:
+                return IfaceMatch(dir == PfilDir.In ? ifp : m.ReceiveInterface as Ifnet, cmd.Interface); // also forwarded packets on output
+            case IpFwOp.Xmit:
+                return dir == PfilDir.Out && IfaceMatch(ifp, cmd.Interface);
+            case IpFwOp.IcmpTypes:
+                return pkt.IcmpType is >= 0 and < 32 && (cmd.Value & (1u << pkt.IcmpType)) != 0;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>iface_match: by name; "any" matches any interface (but not none).</summary>
+    private static bool IfaceMatch(Ifnet? ifp, string? name) => ifp is not null && (name == "any" || ifp.Name == name);
 
     /// <summary>dummynet's return: past the pipe, the next rules (one_pass=0) and then the rest of ip_input/ip_output.</summary>
     private static void Reinject(Mbuf m, Ifnet ifp, PfilDir dir, uint hop, int resumeRule)
@@ -284,7 +325,7 @@ public static partial class IpFw
 
     internal static int VerboseLimit => V_verbose_limit;
 
-    internal static void Emit(string line) => Logged?.Invoke(line);
+    internal static void Emit(string line) => MsgBuf.Log(line);
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_FIREWALL, SiOrder.SI_ORDER_ANY)]
     private static void vnet_ipfw_uninit()
@@ -296,6 +337,7 @@ public static partial class IpFw
 
         IpFwDyn.Flush();
         V_layer3_chain = null;
+        IpFwTables.Clear();
         DnIo.Tables.Flush();
     }
 }

@@ -115,6 +115,18 @@ public sealed class IpFwChain
         return found;
     }
 
+    /// <summary>ipfw resetlog [N]: the rules' log counters start again (their logamount applies anew).</summary>
+    public void ResetLog(int number = -1)
+    {
+        foreach (IpFwRule rule in Map)
+        {
+            if (number < 0 || rule.Number == number)
+            {
+                Interlocked.Exchange(ref rule.Logged, 0);
+            }
+        }
+    }
+
     /// <summary>True when some rule other than the default one has number <paramref name="number"/>.</summary>
     public bool Exists(int number)
     {
@@ -133,6 +145,6 @@ public sealed class IpFwChain
     {
         Number = number, Action = r.Action, Argument = r.Argument, Log = r.Log, LogAmount = r.LogAmount, Protocol = r.Protocol,
         Source = r.Source, Destination = r.Destination, SourcePorts = r.SourcePorts, DestinationPorts = r.DestinationPorts,
-        Direction = r.Direction, Via = r.Via, Interface = r.Interface, KeepState = r.KeepState,
+        Direction = r.Direction, Via = r.Via, Interface = r.Interface, KeepState = r.KeepState, Cmds = r.Cmds,
     };
 }

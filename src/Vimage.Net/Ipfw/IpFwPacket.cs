@@ -4,7 +4,8 @@ namespace Vimage.Net.Ipfw;
 
 /// <summary>
 /// What ipfw_chk pulls out of a packet once (struct ip_fw_args + its locals): protocol, addresses, ports when the
-/// protocol carries them at the start of its header (udp, tcp, sctp; not in a non-first fragment), ICMP type.
+/// protocol carries them at the start of its header (udp, tcp, sctp; not in a non-first fragment), ICMP type, TCP
+/// flags (read from the raw header: ipfw sits below Tcp), fragment fields for the log.
 /// </summary>
 public readonly struct IpFwPacket
 {
@@ -26,6 +27,21 @@ public readonly struct IpFwPacket
     public int IcmpCode { get; init; }
 
     public int Length { get; init; }
+
+    /// <summary>Fragment offset in 8-byte units (ipfw_chk's offset), 0 for a first or whole packet.</summary>
+    public int Offset { get; init; }
+
+    public bool MoreFragments { get; init; }
+
+    public ushort Id { get; init; }
+
+    public int HeaderLength { get; init; }
+
+    /// <summary>TCP flags (th_flags, low 8 bits) of a first fragment carrying at least 14 bytes of TCP header, else 0.</summary>
+    public byte TcpFlags { get; init; }
+
+    /// <summary>is_icmp_query: echo, router solicitation/advertisement, timestamp, info, address mask requests/replies.</summary>
+    public bool IsIcmpQuery => IcmpType is 0 or 8 or 9 or 10 or 13 or 14 or 15 or 16 or 17 or 18;
 
     /// <summary>Protocols whose header starts with 16-bit source and destination ports.</summary>
     public static bool CarriesPorts(byte protocol) => protocol is 6 or 17 or 132 or 136; // tcp, udp, sctp, udplite
@@ -60,6 +76,11 @@ public readonly struct IpFwPacket
             IcmpType = icmp ? l4[0] : -1,
             IcmpCode = icmp ? l4[1] : -1,
             Length = Math.Min(ip.Length, BinaryPrimitives.ReadUInt16BigEndian(ip[2..])),
+            Offset = offset,
+            MoreFragments = (ip[6] & 0x20) != 0,
+            Id = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]),
+            HeaderLength = hlen,
+            TcpFlags = offset == 0 && proto == 6 && l4.Length >= 14 ? l4[13] : (byte)0,
         };
         return true;
     }

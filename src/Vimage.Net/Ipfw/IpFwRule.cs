@@ -1,12 +1,15 @@
 namespace Vimage.Net.Ipfw;
 
-/// <summary>The actions of ipfw(8) this subset knows (O_ACCEPT, O_DENY, O_REJECT/O_UNREACH, O_COUNT, O_PIPE, O_QUEUE, O_SKIPTO).</summary>
+/// <summary>
+/// The actions of ipfw(8) this subset knows (O_ACCEPT, O_DENY, O_REJECT, O_COUNT, O_PIPE, O_QUEUE, O_SKIPTO,
+/// O_CHECK_STATE). <see cref="Reject"/> is O_REJECT with the ICMP unreachable code in the rule's argument
+/// ("reject" is "unreach host").
+/// </summary>
 public enum IpFwAction
 {
     Allow,
     Deny,
     Reject,
-    UnreachHost,
     Count,
     Pipe,
     Queue,
@@ -73,7 +76,7 @@ public sealed class IpFwRule
 
     public required IpFwAction Action { get; init; }
 
-    /// <summary>The pipe, queue or skipto target.</summary>
+    /// <summary>The pipe, queue or skipto target; for reject, the ICMP unreachable code.</summary>
     public int Argument { get; init; }
 
     public bool Log { get; init; }
@@ -100,10 +103,67 @@ public sealed class IpFwRule
 
     public bool KeepState { get; init; }
 
+    /// <summary>
+    /// The body as ipfw_chk runs it (match instructions with F_NOT/F_OR). When not given, it is compiled from the
+    /// simple properties above (protocol, addresses, ports, direction, interface), which suit rules built in code.
+    /// </summary>
+    public IpFwCmd[]? Cmds { get; init; }
+
+    private IpFwCmd[]? _body;
+
+    /// <summary>The instructions to evaluate, in order.</summary>
+    public IpFwCmd[] Body => _body ?? Interlocked.CompareExchange(ref _body, Cmds ?? Compile(), null) ?? _body!;
+
     public IpFwCounters Counters { get; } = new();
 
     /// <summary>Packets logged by this rule so far (against its log limit).</summary>
     internal long Logged;
+
+    private IpFwCmd[] Compile()
+    {
+        var body = new List<IpFwCmd>();
+        if (Protocol != 0)
+        {
+            body.Add(new IpFwCmd { Op = IpFwOp.Proto, Value = Protocol });
+        }
+
+        AddAddress(body, Source, source: true);
+        if (SourcePorts is { } sp)
+        {
+            body.Add(new IpFwCmd { Op = IpFwOp.SrcPort, Ports = sp });
+        }
+
+        AddAddress(body, Destination, source: false);
+        if (DestinationPorts is { } dp)
+        {
+            body.Add(new IpFwCmd { Op = IpFwOp.DstPort, Ports = dp });
+        }
+
+        if (Direction != IpFwDir.Any)
+        {
+            body.Add(new IpFwCmd { Op = IpFwOp.In, Not = Direction == IpFwDir.Out });
+        }
+
+        if (Via != IpFwVia.None)
+        {
+            body.Add(new IpFwCmd { Op = Via switch { IpFwVia.Recv => IpFwOp.Recv, IpFwVia.Xmit => IpFwOp.Xmit, _ => IpFwOp.Via }, Interface = Interface });
+        }
+
+        return [.. body];
+    }
+
+    private static void AddAddress(List<IpFwCmd> body, IpFwAddr a, bool source)
+    {
+        switch (a.Kind)
+        {
+            case IpFwAddrKind.Me:
+                body.Add(new IpFwCmd { Op = source ? IpFwOp.SrcMe : IpFwOp.DstMe });
+                break;
+            case IpFwAddrKind.Net:
+                body.Add(IpFwCmd.Mask(source, a.Address, a.Mask));
+                break;
+        }
+    }
 
     public static bool PortsMatch(IpFwPortRange[] ranges, int port)
     {

@@ -28,7 +28,7 @@ internal static class DummynetCommand
 
                 return 0;
             case "show" or "list":
-                return Show(context, tables, queue, av.Length > 1 ? Number(av[1], kind) : 0);
+                return Show(context, tables, queue, av.Length > 1 ? Number(av[1], kind) : 0, kind == "sched");
             case "delete":
                 return Delete(context, tables, queue, av[1..].Select(a => Number(a, kind)).ToArray());
         }
@@ -41,6 +41,8 @@ internal static class DummynetCommand
 
         switch (av[1])
         {
+            case "config" when kind == "sched":
+                return ConfigureSched(tables, nr, av[2..]);
             case "config":
                 DnPipeConfig config = DummynetParser.ParsePipe(av, 2, DnIo.SlotLimit, DnIo.ByteLimit, out int parent, out int weight);
                 IpFw.Load();
@@ -67,12 +69,58 @@ internal static class DummynetCommand
                 tables.ConfigurePipe(nr, config);
                 return 0;
             case "show" or "list":
-                return Show(context, tables, queue, nr);
+                return Show(context, tables, queue, nr, kind == "sched");
             case "delete":
                 return Delete(context, tables, queue, [nr]);
             default:
                 throw new IpfwException(EX_USAGE, $"unrecognised option ``{av[1]}''");
         }
+    }
+
+    /// <summary>
+    /// ipfw sched N config [type T] [link parameters]: sets the scheduler of pipe N (created if needed, as a sched
+    /// config creates its link). fifo and wf2q+ exist; FreeBSD's other modules (rr, qfq, prio, fq_codel, fq_pie) are
+    /// refused. Parsed whole before anything changes.
+    /// </summary>
+    private static int ConfigureSched(DnTables tables, int nr, string[] av)
+    {
+        DnSchedType? type = null;
+        var rest = new List<string>();
+        for (int i = 0; i < av.Length; i++)
+        {
+            if (av[i] == "type")
+            {
+                if (i + 1 >= av.Length)
+                {
+                    throw new IpfwException(EX_USAGE, "type needs argument");
+                }
+
+                string t = av[++i];
+                type = t.ToUpperInvariant() switch
+                {
+                    "FIFO" => DnSchedType.Fifo,
+                    "WF2Q+" or "WF2QP" or "WF2Q" => DnSchedType.Wf2qPlus,
+                    "RR" or "QFQ" or "PRIO" or "FQ_CODEL" or "FQ_PIE" =>
+                        throw new IpfwException(EX_UNAVAILABLE, $"scheduler type {t} is not supported in Vimage (fifo, wf2q+)"),
+                    _ => throw new IpfwException(EX_UNAVAILABLE, "setsockopt(IP_DUMMYNET3): Invalid argument"), // no such dn_sched module
+                };
+                continue;
+            }
+
+            rest.Add(av[i]);
+        }
+
+        DnPipeConfig? config = rest.Count > 0 || tables.FindPipe(nr) is null
+            ? DummynetParser.ParsePipe([.. rest], 0, DnIo.SlotLimit, DnIo.ByteLimit, out int parent, out _)
+            : null;
+        IpFw.Load();
+        DnPipe pipe = config is not null ? tables.ConfigurePipe(nr, config) : tables.FindPipe(nr)!;
+        if (type is { } ty)
+        {
+            pipe.SchedType = ty;
+        }
+
+        return 0;
     }
 
     private static int Number(string s, string kind) =>
@@ -99,7 +147,7 @@ internal static class DummynetCommand
         return exit;
     }
 
-    private static int Show(CommandContext context, DnTables tables, bool queue, int only)
+    private static int Show(CommandContext context, DnTables tables, bool queue, int only, bool sched = false)
     {
         IEnumerable<DnPipe> items = (queue ? tables.Queues : tables.Pipes).OrderBy(p => p.Number);
         foreach (DnPipe p in items)
@@ -113,12 +161,21 @@ internal static class DummynetCommand
             DnPipeConfig c = link.Config;
             if (queue)
             {
-                context.Out.WriteLine($"q{p.Number:D5} {Limit(p.Config)} 0 flows (1 buckets) sched {link.Number} weight {p.Weight} lmax 0 pri 0 droptail");
+                context.Out.WriteLine($"q{p.Number:D5} {Limit(p.Config)} {p.FlowCount} flows ({Buckets(p.Config)} buckets) sched {link.Number} weight {p.Weight} lmax 0 pri 0 droptail");
+                MaskLine(context, p.Config);
+            }
+            else if (sched)
+            {
+                context.Out.WriteLine($"{p.Number:D5}: {Bandwidth(c.Bandwidth)} {c.DelayUs / 1000,4} ms burst 0");
+                int active = tables.Queues.Count(q => q.Parent == p && q.Occupancy.Packets > 0);
+                context.Out.WriteLine($" sched {p.Number} type {(p.SchedType == DnSchedType.Fifo ? "FIFO" : "WF2Q+")} flags 0x0 0 buckets {active} active");
+                continue;
             }
             else
             {
                 context.Out.WriteLine($"{p.Number:D5}: {Bandwidth(c.Bandwidth)} {c.DelayUs / 1000,4} ms burst 0");
-                context.Out.WriteLine($"q{p.Number + 131072:D6} {Limit(c)} 0 flows (1 buckets) sched {p.Number + 65536} weight 0 lmax 0 pri 0 droptail");
+                context.Out.WriteLine($"q{p.Number + 131072:D6} {Limit(c)} {p.FlowCount} flows ({Buckets(c)} buckets) sched {p.Number + 65536} weight 0 lmax 0 pri 0 droptail");
+                MaskLine(context, c);
                 context.Out.WriteLine($" sched {p.Number + 65536} type FIFO flags 0x0 0 buckets 1 active");
                 string extras = Extras(c);
                 if (extras.Length > 0)
@@ -129,11 +186,34 @@ internal static class DummynetCommand
 
             (int qlen, long qbytes) = link.Occupancy;
             context.Out.WriteLine("BKT Prot ___Source IP/port____ ____Dest. IP/port____ Tot_pkt/bytes Pkt/Byte Drp");
-            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  0 ip           0.0.0.0/0             0.0.0.0/0     {p.TotalPackets,4} {p.TotalBytes,8} {qlen,2} {qbytes,4} {p.Drops,3}"));
+            if (p.FlowCount == 0)
+            {
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  0 ip           0.0.0.0/0             0.0.0.0/0     {p.TotalPackets,4} {p.TotalBytes,8} {qlen,2} {qbytes,4} {p.Drops,3}"));
+            }
+
+            int bucket = 0;
+            foreach ((DnFlowKey k, DnPipe flow) in p.Flows.OrderBy(e => e.Key.SrcIp).ThenBy(e => e.Key.DstIp).ThenBy(e => e.Key.SrcPort).ThenBy(e => e.Key.DstPort))
+            {
+                (int fl, long fb) = flow.Occupancy;
+                string src = $"{new Vimage.Net.Inet.InAddr(k.SrcIp)}/{k.SrcPort}", dst = $"{new Vimage.Net.Inet.InAddr(k.DstIp)}/{k.DstPort}";
+                context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{bucket++,3} {k.Proto,-4} {src,21} {dst,21} {flow.TotalPackets,4} {flow.TotalBytes,8} {fl,2} {fb,4} {flow.Drops,3}"));
+            }
         }
 
         return 0;
+    }
+
+    private static int Buckets(DnPipeConfig c) => c.Mask is null ? 1 : c.Buckets > 0 ? c.Buckets : 64;
+
+    /// <summary>list_flow's mask line: "    mask:  0x00 0xffffffff/0x0000 -> 0x00000000/0x0000".</summary>
+    private static void MaskLine(CommandContext context, DnPipeConfig c)
+    {
+        if (c.Mask is { } k)
+        {
+            context.Out.WriteLine($"    mask:  0x{k.Proto:x2} 0x{k.SrcIp:x8}/0x{k.SrcPort:x4} -> 0x{k.DstIp:x8}/0x{k.DstPort:x4}");
+        }
     }
 
     private static string Limit(DnPipeConfig c) => c.QueueBytes > 0 ? $"{c.QueueBytes / 1024,3} KB" : $"{c.QueueSlots,3} sl.";

@@ -103,6 +103,18 @@ public static class DummynetParser
                 case "corrupt":
                     c = c with { Corrupt = Probability(Arg("corrupt needs argument 0..1"), "corrupt") };
                     break;
+                case "buckets":
+                    string nb = Arg("buckets needs argument");
+                    if (!int.TryParse(nb, NumberStyles.None, CultureInfo.InvariantCulture, out int buckets) || buckets < 1 || buckets > 65536)
+                    {
+                        throw new IpfwException(EX_DATAERR, $"invalid bucket count {nb}");
+                    }
+
+                    c = c with { Buckets = buckets };
+                    break;
+                case "mask":
+                    c = c with { Mask = Mask(av, ref i) };
+                    break;
                 case "seed":
                     string s = Arg("seed needs argument");
                     if (!ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out ulong seed))
@@ -118,6 +130,96 @@ public static class DummynetParser
         }
 
         return c;
+    }
+
+    /// <summary>
+    /// ipfw_config_pipe's TOK_MASK: "all", or pairs of src-ip|dst-ip|src-port|dst-port|proto and a value (hex,
+    /// decimal, or /len for addresses), until a word that is not a mask field.
+    /// </summary>
+    private static DnFlowMask Mask(string[] av, ref int i)
+    {
+        uint src = 0, dst = 0;
+        ushort sport = 0, dport = 0;
+        byte proto = 0;
+        bool any = false;
+        while (i < av.Length)
+        {
+            string field = av[i];
+            if (field == "all")
+            {
+                (src, dst, sport, dport, proto) = (uint.MaxValue, uint.MaxValue, ushort.MaxValue, ushort.MaxValue, byte.MaxValue);
+                i++;
+                any = true;
+                continue;
+            }
+
+            if (field is not ("src-ip" or "dst-ip" or "src-port" or "dst-port" or "proto"))
+            {
+                break;
+            }
+
+            if (i + 1 >= av.Length)
+            {
+                throw new IpfwException(EX_USAGE, "mask: value missing");
+            }
+
+            string text = av[i + 1];
+            ulong value;
+            if (text.StartsWith('/'))
+            {
+                if (!int.TryParse(text.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int len) || len > 32)
+                {
+                    throw new IpfwException(EX_DATAERR, $"mask: bad value {text}");
+                }
+
+                value = len == 0 ? 0 : 0xffffffffUL << (32 - len) & 0xffffffffUL;
+            }
+            else if (!(text.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+                ? ulong.TryParse(text.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value)
+                : ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value)))
+            {
+                throw new IpfwException(EX_DATAERR, $"mask: bad value {text}");
+            }
+
+            switch (field)
+            {
+                case "src-ip" or "dst-ip":
+                    if (value > uint.MaxValue)
+                    {
+                        throw new IpfwException(EX_DATAERR, "mask: value too large");
+                    }
+
+                    (src, dst) = field == "src-ip" ? ((uint)value, dst) : (src, (uint)value);
+                    break;
+                case "src-port" or "dst-port":
+                    if (value > 0xffff)
+                    {
+                        throw new IpfwException(EX_DATAERR, "port mask must be 16 bit");
+                    }
+
+                    (sport, dport) = field == "src-port" ? ((ushort)value, dport) : (sport, (ushort)value);
+                    break;
+                default:
+                    if (value > 0xff)
+                    {
+                        throw new IpfwException(EX_DATAERR, "proto mask must be 8 bit");
+                    }
+
+                    proto = (byte)value;
+                    break;
+            }
+
+            i += 2;
+            any = true;
+        }
+
+        if (!any)
+        {
+            throw new IpfwException(EX_USAGE, "mask: missing field");
+        }
+
+        var mask = new DnFlowMask(src, dst, sport, dport, proto);
+        return mask;
     }
 
     private static bool IsNumber(string s) => s.Length > 0 && (char.IsAsciiDigit(s[0]) || s[0] == '.');

@@ -15,7 +15,7 @@ public sealed class IpfwCommand : ICommand
 {
     public string Name => "ipfw";
 
-    public string Usage => "ipfw [-afq] {add [N] action ... | delete N ... | list | show | zero [N] | flush} | ipfw {pipe|queue|sched} {N config ... | show [N] | N delete | flush}";
+    public string Usage => "ipfw [-afq] {add [N] action ... | delete N ... | list | show | zero [N] | resetlog [N] | flush} | ipfw table N {create|destroy|add|delete|flush|list} ... | ipfw {pipe|queue|sched} {N config ... | show [N] | N delete | flush}";
 
     public int Run(CommandContext context, string[] args)
     {
@@ -73,6 +73,13 @@ public sealed class IpfwCommand : ICommand
                 throw Unsupported.Option("ipfw", 'n', "syntax-only checks of dummynet commands are not supported in Vimage");
             case "pipe" or "queue" or "sched":
                 return DummynetCommand.Run(context, cmd, rest, quiet);
+            case "table" when testOnly:
+                return 0;
+            case "table":
+                return TableCommand.Run(context, rest, quiet);
+            case "resetlog":
+                IpFw.Chain.ResetLog(rest.Length > 0 ? RuleNumber(rest[0], "invalid rule number") : -1);
+                return 0;
             case "add":
                 IpFwRule rule = IpfwRuleParser.Parse(rest);
                 if (testOnly)
@@ -81,6 +88,14 @@ public sealed class IpfwCommand : ICommand
                 }
 
                 IpFw.Load();
+                foreach (IpFwCmd c in rule.Body)
+                {
+                    if (c.Op is IpFwOp.SrcTable or IpFwOp.DstTable)
+                    {
+                        IpFwTables.GetOrCreate((int)c.Value); // a rule naming a table creates it (addr type)
+                    }
+                }
+
                 rule = IpFw.Chain.Add(rule, IpFw.AutoincStep);
                 if (!quiet)
                 {
