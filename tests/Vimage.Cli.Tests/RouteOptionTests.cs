@@ -1,0 +1,203 @@
+using Vimage.Cli.Commands;
+using Vimage.Core;
+
+namespace Vimage.Cli.Tests;
+
+/// <summary>route(8) option by option, against route.c's newroute/flushroutes/monitor/print_getmsg.</summary>
+public sealed class RouteOptionTests
+{
+    private const string Usage = "usage: route [-j jail] [-46dnqtv] command [[modifiers] args]\n";
+
+    private static string Setup(CliFixture cli)
+    {
+        string e = cli.NewEpair();
+        cli.Ok($"ifconfig {e}a inet 192.0.2.1/24 up");
+        return e;
+    }
+
+    /// <summary>Regression: route -j J re-parsed only the words after -j, so -q (and -t, -v) given before it were lost.</summary>
+    [SkippableFact]
+    public void Jail_option_keeps_earlier_flags()
+    {
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
+        using var cli = new CliFixture();
+        string e = cli.NewEpair();
+        cli.Ok($"jail -c name=rj vnet vnet.interface={e}b");
+        cli.Ok($"jexec rj ifconfig {e}b inet 192.0.2.2/24 up");
+        Assert.Equal("", cli.Ok("route -q -j rj add 198.51.100.0/24 192.0.2.1"));
+        Assert.Contains("198.51.100.0/24", cli.Ok("jexec rj netstat -rn"));
+        Assert.DoesNotContain("198.51.100.0/24", cli.Ok("netstat -rn"));
+
+        Assert.Equal("add net 203.0.113.0: gateway 192.0.2.1\n", cli.Ok("route -t -j rj add 203.0.113.0/24 192.0.2.1"));
+        Assert.DoesNotContain("203.0.113.0/24", cli.Ok("jexec rj netstat -rn")); // -t: nothing written
+        Assert.Equal("", cli.Ok("route -j rj -q delete 198.51.100.0/24"));
+    }
+
+    [Fact]
+    public void Prefsrc_is_a_bad_keyword_as_on_freebsd()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        CliResult r = cli.Run("route add 198.51.100.0/24 192.0.2.2 -prefsrc 192.0.2.1");
+        Assert.Equal(64, r.Exit);
+        Assert.Equal("route: bad keyword: prefsrc\n" + Usage, r.Err);
+        Assert.DoesNotContain("198.51.100.0/24", cli.Ok("netstat -rn"));
+
+        CliResult none = cli.Run("route");
+        Assert.Equal(64, none.Exit);
+        Assert.Equal(Usage, none.Err);
+        Assert.Equal("route: bad keyword: frob\n" + Usage, cli.Run("route frob").Err);
+    }
+
+    [Fact]
+    public void Fib_numbers_beyond_net_fibs_are_refused()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.2\n", cli.Ok("route add -net 198.51.100.0/24 192.0.2.2 -fib 0"));
+        foreach (string fib in new[] { "1", "0,1", "0-1", "x", "-1" })
+        {
+            CliResult r = cli.Run($"route add -net 203.0.113.0/24 192.0.2.2 -fib {fib}");
+            Assert.Equal(64, r.Exit);
+            Assert.Equal($"route: invalid fib number: {fib}\n", r.Err);
+        }
+
+        Assert.Equal(64, cli.Run("route get 198.51.100.1 -fib 2").Exit);
+        Assert.Equal(64, cli.Run("route flush -fib 3").Exit);
+        Assert.Contains("198.51.100.0/24", cli.Ok("netstat -rn"));
+    }
+
+    [Fact]
+    public void Metrics_mtu_weight_and_lock_show_in_get()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.2\n", cli.Ok("route add -net 198.51.100.0/24 192.0.2.2 -lock -mtu 1280 -weight 5 -hopcount 3"));
+        string get = cli.Ok("route -n get 198.51.100.7");
+        Assert.EndsWith("       0         0         0         0      1280         5         0 \n", get);
+
+        CliResult bad = cli.Run("route add -net 203.0.113.0/24 192.0.2.2 -mtu 12ab");
+        Assert.Equal(64, bad.Exit); // set_metric: err(EX_USAGE, "%s", value)
+        Assert.Equal("route: 12ab: Invalid argument\n", bad.Err);
+        Assert.Equal(64, cli.Run("route add -net 203.0.113.0/24 192.0.2.2 -mtu").Exit);
+        Assert.DoesNotContain("203.0.113.0/24", cli.Ok("netstat -rn"));
+
+        string wide = cli.Ok("netstat -rnW");
+        Assert.Matches(@"\n198\.51\.100\.0/24 +192\.0\.2\.2 +UGS +\d+ +1280 +epair\d+a\n", wide);
+    }
+
+    [Fact]
+    public void Keywords_gateway_dst_netmask_iface_and_host()
+    {
+        using var cli = new CliFixture();
+        string e = Setup(cli);
+        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.2\n", cli.Ok("route add -dst 198.51.100.0 -gateway 192.0.2.2 -netmask 255.255.255.0"));
+        Assert.Contains("       mask: 255.255.255.0\n", cli.Ok("route get 198.51.100.9"));
+        Assert.Equal("add net 10.0.0.0: gateway 192.0.2.3\n", cli.Ok("route add 10.0.0.0 192.0.2.3")); // host part 0: a net
+        Assert.Contains("       mask: 255.0.0.0\n", cli.Ok("route get 10.9.9.9"));
+        Assert.Equal("add host 10.1.0.0: gateway 192.0.2.3\n", cli.Ok("route add 10.1.0.0 192.0.2.3")); // host part 1.0.0
+        Assert.Equal($"add net 203.0.113.0: gateway {e}a\n", cli.Ok($"route add -net 203.0.113.0/24 -iface {e}a"));
+        Assert.Equal("add host 203.0.114.5: gateway 192.0.2.1\n", cli.Ok("route add -host 203.0.114.5 192.0.2.1 -interface"));
+        Assert.Contains($"  interface: {e}a\n      flags: <UP,HOST,DONE,STATIC>\n", cli.Ok("route get 203.0.114.5"));
+        Assert.Contains("      flags: <UP,GATEWAY,DONE,STATIC,PROTO1>\n",
+            cli.Run("route add 198.51.102.0/24 192.0.2.9 -proto1").Exit == 0 ? cli.Ok("route get 198.51.102.1") : "");
+        Assert.Contains("      flags: <UP,GATEWAY,DONE>\n",
+            cli.Run("route add 198.51.103.0/24 192.0.2.9 -nostatic").Exit == 0 ? cli.Ok("route get 198.51.103.1") : "");
+    }
+
+    [Fact]
+    public void Change_replaces_gateway_and_reports_missing_route()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        cli.Ok("route add 198.51.100.0/24 192.0.2.2");
+        Assert.Equal("change net 198.51.100.0: gateway 192.0.2.3\n", cli.Ok("route change 198.51.100.0/24 192.0.2.3"));
+        Assert.Contains("    gateway: 192.0.2.3\n", cli.Ok("route get 198.51.100.1"));
+        CliResult missing = cli.Run("route change 203.0.113.0/24 192.0.2.3");
+        Assert.Equal(1, missing.Exit);
+        Assert.Equal("change net 203.0.113.0: gateway 192.0.2.3 fib 0: not in table\n", missing.Out);
+        Assert.Equal("del net 198.51.100.0".Replace("del", "delete", StringComparison.Ordinal) + "\n", cli.Ok("route del 198.51.100.0/24"));
+    }
+
+    [Fact]
+    public void Show_is_get_and_default_prints_default()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        cli.Ok("route add default 192.0.2.254");
+        string show = cli.Ok("route show default");
+        Assert.StartsWith("   route to: default\ndestination: default\n       mask: default\n    gateway: 192.0.2.254\n        fib: 0\n", show);
+        Assert.Equal(show, cli.Ok("route -n get default"));
+    }
+
+    [Fact]
+    public void Debug_and_test_only_change_nothing()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.2\n", cli.Ok("route -d add 198.51.100.0/24 192.0.2.2"));
+        Assert.DoesNotContain("198.51.100.0/24", cli.Ok("netstat -rn"));
+        cli.Ok("route -q add 198.51.100.0/24 192.0.2.2");
+        Assert.Equal("", cli.Ok("route -d flush"));
+        Assert.Contains("198.51.100.0/24", cli.Ok("netstat -rn"));
+        Assert.Equal("Examining routing table from sysctl\n198.51.100           192.0.2.2            -fib 0   done\n", cli.Ok("route -v flush -inet -fib 0"));
+    }
+
+    [Fact]
+    public async Task Monitor_streams_add_change_and_delete_until_interrupted()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        var output = new StringWriter { NewLine = "\n" };
+        TextWriter synced = TextWriter.Synchronized(output);
+        using var stop = new CancellationTokenSource();
+        var dispatcher = CommandDispatcher.CreateDefault();
+        Task<int> monitor = Task.Run(() =>
+            dispatcher.Run(new CommandContext(Vnet.Vnet0, synced, TextWriter.Null, cli.Jails, stop.Token), ["route", "-n", "monitor"]));
+
+        // The listener exists once the monitor runs: add until a message shows up (the first may precede it).
+        string text = WaitFor(() =>
+        {
+            cli.Run("route -q delete 198.51.100.0/24");
+            cli.Ok("route -q add 198.51.100.0/24 192.0.2.2");
+            return output.ToString();
+        }, "RTM_ADD");
+        text = text[text.LastIndexOf("\ngot message", text.IndexOf("RTM_ADD", StringComparison.Ordinal), StringComparison.Ordinal)..];
+        Assert.Matches(
+            @"\ngot message of size 200 on \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\n" +
+            @"RTM_ADD: Add Route: len 200, pid: 0, seq 0, errno 0, flags:<UP,GATEWAY,DONE,STATIC>\n" +
+            "locks:  inits: \nsockaddrs: <DST,GATEWAY,NETMASK>\n 198.51.100.0 192.0.2.2 255.255.255.0\n", text);
+
+        cli.Ok("route -q change 198.51.100.0/24 192.0.2.3");
+        cli.Ok("route -q delete 198.51.100.0/24");
+        text = WaitFor(() =>
+        {
+            string all = output.ToString();
+            int change = all.IndexOf("RTM_CHANGE", StringComparison.Ordinal);
+            return change < 0 ? "" : all[change..];
+        }, "RTM_DELETE");
+        Assert.StartsWith("RTM_CHANGE: Change Metrics or flags: len 200, pid: 0, seq 0, errno 0, flags:<UP,GATEWAY,DONE,STATIC>\n", text);
+        Assert.Contains("RTM_DELETE: Delete Route: len 200", text);
+        Assert.Contains(" 198.51.100.0 192.0.2.3 255.255.255.0\n", text);
+
+        cli.Ok("route -q add 203.0.113.5 192.0.2.2");
+        Assert.Contains("sockaddrs: <DST,GATEWAY>\n 203.0.113.5 192.0.2.2\n", WaitFor(output.ToString, "203.0.113.5"));
+
+        stop.Cancel();
+        Assert.Same(monitor, await Task.WhenAny(monitor, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(130, await monitor);
+    }
+
+    private static string WaitFor(Func<string> read, string needle)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        string text;
+        while (!(text = read()).Contains(needle, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"'{needle}' never appeared in:\n{text}");
+            Thread.Sleep(10);
+        }
+
+        return text;
+    }
+}
