@@ -104,7 +104,7 @@ public sealed class RouteTests
         Assert.Equal($"add net 203.0.113.0: gateway {e}a\n", cli.Ok($"route add 203.0.113.0/24 -interface {e}a"));
 
         string table = cli.Ok("netstat -rn");
-        Assert.Matches(@"\n198\.51\.100\.2 +link#\d+ +UHBS +lo0\n", table);
+        Assert.Matches(@"\n198\.51\.100\.2 +link#\d+ +UHSB +lo0\n", table);
         Assert.Matches(@"\n198\.51\.101\.0/24 +link#\d+ +URS +lo0\n", table);
         Assert.Matches($@"\n203\.0\.113\.0/24 +link#\d+ +US +{e}a\n", table);
         Assert.Contains("      flags: <UP,HOST,DONE,STATIC,BLACKHOLE>\n", cli.Ok("route get 198.51.100.2"));
