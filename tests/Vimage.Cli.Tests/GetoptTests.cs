@@ -82,13 +82,13 @@ public sealed class CommandGetoptTests
     [InlineData("route -x get 127.0.0.1", "route: illegal option -- x\nusage: route ")]
     [InlineData("netstat -y", "netstat: illegal option -- y\nusage: netstat ")]
     [InlineData("netstat -p", "netstat: option requires an argument -- p\nusage: netstat ")]
-    [InlineData("sysctl -y kern", "sysctl: illegal option -- y\nusage: sysctl ")]
     [InlineData("jail -x", "jail: illegal option -- x\nusage: jail ")]
     [InlineData("jls -x", "jls: illegal option -- x\nusage: jls ")]
     [InlineData("jexec -x j ifconfig", "jexec: illegal option -- x\nusage: jexec ")]
     [InlineData("tcpdump -k", "tcpdump: illegal option -- k\nusage: tcpdump ")]
     [InlineData("tcpdump --nope", "tcpdump: unrecognized option `--nope'\nusage: tcpdump ")]
-    [InlineData("arp -x", "arp: illegal option -- x\nusage: arp ", 1)] // arp's usage() exits 1
+    [InlineData("arp -x", "arp: illegal option -- x\nusage: arp ", 1)] // arp's and sysctl's usage() exit 1
+    [InlineData("sysctl -y kern", "sysctl: illegal option -- y\nusage: sysctl ", 1)]
     [InlineData("arp -ai", "arp: option requires an argument -- i\nusage: arp ", 1)]
     public void Bad_options_are_getopts_messages_and_exit_64(string line, string errStart, int exit = CommandDispatcher.ExitUsage)
     {
