@@ -44,6 +44,9 @@ internal sealed class IfconfigPlan
         NoPromisc,
         Vnet,
         Destroy,
+        Group,
+        NoGroup,
+        Fib,
     }
 
     private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null);
@@ -112,6 +115,37 @@ internal sealed class IfconfigPlan
                 case "promisc":
                     plan._steps.Add(new Step(Kind.Promisc));
                     break;
+                case "group":
+                    plan._steps.Add(new Step(Kind.Group, CheckGroup(Next(parameters, ref j, p), "setifgroup")));
+                    break;
+                case "-group":
+                    plan._steps.Add(new Step(Kind.NoGroup, CheckGroup(Next(parameters, ref j, p), "unsetifgroup")));
+                    break;
+                case "pcp":
+                {
+                    // setifpcp: the value is checked as ifconfig does, then SIOCSLANPCP: Vimage cannot tag frames
+                    // with an 802.1Q priority, so the ioctl fails as for a driver without it.
+                    string text = Next(parameters, ref j, p);
+                    if (!RouteCommand.TryStrtol(text, out long pcp) || pcp < 0)
+                    {
+                        throw new CommandException("ifconfig: invalid value for pcp");
+                    }
+
+                    throw pcp > 7
+                        ? new CommandException("ifconfig: value for pcp out of range")
+                        : new CommandException("ifconfig: SIOCSLANPCP: Operation not supported");
+                }
+
+                case "-pcp":
+                    throw new CommandException("ifconfig: SIOCSLANPCP: Operation not supported");
+                case "fib":
+                {
+                    string text = Next(parameters, ref j, p);
+                    plan._steps.Add(RouteCommand.TryStrtol(text, out long fib) && fib is >= 0 and <= uint.MaxValue
+                        ? new Step(Kind.Fib, text, (int)Math.Min(fib, int.MaxValue))
+                        : new Step(Kind.Fib, text, -1));
+                    break;
+                }
                 case "-promisc":
                     plan._steps.Add(new Step(Kind.NoPromisc));
                     break;
@@ -268,6 +302,24 @@ internal sealed class IfconfigPlan
                 case Kind.Destroy:
                     Ifnets.Destroy(ifp.Name);
                     return 0;
+                case Kind.Group:
+                    IfGroups.Add(ifp, step.Text); // EEXIST is not an error (setifgroup)
+                    break;
+                case Kind.NoGroup:
+                    IfGroups.Remove(ifp, step.Text); // ENOENT is not an error (unsetifgroup)
+                    break;
+                case Kind.Fib:
+                    // setiffib: warn() only, the line goes on and the exit status stays 0. Only FIB 0 exists.
+                    if (step.Number < 0)
+                    {
+                        context.Err.WriteLine($"ifconfig: fib {step.Text} not valid: Invalid argument");
+                    }
+                    else if (step.Number != 0)
+                    {
+                        context.Err.WriteLine("ifconfig: ioctl (SIOCSIFFIB): Invalid argument");
+                    }
+
+                    break;
             }
         }
 
@@ -319,6 +371,22 @@ internal sealed class IfconfigPlan
         => new($"ifconfig: vnet {jailName} must be the last parameter: after the move the interface is not in this vnet, so "
                + $"'{string.Join(' ', rest)}' would fail here (FreeBSD: ioctl: no such interface); configure it in the jail: ifconfig -j {jailName} ...");
 
+
+    /// <summary>setifgroup/unsetifgroup's checks: no trailing digit (it would look like an interface), below IFNAMSIZ.</summary>
+    private static string CheckGroup(string group, string function)
+    {
+        if (group.Length > 0 && char.IsAsciiDigit(group[^1]))
+        {
+            throw new CommandException($"ifconfig: {function}: group names may not end in a digit");
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(group) > IfGroups.MaxNameBytes)
+        {
+            throw new CommandException($"ifconfig: {function}: group name too long");
+        }
+
+        return group;
+    }
 
     /// <summary>SIOCSIFNAME's checks on the new name: 1 to 15 bytes (copyinstr into IFNAMSIZ), printable.</summary>
     private static string CheckNewName(string name)
