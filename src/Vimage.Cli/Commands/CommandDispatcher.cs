@@ -57,7 +57,7 @@ public sealed class CommandDispatcher
             }
 
             context.Err.WriteLine("usage: " + command.Usage);
-            return ExitUsage;
+            return command is IUsageStatus status ? status.UsageExitCode : ExitUsage;
         }
         catch (CommandException e)
         {

@@ -11,13 +11,21 @@ namespace Vimage.Cli.Commands;
 /// moving an interface into (vnet J) or out of (-vnet J) a jail. <c>-j J</c> runs the rest inside jail J.
 /// Parameters are applied in order; an address change is applied after the others, as FreeBSD's ifconfig does.
 /// </summary>
-public sealed class IfconfigCommand : ICommand
+public sealed class IfconfigCommand : ICommand, IUsageStatus
 {
     public string Name => "ifconfig";
 
+    /// <summary>ifconfig's usage() exits 1.</summary>
+    public int UsageExitCode => 1;
+
+    /// <summary>usage() of sbin/ifconfig/ifconfig.c (FreeBSD 14), with the -C/-g/-G options Vimage registers.</summary>
     public string Usage =>
-        "ifconfig [-j jail] [-a] [-l] [-u] [-d] [-C] [interface [create | destroy] [up | down] [mtu N] [inet A[/len] [netmask M] [alias | -alias | delete]] "
-        + "[name NEW] [description TEXT | -description] [promisc | -promisc] [vnet J | -vnet J] ...]";
+        "ifconfig [-j jail] [-f type:format] [-C] [-g groupname] [-G groupname] interface address_family\n" +
+        "                [address [dest_address]] [parameters]\n" +
+        "       ifconfig [-j jail] interface create\n" +
+        "       ifconfig [-j jail] -a [-C] [-g groupname] [-G groupname] [-d] [-m] [-u] [-v] [address_family]\n" +
+        "       ifconfig [-j jail] -l [-d] [-u] [address_family]\n" +
+        "       ifconfig [-j jail] [-C] [-g groupname] [-G groupname] [-d] [-m] [-u] [-v]";
 
     /// <summary>FreeBSD 14 ifconfig's getopt string (-g and -G take a group name).</summary>
     public const string Optstring = "abCdDf:g:G:hj:klmnuv";

@@ -184,7 +184,8 @@ internal sealed class IfconfigPlan
                         break;
                     }
 
-                    throw new UsageException($"ifconfig: {p}: unknown parameter");
+                    // FreeBSD takes an unknown word for an address of the family: in_getaddr's "bad value".
+                    throw Unsupported(p) ?? new CommandException($"ifconfig: {p}: bad value");
             }
         }
 
@@ -414,11 +415,30 @@ internal sealed class IfconfigPlan
         return (address, text.Contains('/') ? length : null);
     }
 
+    /// <summary>ifconfig(8) parameters Vimage has no feature for: refused by name, exit 1, nothing applied.</summary>
+    private static CommandException? Unsupported(string word)
+    {
+        string bare = word.TrimStart('-');
+        return bare switch
+        {
+            "arp" or "staticarp" or "stickyarp" or "link0" or "link1" or "link2" or "monitor" or "debug" or "allmulti"
+                or "txcsum" or "rxcsum" or "txcsum6" or "rxcsum6" or "tso" or "tso4" or "tso6" or "lro" or "vlanmtu"
+                or "vlanhwtag" or "vlanhwfilter" or "vlanhwtso" or "vlanhwcsum" or "polling" or "wol" or "wol_ucast"
+                or "wol_mcast" or "wol_magic" or "media" or "mediaopt" or "mode" or "instance" or "lladdr" or "ether"
+                or "link" or "tunnel" or "deletetunnel" or "tunnelfib" or "vhid" or "advbase" or "advskew" or "pass"
+                or "state" or "vlan" or "vlandev" or "vlanpcp" or "vlanproto" or "laggport" or "laggproto" or "addm"
+                or "deletem" or "stp" or "span" or "label" or "maclabel" or "nomap" or "txrtlmt" or "hwrxtstmp" or "mextpg"
+                or "inet6" or "prefixlen" or "anycast" or "eui64" or "carp" or "vxlanid" or "gif"
+                => new CommandException($"ifconfig: {word}: not supported in Vimage"),
+            _ => null,
+        };
+    }
+
     private static string Next(string[] parameters, ref int j, string keyword)
     {
         if (j + 1 >= parameters.Length)
         {
-            throw new UsageException($"ifconfig: {keyword}: missing argument");
+            throw new CommandException($"ifconfig: '{keyword}' requires argument"); // cmd_lookup's errx(1)
         }
 
         return parameters[++j];

@@ -12,14 +12,35 @@ namespace Vimage.Cli.Commands;
 /// -4, -F fib, -f inet|link, -n, and --libxo json|xml with the field names of FreeBSD's xo_emit calls. Names are
 /// never resolved, so output is numeric with or without -n. The socket listing (no -i/-r/-s) is not here yet.
 /// </summary>
-public sealed partial class NetstatCommand : ICommand
+public sealed partial class NetstatCommand : ICommand, IUsageStatus
 {
     public string Name => "netstat";
 
-    public string Usage => "netstat [-46AanW] [-f address_family] | -i | -I interface [-46abdnW] [-f address_family] | -r [-46AnW] [-F fibnum] [-f address_family] | -o [-46nW] [-F fibnum] | -s [-46sz] [-f protocol_family | -p protocol] | -rs [-s] [--libxo json|xml]";
+    /// <summary>usage() of usr.bin/netstat/main.c; it exits 1.</summary>
+    public string Usage =>
+        "netstat [-46AaCcLnRSTWx] [-f protocol_family | -p protocol]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -i | -I interface [-46abdhnW] [-f address_family]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -w wait [-I interface] [-46d] [-j jail] [-M core] [-N system]\n" +
+        "               [-q howmany]\n" +
+        "       netstat -s [-46sz] [-f protocol_family | -p protocol]\n" +
+        "               [-j jail] [-M core]\n" +
+        "       netstat -i | -I interface -s [-46s]\n" +
+        "               [-f protocol_family | -p protocol] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -B [-z] [-I interface] [-j jail]\n" +
+        "       netstat -r [-46AnW] [-F fibnum] [-f address_family]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -rs [-s] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -g [-46W] [-f address_family] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -gs [-46s] [-f address_family] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -Q [-j jail]\n" +
+        "       netstat -o [-46nW] [-F fibnum] [-f address_family] [-j jail]";
 
-    /// <summary>FreeBSD netstat's getopt string.</summary>
-    public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
+    public int UsageExitCode => 1;
+
+    /// <summary>FreeBSD 14 netstat's getopt string.</summary>
+    public const string Optstring = "46AaBbc:deF:f:ghI:ij:LlM:mN:nOoPp:Qq:RrSTsuWw:xz";
 
     private sealed class Options
     {
@@ -41,6 +62,7 @@ public sealed partial class NetstatCommand : ICommand
     {
         (XoStyle style, bool pretty) = Xo.ExtractArgs("netstat", ref args);
         var o = new Options();
+        string? jailName = null;
         var getopt = new Getopt("netstat", args, Optstring);
         for (int flag; (flag = getopt.Next()) != -1;)
         {
@@ -77,6 +99,9 @@ public sealed partial class NetstatCommand : ICommand
                 case 'n':
                 case 'a':
                 case 'A':
+                    break;
+                case 'j':
+                    jailName = getopt.Optarg!; // jail_attach once every option is read
                     break;
                 case '4':
                     o.Family = "inet";
@@ -121,6 +146,18 @@ public sealed partial class NetstatCommand : ICommand
             throw new UsageException($"netstat: {args[getopt.Optind]}: unexpected argument");
         }
 
+        if (jailName is not null)
+        {
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "netstat");
+            using CommandContext jailed = context.In(jail);
+            return RunIn(jailed, o, style, pretty);
+        }
+
+        return RunIn(context, o, style, pretty);
+    }
+
+    private static int RunIn(CommandContext context, Options o, XoStyle style, bool pretty)
+    {
         var xo = new Xo(context.Out, style, pretty);
         using (Curvnet.Set(context.Vnet))
         {
