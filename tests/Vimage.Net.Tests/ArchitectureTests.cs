@@ -29,6 +29,7 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Tap"] = 3,
         ["Vimage.Net.Inet"] = 4,          // the AF_INET domain and its protocols
         ["Vimage.Net.Arp"] = 5,           // IPv4 over Ethernet
+        ["Vimage.Net.Tcp.Cc"] = 4,        // congestion-control modules (mod_cc), beneath the tcpcb that calls them
         ["Vimage.Net.Tcp"] = 5,           // TCP, an inet protocol registering itself
         ["Vimage.Net.Ipfw"] = 5,          // the firewall: a pfil hook over IPv4, feeding dummynet
         ["Vimage.Net.Stack"] = 6,         // the composition root
