@@ -188,6 +188,65 @@ public sealed class RouteOptionTests
         Assert.Equal(130, await monitor);
     }
 
+    /// <summary>A listener nobody reads keeps at most ListenerCapacity messages and counts the rest as dropped.</summary>
+    [Fact]
+    public void Routing_listener_is_bounded_and_closes()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        Vimage.Net.Route.RtListener listener;
+        using (Curvnet.Set(Vnet.Vnet0))
+        {
+            listener = Vimage.Net.Route.RtSock.Listen();
+        }
+
+        try
+        {
+            int changes = 0;
+            for (int i = 0; i < 700; i++)
+            {
+                cli.Ok($"route -q add 10.{i / 250}.{i % 250}.0/24 192.0.2.2");
+                cli.Ok($"route -q delete 10.{i / 250}.{i % 250}.0/24");
+                changes += 2;
+            }
+
+            Assert.Equal(Vimage.Net.Route.RtSock.ListenerCapacity, listener.Reader.Count);
+            Assert.Equal(changes - Vimage.Net.Route.RtSock.ListenerCapacity, listener.Dropped);
+            Assert.True(listener.Reader.TryRead(out Vimage.Net.Route.RtMessage first));
+            Assert.Equal(Vimage.Net.Route.RtmType.RTM_ADD, first.Type);
+        }
+        finally
+        {
+            listener.Dispose();
+        }
+
+        long dropped = listener.Dropped;
+        cli.Ok("route -q add 198.51.100.0/24 192.0.2.2");
+        Assert.Equal(dropped, listener.Dropped); // closed: no longer told anything
+    }
+
+    /// <summary>nhop indexes: routes through one gateway share one; a freed index is reused lowest first.</summary>
+    [Fact]
+    public void Nexthop_indexes_are_shared_and_reused()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        cli.Ok("route add 198.51.100.0/24 192.0.2.2");
+        cli.Ok("route add 198.51.101.0/24 192.0.2.2");
+        int Nhop(string dst) => int.Parse(CliFixture.LineMatching(cli.Ok("netstat -rnW"), "^" + dst.Replace(".", "\\.", StringComparison.Ordinal) + " ")
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[3], System.Globalization.CultureInfo.InvariantCulture);
+        int shared = Nhop("198.51.100.0/24");
+        Assert.Equal(shared, Nhop("198.51.101.0/24"));
+        cli.Ok("route add 203.0.113.0/24 192.0.2.3");
+        int other = Nhop("203.0.113.0/24");
+        Assert.NotEqual(shared, other);
+        cli.Ok("route delete 203.0.113.0/24");
+        cli.Ok("route add 203.0.114.0/24 192.0.2.4");
+        Assert.Equal(other, Nhop("203.0.114.0/24")); // the freed index again
+        cli.Ok("route delete 198.51.100.0/24");
+        Assert.Equal(shared, Nhop("198.51.101.0/24")); // still referenced by the other route
+    }
+
     private static string WaitFor(Func<string> read, string needle)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
