@@ -86,6 +86,26 @@ public sealed class RouteOptionTests
         Assert.Matches(@"\n198\.51\.100\.0/24 +192\.0\.2\.2 +UGS +\d+ +1280 +epair\d+a\n", wide);
     }
 
+    /// <summary>ip_output fragments to the nexthop MTU: a route's -mtu below the interface's cuts datagrams to it.</summary>
+    [Fact]
+    public void Route_mtu_limits_what_leaves_unfragmented()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        cli.Ok("route add -host 198.51.100.5 192.0.2.2 -mtu 1000");
+        cli.Ok("route add -host 198.51.100.6 192.0.2.2");
+        long Fragmented() => long.Parse(cli.Ok("netstat -s -p ip --libxo json").Split("\"sent-fragments\":")[1].Split(',', '}')[0], System.Globalization.CultureInfo.InvariantCulture);
+
+        long before = Fragmented();
+        cli.Run("ping -c 1 -t 1 -s 1200 198.51.100.6"); // 1228 bytes fit the interface's 1500
+        Assert.Equal(before, Fragmented());
+        cli.Run("ping -c 1 -t 1 -s 1200 198.51.100.5"); // but not the route's 1000
+        Assert.Equal(before + 1, Fragmented());
+
+        CliResult df = cli.Run("ping -c 1 -t 1 -D -s 1200 198.51.100.5");
+        Assert.Contains("Message too long", df.Err);
+    }
+
     [Fact]
     public void Keywords_gateway_dst_netmask_iface_and_host()
     {
