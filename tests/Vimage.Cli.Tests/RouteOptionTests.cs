@@ -139,6 +139,20 @@ public sealed class RouteOptionTests
         Assert.Equal("del net 198.51.100.0".Replace("del", "delete", StringComparison.Ordinal) + "\n", cli.Ok("route del 198.51.100.0/24"));
     }
 
+    /// <summary>route delete dst gateway removes the route only when it goes through that gateway.</summary>
+    [Fact]
+    public void Delete_with_a_gateway_must_match_it()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        cli.Ok("route add -net 172.16.10.0/24 192.0.2.2");
+        CliResult other = cli.Run("route delete -net 172.16.10.0/24 192.0.2.3");
+        Assert.Equal(1, other.Exit);
+        Assert.Equal("delete net 172.16.10.0: gateway 192.0.2.3 fib 0: not in table\n", other.Out);
+        Assert.Contains("172.16.10.0/24", cli.Ok("netstat -rn"));
+        Assert.Equal("delete net 172.16.10.0: gateway 192.0.2.2\n", cli.Ok("route delete -net 172.16.10.0/24 192.0.2.2"));
+    }
+
     [Fact]
     public void Show_is_get_and_default_prints_default()
     {

@@ -339,7 +339,7 @@ public sealed partial class RouteCommand : ICommand
         {
             if (command == "delete")
             {
-                Routes.Delete(dst, prefix);
+                Routes.Delete(dst, prefix, gateway is not null && InAddr.TryParse(gateway, out InAddr via) && !iface ? via : null);
             }
             else
             {

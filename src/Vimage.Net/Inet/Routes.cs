@@ -105,12 +105,19 @@ public static partial class Routes
     }
 
     /// <summary>route delete dst[/len].</summary>
-    public static Rtentry Delete(InAddr dst, int prefixLength)
+    public static Rtentry Delete(InAddr dst, int prefixLength) => Delete(dst, prefixLength, null);
+
+    /// <summary>
+    /// route delete dst[/len] gateway: with a gateway only the route through it goes (rib_del_route's nexthop
+    /// filter); ESRCH when the route leaves another way.
+    /// </summary>
+    public static Rtentry Delete(InAddr dst, int prefixLength, InAddr? gateway)
     {
         lock (WriteLock)
         {
             InAddr key = Normalize(dst, prefixLength);
-            Rtentry victim = V_rt_table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength)
+            Rtentry victim = V_rt_table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength
+                                                                    && (gateway is not { } gw || (r.IsGateway && r.Gateway == gw)))
                              ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({key}/{prefixLength} not in table)");
             V_rt_table = V_rt_table.Without(r => r == victim);
             ReleaseNhop(victim);
