@@ -169,3 +169,26 @@ public sealed class NetstatOptionTests
         Assert.Equal(1, cli.Run("netstat -rn extra").Exit); // netstat's usage() exits 1
     }
 }
+
+/// <summary>netstat -h: humanize_number as show_stat calls it.</summary>
+public sealed class NetstatHumanizeTests
+{
+    [Theory]
+    [InlineData(0, 1000, "0")]
+    [InlineData(999, 1000, "999")]
+    [InlineData(1000, 1000, "1.0K")]
+    [InlineData(1500, 1000, "1.5K")]
+    [InlineData(12345, 1000, "12K")]
+    [InlineData(999_999, 1000, "1M")] // the remainder rounds up past 9.5: no decimal
+    [InlineData(16384, 1024, "16K")]
+    [InlineData(1536, 1024, "1.5K")]
+    public void Humanize_number(long value, int divisor, string expected)
+        => Assert.Equal(expected, Vimage.Cli.Commands.NetstatCommand.Humanize(value, divisor));
+
+    [Fact]
+    public void Dash_h_applies_to_the_interface_table()
+    {
+        using var cli = new CliFixture();
+        Assert.Matches(@"\nlo0 +16K <Link#", cli.Ok("netstat -ihW"));
+    }
+}

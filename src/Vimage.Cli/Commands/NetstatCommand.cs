@@ -51,6 +51,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
         public bool Bytes;
         public bool Drops;
         public bool Wide;
+        public bool Human;
         public int Sflag;
         public string? Protocol;
         public string? Interface;
@@ -95,6 +96,9 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                     break;
                 case 'W':
                     o.Wide = true;
+                    break;
+                case 'h':
+                    o.Human = true; // show_stat's humanize_number for -i
                     break;
                 case 'n':
                 case 'a':
@@ -516,20 +520,20 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                 xo.Field("mtu", ifp.Mtu);
                 xo.Field("network", network);
                 xo.Field("address", address);
-                var row = new Row(shownName, ifp.Mtu, Cut(network, netWidth).PadRight(netWidth), (o.Wide ? address : Cut(address, addrWidth)).PadRight(addrWidth));
+                var row = new Row(shownName, ifp.Mtu, Cut(network, netWidth).PadRight(netWidth), (o.Wide ? address : Cut(address, addrWidth)).PadRight(addrWidth), o.Human);
                 row.Stat(xo, 8, "received-packets", ifp.Counter(IfCounter.IFCOUNTER_IPACKETS));
                 row.Stat(xo, 5, "received-errors", ifp.Counter(IfCounter.IFCOUNTER_IERRORS));
                 row.Stat(xo, 5, "dropped-packets", ifp.Counter(IfCounter.IFCOUNTER_IQDROPS));
                 if (o.Bytes)
                 {
-                    row.Stat(xo, 10, "received-bytes", ifp.Counter(IfCounter.IFCOUNTER_IBYTES));
+                    row.Stat(xo, 10, "received-bytes", ifp.Counter(IfCounter.IFCOUNTER_IBYTES), bytes: true);
                 }
 
                 row.Stat(xo, 8, "sent-packets", ifp.Counter(IfCounter.IFCOUNTER_OPACKETS));
                 row.Stat(xo, 5, "send-errors", ifp.Counter(IfCounter.IFCOUNTER_OERRORS));
                 if (o.Bytes)
                 {
-                    row.Stat(xo, 10, "sent-bytes", ifp.Counter(IfCounter.IFCOUNTER_OBYTES));
+                    row.Stat(xo, 10, "sent-bytes", ifp.Counter(IfCounter.IFCOUNTER_OBYTES), bytes: true);
                 }
 
                 row.Last(xo, "collisions", ifp.Counter(IfCounter.IFCOUNTER_COLLISIONS));
@@ -556,7 +560,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                 xo.Field("address", ia.Address.ToString());
                 string net = o.Wide ? ia.Prefix : Cut(ia.Prefix, netWidth);
                 string addr = o.Wide ? ia.Address.ToString() : Cut(ia.Address.ToString(), addrWidth);
-                var row = new Row(shownName, 0, net.PadRight(netWidth), addr.PadRight(addrWidth));
+                var row = new Row(shownName, 0, net.PadRight(netWidth), addr.PadRight(addrWidth), o.Human);
 
                 // Vimage keeps no per-address packet counters (FreeBSD's ifa_ipackets/ifa_opackets): dashes.
                 row.Dash(8);
@@ -592,28 +596,29 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
     private static string Cut(string text, int width) => text.Length <= width ? text : text[..width];
 
     /// <summary>One netstat -i line, built column by column as show_stat() prints them.</summary>
-    private sealed class Row(string name, int mtu, string network, string address)
+    private sealed class Row(string name, int mtu, string network, string address, bool human)
     {
         // show_stat("lu", 6, "mtu", ...): an address row's if_data carries no MTU, so it shows a dash.
-        private readonly System.Text.StringBuilder _line = new(name + (mtu == 0 ? "-" : mtu.ToString(CultureInfo.InvariantCulture)).PadLeft(6) + " " + network + " " + address + " ");
+        private readonly System.Text.StringBuilder _line = new(name + (mtu == 0 ? "-" : Number(mtu, human, 1024)).PadLeft(6) + " " + network + " " + address + " ");
 
         public string Text => _line.Append('\n').ToString();
 
-        public void Stat(Xo xo, int width, string key, long value)
+        /// <summary>A packet, error or drop count (-h divides by 1000) or, with <paramref name="bytes"/>, a byte count (by 1024).</summary>
+        public void Stat(Xo xo, int width, string key, long value, bool bytes = false)
         {
-            _line.Append(value.ToString(CultureInfo.InvariantCulture).PadLeft(width)).Append(' ');
+            _line.Append(Number(value, human, bytes ? 1024 : 1000).PadLeft(width)).Append(' ');
             xo.Field(key, value);
         }
 
         public void Last(Xo xo, string key, long value)
         {
-            _line.Append(value.ToString(CultureInfo.InvariantCulture).PadLeft(5));
+            _line.Append(Number(value, human, 1000).PadLeft(5));
             xo.Field(key, value);
         }
 
         public void Drop(Xo xo, long value)
         {
-            _line.Append(' ').Append(value.ToString(CultureInfo.InvariantCulture).PadLeft(5));
+            _line.Append(' ').Append(Number(value, human, 1000).PadLeft(5));
             xo.Field("dropped-packets", value);
         }
 
@@ -622,5 +627,35 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
         public void LastDash(int width) => _line.Append("-".PadLeft(width));
 
         public void DropDash() => _line.Append(' ').Append("-".PadLeft(5));
+
+        private static string Number(long value, bool human, int divisor)
+            => human ? Humanize(value, divisor) : value.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// humanize_number(buf, 5, n, "", HN_AUTOSCALE, HN_NOSPACE | HN_DECIMAL [| HN_DIVISOR_1000]) as netstat -h uses it:
+    /// at most three digits and a prefix, one decimal below 10 ("1.5K"), rounded.
+    /// </summary>
+    internal static string Humanize(long value, int divisor)
+    {
+        const string Prefixes = "KMGTPE";
+        long quotient = value, remainder = 0;
+        long cut = divisor * 95 / 100; // divisordeccut
+        int scale = 0;
+        while ((quotient >= 1000 || (quotient == 999 && remainder >= cut)) && scale < Prefixes.Length)
+        {
+            remainder = quotient % divisor;
+            quotient /= divisor;
+            scale++;
+        }
+
+        string prefix = scale == 0 ? "" : Prefixes[scale - 1].ToString();
+        if (quotient <= 9 && remainder < cut && scale > 0)
+        {
+            long tenths = ((remainder * 10) + (divisor / 2)) / divisor;
+            return NetFormat.Invariant($"{quotient + (tenths / 10)}.{tenths % 10}{prefix}");
+        }
+
+        return NetFormat.Invariant($"{quotient + ((remainder + (divisor / 2)) / divisor)}{prefix}");
     }
 }
