@@ -281,6 +281,30 @@ public sealed class RouteOptionTests
         Assert.Equal(shared, Nhop("198.51.101.0/24")); // still referenced by the other route
     }
 
+    /// <summary>A monitor inside a jail ends like a killed process when the jail is removed (its vnet goes away).</summary>
+    [SkippableFact]
+    public async Task Monitor_in_a_removed_jail_ends()
+    {
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
+        using var cli = new CliFixture();
+        cli.Ok("jail -c name=rm vnet");
+        var output = new StringWriter { NewLine = "\n" };
+        var error = new StringWriter { NewLine = "\n" };
+        var dispatcher = CommandDispatcher.CreateDefault();
+        Task<int> monitor = Task.Run(() =>
+            dispatcher.Run(new CommandContext(Vnet.Vnet0, TextWriter.Synchronized(output), TextWriter.Synchronized(error), cli.Jails), ["route", "-j", "rm", "monitor"]));
+        WaitFor(() =>
+        {
+            cli.Run("jexec rm route -q add 198.51.100.0/24 -iface lo0");
+            cli.Run("jexec rm route -q delete 198.51.100.0/24");
+            return output.ToString();
+        }, "RTM_DELETE");
+        cli.Ok("jail -r rm");
+        Assert.Same(monitor, await Task.WhenAny(monitor, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(137, await monitor);
+        Assert.Equal("", error.ToString());
+    }
+
     private static string WaitFor(Func<string> read, string needle)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

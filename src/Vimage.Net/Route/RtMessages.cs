@@ -50,12 +50,19 @@ public static partial class RtSock
 
     internal static void Close(RtListener listener)
     {
-        using (Curvnet.Set(listener.Vnet))
+        try
         {
-            lock (ListenLock)
+            using (Curvnet.Set(listener.Vnet))
             {
-                V_rts_listeners = Array.FindAll(V_rts_listeners, l => l != listener);
+                lock (ListenLock)
+                {
+                    V_rts_listeners = Array.FindAll(V_rts_listeners, l => l != listener);
+                }
             }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The vnet is gone (its jail was removed): its listener list went with it.
         }
     }
 
