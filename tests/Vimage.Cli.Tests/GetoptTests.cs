@@ -77,7 +77,7 @@ public sealed class CommandGetoptTests
     [InlineData("ping -x 127.0.0.1", "ping: illegal option -- x\nusage: ping ")]
     [InlineData("ping 127.0.0.1 -c", "ping: too many arguments\nusage: ping ")]
     [InlineData("ping -c", "ping: option requires an argument -- c\nusage: ping ")]
-    [InlineData("route -x get 127.0.0.1", "route: illegal option -- x\nusage: route ")]
+    [InlineData("route -x get 127.0.0.1", "route: illegal option -- x\nroute: usage: route ")]
     [InlineData("jail -x", "jail: illegal option -- x\nusage: jail ")]
     [InlineData("jls -x", "jls: illegal option -- x\nusage: jls ")]
     [InlineData("jexec -x j ifconfig", "jexec: illegal option -- x\nusage: jexec ")]

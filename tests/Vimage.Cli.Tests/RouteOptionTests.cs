@@ -6,7 +6,7 @@ namespace Vimage.Cli.Tests;
 /// <summary>route(8) option by option, against route.c's newroute/flushroutes/monitor/print_getmsg.</summary>
 public sealed class RouteOptionTests
 {
-    private const string Usage = "usage: route [-j jail] [-46dnqtv] command [[modifiers] args]\n";
+    private const string Usage = "route: usage: route [-j jail] [-46dnqtv] command [[modifiers] args]\n"; // errx(EX_USAGE, ...)
 
     private static string Setup(CliFixture cli)
     {

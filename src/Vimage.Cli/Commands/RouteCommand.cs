@@ -28,7 +28,21 @@ public sealed partial class RouteCommand : ICommand
         public bool DebugOnly;
     }
 
+    /// <summary>route.c's usage() is errx(EX_USAGE, "usage: ..."): the line carries the "route: " prefix.</summary>
     public int Run(CommandContext context, string[] args)
+    {
+        try
+        {
+            return RunOptions(context, args);
+        }
+        catch (UsageException e)
+        {
+            string warning = e.Message.Length > 0 ? e.Message + "\n" : "";
+            throw new CommandException(warning + "route: usage: " + Usage, CommandDispatcher.ExitUsage);
+        }
+    }
+
+    private int RunOptions(CommandContext context, string[] args)
     {
         var flags = new Flags();
         string? jailName = null;
