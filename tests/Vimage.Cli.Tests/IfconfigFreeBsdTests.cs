@@ -28,6 +28,7 @@ public sealed class IfconfigFreeBsdTests
         Assert.Equal(1, digit.Exit);
         Assert.Equal("ifconfig: setifgroup: group names may not end in a digit\n", digit.Err);
         Assert.Equal("ifconfig: unsetifgroup: group name too long\n", cli.Run($"ifconfig {e}a -group abcdefghijklmnopq").Err);
+        Assert.Equal(1, cli.RunIn(Vnet.Vnet0, "ifconfig", $"{e}a", "group", "").Exit);
     }
 
     [Fact]

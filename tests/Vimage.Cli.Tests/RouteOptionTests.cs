@@ -153,6 +153,20 @@ public sealed class RouteOptionTests
         Assert.Equal("delete net 172.16.10.0: gateway 192.0.2.2\n", cli.Ok("route delete -net 172.16.10.0/24 192.0.2.2"));
     }
 
+    /// <summary>route(8): "192.168.64/20 is interpreted as -net 192.168.64 -netmask 255.255.240.0".</summary>
+    [Fact]
+    public void Short_network_forms()
+    {
+        using var cli = new CliFixture();
+        Setup(cli);
+        Assert.Equal("add net 10: gateway 192.0.2.2\n", cli.Ok("route add 10/8 192.0.2.2"));
+        Assert.Contains("\n10.0.0.0/8 ", cli.Ok("netstat -rn"));
+        Assert.Equal("add net 192.168.64: gateway 192.0.2.2\n", cli.Ok("route add 192.168.64/20 192.0.2.2"));
+        Assert.Contains("       mask: 255.255.240.0\n", cli.Ok("route get 192.168.70.1"));
+        Assert.Equal("add net 0: gateway 192.0.2.2\n", cli.Ok("route add 0/0 192.0.2.2"));
+        Assert.Contains("destination: default\n", cli.Ok("route get 203.0.113.1"));
+    }
+
     [Fact]
     public void Show_is_get_and_default_prints_default()
     {

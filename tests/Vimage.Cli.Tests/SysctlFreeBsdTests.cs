@@ -76,6 +76,7 @@ public sealed class SysctlFreeBsdTests
         Assert.Equal(1, tw.Exit);
         Assert.StartsWith("sysctl: Can't set variables when using -T or -W\nusage: sysctl", tw.Err);
         Assert.Equal(1, cli.Run("sysctl").Exit);
+        Assert.Equal("sysctl: unknown oid ''\n", cli.Run("sysctl =1").Err); // an empty name is no oid, not the whole tree
     }
 
     [Fact]

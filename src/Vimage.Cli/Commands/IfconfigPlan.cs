@@ -376,6 +376,11 @@ internal sealed class IfconfigPlan
     /// <summary>setifgroup/unsetifgroup's checks: no trailing digit (it would look like an interface), below IFNAMSIZ.</summary>
     private static string CheckGroup(string group, string function)
     {
+        if (group.Length == 0)
+        {
+            throw new CommandException(function == "setifgroup" ? "ifconfig: SIOCAIFGROUP: Invalid argument" : "ifconfig: SIOCDIFGROUP: Invalid argument");
+        }
+
         if (group.Length > 0 && char.IsAsciiDigit(group[^1]))
         {
             throw new CommandException($"ifconfig: {function}: group names may not end in a digit");

@@ -501,6 +501,29 @@ public sealed partial class RouteCommand : ICommand
         return ifp is null ? route : route with { Interface = ifp };
     }
 
+    /// <summary>inet_network() for "a[.b[.c[.d]]]" before a '/': decimal parts, left-aligned (10 → 10.0.0.0).</summary>
+    private static bool TryNetwork(string text, out uint net)
+    {
+        net = 0;
+        string[] parts = text.Split('.');
+        if (parts.Length is < 1 or > 4)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!byte.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out byte b))
+            {
+                return false;
+            }
+
+            net |= (uint)b << (24 - (8 * i));
+        }
+
+        return true;
+    }
+
     /// <summary>-interface also accepts a local address: the route goes out of the interface that has it.</summary>
     private static Ifnet? InterfaceOfLocalAddress(string text)
         => InAddr.TryParse(text, out InAddr a) ? InAddrs.All.FirstOrDefault(ia => ia.Address == a)?.Interface : null;
@@ -520,7 +543,13 @@ public sealed partial class RouteCommand : ICommand
 
         int slash = text.IndexOf('/');
         string shown = slash < 0 ? text : text[..slash];
-        if (!InAddr.TryParsePrefix(text, out InAddr dst, out int prefix))
+        InAddr dst;
+        int prefix;
+        if (slash >= 0 && TryNetwork(shown, out uint net) && int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) && prefix <= 32)
+        {
+            dst = new InAddr(net); // "10/8", "192.168.64/20": inet_network, the given parts left-aligned
+        }
+        else if (!InAddr.TryParsePrefix(text, out dst, out prefix))
         {
             throw new CommandException($"route: bad address: {shown}");
         }

@@ -196,7 +196,8 @@ public sealed class SysctlCommand : ICommand
         IReadOnlyList<SysctlOid> below;
         try
         {
-            below = Sysctl.Walk(name, includeOpaque: true, includeSkipped: true);
+            // name2oid("") fails: an empty name is unknown, not the whole tree.
+            below = name.Length == 0 ? [] : Sysctl.Walk(name, includeOpaque: true, includeSkipped: true);
         }
         catch (SysctlException)
         {
