@@ -164,6 +164,8 @@ public sealed class ArpOptionTests
         var logs = new System.Collections.Concurrent.ConcurrentQueue<string>();
         void Collect(string line) => logs.Enqueue(line);
         ArpLayer.Logged += Collect;
+        string pps = cli.Ok("sysctl -n net.link.ether.inet.max_log_per_second").Trim();
+        cli.Ok("sysctl net.link.ether.inet.max_log_per_second=1000"); // no other line may take this second's budget
         try
         {
             cli.Ok("arp -s 198.51.100.2 90:10:00:01:02:03");
@@ -171,10 +173,12 @@ public sealed class ArpOptionTests
             Assert.True(CliFixture.WaitFor(() => logs.Any(l => l.Contains("attempts to modify permanent entry for 198.51.100.2 on " + e + "a", StringComparison.Ordinal))),
                 string.Join("\n", logs));
             Assert.Contains("? (198.51.100.2) at 90:10:00:01:02:03", cli.Ok("arp -n 198.51.100.2")); // unchanged
+            Assert.Contains($"arp: ", cli.Ok("dmesg")); // the host's message buffer has it too
         }
         finally
         {
             ArpLayer.Logged -= Collect;
+            cli.Ok($"sysctl net.link.ether.inet.max_log_per_second={pps}");
         }
     }
 }
