@@ -106,6 +106,30 @@ public sealed class RouteOptionTests
         Assert.Contains("Message too long", df.Err);
     }
 
+    /// <summary>ip_tryforward cuts a forwarded datagram to the route's MTU too (the router fragments, the ping works).</summary>
+    [SkippableFact]
+    public void Route_mtu_applies_to_forwarding()
+    {
+        Skip.IfNot(Vnet.IsVimage, "vnet jails need VIMAGE");
+        using var cli = new CliFixture();
+        string left = cli.NewEpair(), right = cli.NewEpair();
+        cli.Ok($"jail -c name=mr vnet vnet.interface={left}b vnet.interface={right}a");
+        cli.Ok($"jail -c name=ms vnet vnet.interface={right}b");
+        cli.Ok($"ifconfig {left}a inet 192.0.2.1/24 up");
+        cli.Ok("route -q add 198.51.100.0/24 192.0.2.2");
+        cli.Ok($"jexec mr ifconfig {left}b inet 192.0.2.2/24 up");
+        cli.Ok($"jexec mr ifconfig {right}a inet 198.51.100.1/24 up");
+        cli.Ok("jexec mr sysctl net.inet.ip.forwarding=1");
+        cli.Ok($"jexec mr route -q add -host 198.51.100.2 -iface {right}a -mtu 600");
+        cli.Ok($"jexec ms ifconfig {right}b inet 198.51.100.2/24 up");
+        cli.Ok("jexec ms route -q add default 198.51.100.1");
+
+        CliResult ping = cli.Run("ping -c 1 -t 5 -s 1000 198.51.100.2");
+        Assert.True(ping.Exit == 0, ping.ToString());
+        Assert.Matches(@"\t[1-9]\d* output datagrams? fragmented\n", cli.Ok("jexec mr netstat -sp ip"));
+        Assert.Matches(@"\t[1-9]\d* packets? reassembled ok\n", cli.Ok("jexec ms netstat -sp ip"));
+    }
+
     [Fact]
     public void Keywords_gateway_dst_netmask_iface_and_host()
     {
