@@ -290,7 +290,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
             xo.OpenInstance();
             xo.Text("\nInternet:\n");
             xo.Field("address-family", "Internet");
-            int wdst = 18, wgw = 18, wflags = 6, wnhop = 6, wmtu = 6, wif = o.Wide ? 10 : 8, wexp = 6;
+            int wdst = 18, wgw = 18, wflags = 6, wnhop = 6, wmtu = 6, wif = o.Wide ? 10 : 8;
             xo.Text(o.Wide
                 ? NetFormat.Invariant($"{"Destination",-18} {"Gateway",-18} {"Flags",-6} {"Nhop#",6} {"Mtu",6} {"Netif",10} {"Expire",6}\n")
                 : NetFormat.Invariant($"{"Destination",-18} {"Gateway",-18} {"Flags",-6} {"Netif",8} {"Expire",6}\n"));
@@ -318,7 +318,6 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                     line.Append((r.Interface.Name.Length > wif ? r.Interface.Name[..wif] : r.Interface.Name).PadLeft(wif));
                 }
 
-                _ = wexp;
                 xo.Text(line.Append('\n').ToString());
                 xo.Field("destination", dst);
                 xo.Field("gateway", gw);

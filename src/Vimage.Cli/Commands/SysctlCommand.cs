@@ -222,7 +222,7 @@ public sealed class SysctlCommand : ICommand
             {
                 ShowAll(context, f, name, output, explicitNode: true);
             }
-            else if (ShowVar(context, f, leaf, output, honorSkip: false))
+            else if (ShowVar(context, f, leaf, output))
             {
                 output.Append('\n');
             }
@@ -276,7 +276,7 @@ public sealed class SysctlCommand : ICommand
         }
 
         // Show the current value, then set and show the new one ("name: old -> new").
-        bool shown = ShowVar(context, f, leaf, output, honorSkip: false);
+        bool shown = ShowVar(context, f, leaf, output);
         try
         {
             Sysctl.Set(name, newValue, context.Vnet, privileged: true);
@@ -301,7 +301,7 @@ public sealed class SysctlCommand : ICommand
         output.Append(" -> ");
         bool n0 = f.N;
         f.N = true;
-        if (ShowVar(context, f, leaf, output, honorSkip: false))
+        if (ShowVar(context, f, leaf, output))
         {
             output.Append('\n');
         }
@@ -334,7 +334,7 @@ public sealed class SysctlCommand : ICommand
         bool noSkip = explicitNode || f.BigN || f.D || f.T;
         foreach (SysctlOid oid in Sysctl.Walk(node, includeOpaque: true, includeSkipped: noSkip))
         {
-            if (ShowVar(context, f, oid, output, honorSkip: true))
+            if (ShowVar(context, f, oid, output))
             {
                 output.Append('\n');
             }
@@ -342,9 +342,8 @@ public sealed class SysctlCommand : ICommand
     }
 
     /// <summary>show_var(): true when something was printed (the caller ends the line).</summary>
-    private static bool ShowVar(CommandContext context, Flags f, SysctlOid oid, StringBuilder output, bool honorSkip)
+    private static bool ShowVar(CommandContext context, Flags f, SysctlOid oid, StringBuilder output)
     {
-        _ = honorSkip;
         if (!oid.IsReadable)
         {
             return false;
