@@ -32,7 +32,7 @@
 
 /* Commands the host serves: jexec J one-of-these goes to the host in one request. */
 static const char *const host_commands[] = {
-	"arp", "ifconfig", "ipfw", "jail", "jexec", "jls", "netstat", "nc", "ping", "route",
+	"arp", "dmesg", "ifconfig", "ipfw", "jail", "jexec", "jls", "netstat", "nc", "ping", "route",
 	"setfib", "sockstat", "sysctl", "tcpdump", NULL,
 };
 

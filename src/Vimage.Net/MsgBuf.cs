@@ -3,9 +3,10 @@ using Vimage.Core;
 namespace Vimage.Net;
 
 /// <summary>
-/// log(9) into a message buffer (kern/subr_msgbuf.c), one per vnet so a jail's kernel messages (ipfw's log lines)
-/// stay its own: a bounded ring of lines, the oldest overwritten, read by <c>dmesg</c>. Vimage keeps it per vnet
-/// where FreeBSD has one msgbuf; nothing on the packet path waits for a reader.
+/// log(9) into a message buffer (kern/subr_msgbuf.c), one per vnet so a jail's kernel messages (ipfw's and ARP's
+/// log lines) stay its own: a bounded ring of lines, the oldest overwritten, read by <c>dmesg</c>. Vimage keeps
+/// one per vnet where FreeBSD has one msgbuf; the host's (vnet0's) also receives every jail's lines, so the host
+/// sees what FreeBSD's would. Nothing on the packet path waits for a reader.
 /// </summary>
 public static partial class MsgBuf
 {
@@ -18,12 +19,22 @@ public static partial class MsgBuf
     /// <summary>Every line logged, with the vnet it was logged in (a host console may subscribe).</summary>
     public static event Action<Vnet?, string>? Logged;
 
-    /// <summary>log(LOG_INFO, ...) in the current vnet.</summary>
+    /// <summary>
+    /// log(LOG_INFO, ...) in the current vnet. The host (vnet0) gets a copy of every jail's line: FreeBSD has one
+    /// msgbuf, which the host reads whole.
+    /// </summary>
     public static void Log(string line)
     {
         Ring ring = V_msgbuf ??= new Ring();
         ring.Add(line);
-        Logged?.Invoke(Curvnet.Current, line);
+        Vnet? current = Curvnet.Current;
+        if (current is not null && current != Vnet.Vnet0 && Vnet.Vnet0.State == VnetState.Live)
+        {
+            Ring host = V_msgbuf_In(Vnet.Vnet0) ??= new Ring();
+            host.Add(line);
+        }
+
+        Logged?.Invoke(current, line);
     }
 
     /// <summary>The current vnet's lines, oldest first.</summary>

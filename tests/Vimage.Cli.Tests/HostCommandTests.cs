@@ -56,7 +56,7 @@ public sealed class HostCommandTests(HostProcess host) : IClassFixture<HostProce
         Ok("jexec", "cmd", "arp", "-s", "192.0.2.9", "90:10:00:01:02:03");
         Assert.Contains("deleted", Ok("jexec", "cmd", "arp", "-d", "192.0.2.9").Out);
         Assert.Contains("echo: 2", Ok("jexec", "cmd", "netstat", "-sp", "icmp").Out);
-        Assert.Matches(b + @"\s+1500", Ok("jexec", "cmd", "netstat", "-i").Out);
+        Assert.Matches(b + @"\s+1500", Ok("jexec", "cmd", "netstat", "-iW").Out); // without -W names are cut to 5 columns
         Ok("jexec", "cmd", "netstat", "-z");
         Assert.DoesNotContain("echo: 2", Ok("jexec", "cmd", "netstat", "-sp", "icmp").Out);
         Assert.Equal("net.inet.ip.forwarding: 0 -> 1", Ok("jexec", "cmd", "sysctl", "net.inet.ip.forwarding=1").Out.Trim());

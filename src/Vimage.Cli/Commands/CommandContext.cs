@@ -58,5 +58,11 @@ public interface ICommand
     int Run(CommandContext context, string[] args);
 }
 
+/// <summary>A command whose usage() exits with another status than EX_USAGE (ifconfig and netstat exit 1).</summary>
+public interface IUsageStatus
+{
+    int UsageExitCode { get; }
+}
+
 /// <summary>Bad arguments: the dispatcher prints the message and the command's usage, exit 64 (EX_USAGE).</summary>
 public sealed class UsageException(string message) : Exception(message);

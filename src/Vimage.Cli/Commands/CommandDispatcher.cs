@@ -51,9 +51,13 @@ public sealed class CommandDispatcher
         }
         catch (UsageException e)
         {
-            context.Err.WriteLine(e.Message);
+            if (e.Message.Length > 0)
+            {
+                context.Err.WriteLine(e.Message);
+            }
+
             context.Err.WriteLine("usage: " + command.Usage);
-            return ExitUsage;
+            return command is IUsageStatus status ? status.UsageExitCode : ExitUsage;
         }
         catch (CommandException e)
         {

@@ -11,65 +11,108 @@ namespace Vimage.Cli.Commands;
 /// moving an interface into (vnet J) or out of (-vnet J) a jail. <c>-j J</c> runs the rest inside jail J.
 /// Parameters are applied in order; an address change is applied after the others, as FreeBSD's ifconfig does.
 /// </summary>
-public sealed class IfconfigCommand : ICommand
+public sealed class IfconfigCommand : ICommand, IUsageStatus
 {
     public string Name => "ifconfig";
 
-    public string Usage =>
-        "ifconfig [-j jail] [-a] [-l] [-u] [-d] [-C] [interface [create | destroy] [up | down] [mtu N] [inet A[/len] [netmask M] [alias | -alias | delete]] "
-        + "[name NEW] [description TEXT | -description] [promisc | -promisc] [vnet J | -vnet J] ...]";
+    /// <summary>ifconfig's usage() exits 1.</summary>
+    public int UsageExitCode => 1;
 
-    /// <summary>FreeBSD 14 ifconfig's getopt string.</summary>
-    public const string Optstring = "abCdDf:gG:hj:klmnuv";
+    /// <summary>usage() of sbin/ifconfig/ifconfig.c (FreeBSD 14), with the -C/-g/-G options Vimage registers.</summary>
+    public string Usage =>
+        "ifconfig [-j jail] [-f type:format] [-C] [-g groupname] [-G groupname] interface address_family\n" +
+        "                [address [dest_address]] [parameters]\n" +
+        "       ifconfig [-j jail] interface create\n" +
+        "       ifconfig [-j jail] -a [-C] [-g groupname] [-G groupname] [-d] [-m] [-u] [-v] [address_family]\n" +
+        "       ifconfig [-j jail] -l [-d] [-u] [address_family]\n" +
+        "       ifconfig [-j jail] [-C] [-g groupname] [-G groupname] [-d] [-m] [-u] [-v]";
+
+    /// <summary>FreeBSD 14 ifconfig's getopt string (-g and -G take a group name).</summary>
+    public const string Optstring = "abCdDf:g:G:hj:klmnuv";
+
+    /// <summary>The listing options: filters (-u -d -g -G), names only (-l) and -f output formats.</summary>
+    internal sealed class ListOptions
+    {
+        public bool NamesOnly;
+        public bool OnlyUp;
+        public bool OnlyDown;
+        public string? Group;
+        public string? NoGroup;
+        public string InetFormat = "default";
+        public string EtherFormat = "default";
+
+        public bool Matches(Ifnet ifp)
+            => (!OnlyUp || ifp.IsUp) && (!OnlyDown || !ifp.IsUp)
+               && (Group is null || IfGroups.IsMember(ifp, Group))
+               && (NoGroup is null || !IfGroups.IsMember(ifp, NoGroup));
+    }
 
     public int Run(CommandContext context, string[] args)
     {
-        bool listNames = false, onlyUp = false, onlyDown = false, clonerList = false;
+        bool clonerList = false, all = false;
+        string? jailName = null;
+        var list = new ListOptions();
         var getopt = new Getopt("ifconfig", args, Optstring);
         for (int ch; (ch = getopt.Next()) != -1;)
         {
             switch (ch)
             {
                 case 'j':
-                    // FreeBSD 14: run the rest of the command inside the jail.
-                    Jail jail = JexecCommand.FindOrFail(context, getopt.Optarg!, "ifconfig");
-                    using (CommandContext jailed = context.In(jail))
-                    {
-                        return Run(jailed, args[getopt.Optind..]);
-                    }
-
+                    jailName = getopt.Optarg!; // applied once every option is read, so -l -j J keeps -l
+                    break;
                 case 'a':
+                    all = true;
+                    break;
                 case 'n':
                 case 'v':
                 case 'm':
                 case 'k':
                 case 'D':
                 case 'b':
-                    break; // -a is the default listing; -v/-m/-k/-D/-b only add detail Vimage has nothing more of
+                case 'h':
+                    break; // -v/-m/-k/-D/-b only add detail Vimage has nothing more of; -n: no module to load
                 case 'l':
-                    listNames = true;
+                    list.NamesOnly = true;
                     break;
                 case 'u':
-                    onlyUp = true;
+                    list.OnlyUp = true;
                     break;
                 case 'd':
-                    onlyDown = true;
+                    list.OnlyDown = true;
                     break;
                 case 'C':
                     clonerList = true;
                     break;
                 case 'g':
+                    list.Group = getopt.Optarg;
+                    break;
                 case 'G':
-                    throw Unsupported.Option("ifconfig", ch, "interface groups are not supported in Vimage");
-                case 'f':
-                    throw Unsupported.Option("ifconfig", ch, "output format selection is not supported in Vimage");
+                    list.NoGroup = getopt.Optarg;
+                    break;
                 default:
-                    throw Unsupported.Option("ifconfig", ch, "not supported in Vimage");
+                    SetFormats(list, getopt.Optarg!);
+                    break;
             }
         }
 
-        int i = getopt.Optind;
-        string[] rest = args[i..];
+        if (all && list.NamesOnly)
+        {
+            throw new UsageException(""); // args_parse: -a and -l cannot be used together
+        }
+
+        string[] rest = args[getopt.Optind..];
+        if (jailName is not null)
+        {
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "ifconfig");
+            using CommandContext jailed = context.In(jail);
+            return Dispatch(jailed, rest, list, clonerList, all);
+        }
+
+        return Dispatch(context, rest, list, clonerList, all);
+    }
+
+    private static int Dispatch(CommandContext context, string[] rest, ListOptions list, bool clonerList, bool all)
+    {
         using (Curvnet.Set(context.Vnet))
         {
             if (clonerList)
@@ -78,9 +121,10 @@ public sealed class IfconfigCommand : ICommand
                 return 0;
             }
 
-            if (listNames || rest.Length == 0)
+            bool familyOnly = rest is [var only] && only is "inet" or "ether" or "link" or "lladdr";
+            if (list.NamesOnly || rest.Length == 0 || list.Group is not null || list.NoGroup is not null || (all && familyOnly))
             {
-                return List(context, rest, listNames, onlyUp, onlyDown);
+                return List(context, rest, list);
             }
 
             if (Ipfw.LinkShorthand.Applies(rest[1..]))
@@ -88,30 +132,46 @@ public sealed class IfconfigCommand : ICommand
                 return Ipfw.LinkShorthand.Run(context, rest[0], rest[1..]); // Vimage extension: delay/loss/rate
             }
 
-            return Configure(context, rest[0], rest[1..]);
+            return Configure(context, rest[0], rest[1..], list);
         }
     }
 
-    private static int List(CommandContext context, string[] rest, bool namesOnly, bool onlyUp, bool onlyDown)
+    /// <summary>-f type:format[,type:format...]: inet (default|cidr|dotted|hex) and ether (default|colon|dash|dotted).</summary>
+    private static void SetFormats(ListOptions list, string spec)
     {
-        bool inetOnly = false;
+        foreach (string pair in spec.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int colon = pair.IndexOf(':');
+            string type = colon < 0 ? pair : pair[..colon], format = colon < 0 ? "" : pair[(colon + 1)..];
+            switch (type)
+            {
+                case "inet":
+                    list.InetFormat = format;
+                    break;
+                case "ether":
+                    list.EtherFormat = format;
+                    break;
+                default:
+                    break; // addr (names are never resolved) and inet6 (no IPv6) change nothing; others are ignored
+            }
+        }
+    }
+
+    private static int List(CommandContext context, string[] rest, ListOptions options)
+    {
+        string? family = null;
         if (rest.Length > 0)
         {
-            if (namesOnly && rest is ["inet"])
-            {
-                inetOnly = true;
-            }
-            else if (!(namesOnly && rest is ["ether"]))
-            {
-                throw new UsageException("ifconfig: -l takes at most an address family (inet, ether)");
-            }
+            family = rest is [var f] && f is "inet" or "ether" or "link" or "lladdr"
+                ? (f == "inet" ? "inet" : "ether")
+                : throw new UsageException("ifconfig: -a and -l take at most an address family (inet, ether)");
         }
 
         IEnumerable<Ifnet> interfaces = NetFormat.Interfaces()
-            .Where(ifp => (!onlyUp || ifp.IsUp) && (!onlyDown || !ifp.IsUp))
-            .Where(ifp => !inetOnly || InAddrs.On(ifp).Any())
-            .Where(ifp => !(namesOnly && rest is ["ether"]) || ifp.Lladdr.Length == 6);
-        if (namesOnly)
+            .Where(options.Matches)
+            .Where(ifp => family != "inet" || InAddrs.On(ifp).Any())
+            .Where(ifp => family != "ether" || ifp.Lladdr.Length == 6);
+        if (options.NamesOnly)
         {
             context.Out.WriteLine(string.Join(' ', interfaces.Select(ifp => ifp.Name)));
             return 0;
@@ -119,13 +179,13 @@ public sealed class IfconfigCommand : ICommand
 
         foreach (Ifnet ifp in interfaces)
         {
-            PrintStatus(context.Out, ifp);
+            PrintStatus(context.Out, ifp, family, options);
         }
 
         return 0;
     }
 
-    private static int Configure(CommandContext context, string name, string[] parameters)
+    private static int Configure(CommandContext context, string name, string[] parameters, ListOptions list)
     {
         CheckName(name);
         if (parameters.Length > 0 && parameters[0] is "create" or "plumb")
@@ -165,13 +225,13 @@ public sealed class IfconfigCommand : ICommand
         Ifnet ifp = Ifnets.Find(name);
         if (parameters.Length == 0)
         {
-            PrintStatus(context.Out, ifp);
+            PrintStatus(context.Out, ifp, null, list);
             return 0;
         }
 
         if (parameters is [var family] && family is "inet" or "ether" or "link" or "lladdr")
         {
-            PrintStatus(context.Out, ifp, family == "inet" ? "inet" : "ether"); // ifconfig IF inet: that family only
+            PrintStatus(context.Out, ifp, family == "inet" ? "inet" : "ether", list); // ifconfig IF inet: that family only
             return 0;
         }
 
@@ -191,8 +251,8 @@ public sealed class IfconfigCommand : ICommand
         }
     }
 
-    /// <summary>One interface in FreeBSD's ifconfig format.</summary>
-    internal static void PrintStatus(TextWriter output, Ifnet ifp, string? family = null)
+    /// <summary>One interface in FreeBSD's ifconfig format (status(), af_link's ether, in_status, getifgroups, media).</summary>
+    internal static void PrintStatus(TextWriter output, Ifnet ifp, string? family = null, ListOptions? options = null)
     {
         output.WriteLine(NetFormat.Invariant($"{ifp.Name}: flags={NetFormat.IfFlagsText(ifp.Flags)} metric 0 mtu {ifp.Mtu}"));
         if (ifp.Description.Length > 0)
@@ -200,7 +260,7 @@ public sealed class IfconfigCommand : ICommand
             output.WriteLine($"\tdescription: {ifp.Description}");
         }
 
-        string group = ifp.Cloner?.Name ?? ifp.Driver.DriverName;
+        string group = IfGroups.DriverGroup(ifp);
         if (ifp.Type == IfType.IFT_LOOP)
         {
             output.WriteLine("\toptions=680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>");
@@ -212,7 +272,7 @@ public sealed class IfconfigCommand : ICommand
 
         if (ifp.Lladdr.Length == 6 && family is null or "ether")
         {
-            output.WriteLine($"\tether {NetFormat.Mac(ifp.Lladdr)}");
+            output.WriteLine($"\tether {EtherText(ifp.Lladdr, options?.EtherFormat ?? "default")}");
         }
 
         foreach (InIfaddr ia in InAddrs.On(ifp))
@@ -222,7 +282,12 @@ public sealed class IfconfigCommand : ICommand
                 break;
             }
 
-            string line = $"\tinet {ia.Address} netmask {NetFormat.HexMask(ia.Mask)}";
+            string line = (options?.InetFormat ?? "default") switch
+            {
+                "cidr" => NetFormat.Invariant($"\tinet {ia.Address}/{ia.PrefixLength}"),
+                "dotted" => $"\tinet {ia.Address} netmask {new InAddr(ia.Mask)}",
+                _ => $"\tinet {ia.Address} netmask {NetFormat.HexMask(ia.Mask)}",
+            };
             if ((ifp.Flags & IfFlags.IFF_BROADCAST) != 0 && ia.PrefixLength < 31)
             {
                 line += $" broadcast {ia.BroadcastAddress}";
@@ -231,11 +296,20 @@ public sealed class IfconfigCommand : ICommand
             output.WriteLine(line);
         }
 
-        output.WriteLine($"\tgroups: {group}");
+        // getifgroups: every group but "all".
+        output.WriteLine("\tgroups: " + string.Join(' ', IfGroups.Of(ifp).Where(g => g != "all")));
         if (ifp.Type == IfType.IFT_ETHER)
         {
             output.WriteLine(group == "epair" ? "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)" : "\tmedia: Ethernet autoselect");
             output.WriteLine(ifp.IsRunning ? "\tstatus: active" : "\tstatus: no carrier");
         }
     }
+
+    /// <summary>af_link's ether line under -f ether:colon|dash|dotted.</summary>
+    private static string EtherText(byte[] mac, string format) => format switch
+    {
+        "dash" => NetFormat.Mac(mac).Replace(':', '-'),
+        "dotted" => string.Concat(mac.Select((b, i) => (i is 2 or 4 ? "." : "") + b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))),
+        _ => NetFormat.Mac(mac),
+    };
 }

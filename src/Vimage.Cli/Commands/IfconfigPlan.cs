@@ -44,6 +44,9 @@ internal sealed class IfconfigPlan
         NoPromisc,
         Vnet,
         Destroy,
+        Group,
+        NoGroup,
+        Fib,
     }
 
     private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null);
@@ -112,6 +115,37 @@ internal sealed class IfconfigPlan
                 case "promisc":
                     plan._steps.Add(new Step(Kind.Promisc));
                     break;
+                case "group":
+                    plan._steps.Add(new Step(Kind.Group, CheckGroup(Next(parameters, ref j, p), "setifgroup")));
+                    break;
+                case "-group":
+                    plan._steps.Add(new Step(Kind.NoGroup, CheckGroup(Next(parameters, ref j, p), "unsetifgroup")));
+                    break;
+                case "pcp":
+                {
+                    // setifpcp: the value is checked as ifconfig does, then SIOCSLANPCP: Vimage cannot tag frames
+                    // with an 802.1Q priority, so the ioctl fails as for a driver without it.
+                    string text = Next(parameters, ref j, p);
+                    if (!RouteCommand.TryStrtol(text, out long pcp) || pcp < 0)
+                    {
+                        throw new CommandException("ifconfig: invalid value for pcp");
+                    }
+
+                    throw pcp > 7
+                        ? new CommandException("ifconfig: value for pcp out of range")
+                        : new CommandException("ifconfig: SIOCSLANPCP: Operation not supported");
+                }
+
+                case "-pcp":
+                    throw new CommandException("ifconfig: SIOCSLANPCP: Operation not supported");
+                case "fib":
+                {
+                    string text = Next(parameters, ref j, p);
+                    plan._steps.Add(RouteCommand.TryStrtol(text, out long fib) && fib is >= 0 and <= uint.MaxValue
+                        ? new Step(Kind.Fib, text, (int)Math.Min(fib, int.MaxValue))
+                        : new Step(Kind.Fib, text, -1));
+                    break;
+                }
                 case "-promisc":
                     plan._steps.Add(new Step(Kind.NoPromisc));
                     break;
@@ -150,7 +184,8 @@ internal sealed class IfconfigPlan
                         break;
                     }
 
-                    throw new UsageException($"ifconfig: {p}: unknown parameter");
+                    // FreeBSD takes an unknown word for an address of the family: in_getaddr's "bad value".
+                    throw Unsupported(p) ?? new CommandException($"ifconfig: {p}: bad value");
             }
         }
 
@@ -268,6 +303,24 @@ internal sealed class IfconfigPlan
                 case Kind.Destroy:
                     Ifnets.Destroy(ifp.Name);
                     return 0;
+                case Kind.Group:
+                    IfGroups.Add(ifp, step.Text); // EEXIST is not an error (setifgroup)
+                    break;
+                case Kind.NoGroup:
+                    IfGroups.Remove(ifp, step.Text); // ENOENT is not an error (unsetifgroup)
+                    break;
+                case Kind.Fib:
+                    // setiffib: warn() only, the line goes on and the exit status stays 0. Only FIB 0 exists.
+                    if (step.Number < 0)
+                    {
+                        context.Err.WriteLine($"ifconfig: fib {step.Text} not valid: Invalid argument");
+                    }
+                    else if (step.Number != 0)
+                    {
+                        context.Err.WriteLine("ifconfig: ioctl (SIOCSIFFIB): Invalid argument");
+                    }
+
+                    break;
             }
         }
 
@@ -320,6 +373,27 @@ internal sealed class IfconfigPlan
                + $"'{string.Join(' ', rest)}' would fail here (FreeBSD: ioctl: no such interface); configure it in the jail: ifconfig -j {jailName} ...");
 
 
+    /// <summary>setifgroup/unsetifgroup's checks: no trailing digit (it would look like an interface), below IFNAMSIZ.</summary>
+    private static string CheckGroup(string group, string function)
+    {
+        if (group.Length == 0)
+        {
+            throw new CommandException(function == "setifgroup" ? "ifconfig: SIOCAIFGROUP: Invalid argument" : "ifconfig: SIOCDIFGROUP: Invalid argument");
+        }
+
+        if (group.Length > 0 && char.IsAsciiDigit(group[^1]))
+        {
+            throw new CommandException($"ifconfig: {function}: group names may not end in a digit");
+        }
+
+        if (System.Text.Encoding.UTF8.GetByteCount(group) > IfGroups.MaxNameBytes)
+        {
+            throw new CommandException($"ifconfig: {function}: group name too long");
+        }
+
+        return group;
+    }
+
     /// <summary>SIOCSIFNAME's checks on the new name: 1 to 15 bytes (copyinstr into IFNAMSIZ), printable.</summary>
     private static string CheckNewName(string name)
     {
@@ -346,11 +420,30 @@ internal sealed class IfconfigPlan
         return (address, text.Contains('/') ? length : null);
     }
 
+    /// <summary>ifconfig(8) parameters Vimage has no feature for: refused by name, exit 1, nothing applied.</summary>
+    private static CommandException? Unsupported(string word)
+    {
+        string bare = word.TrimStart('-');
+        return bare switch
+        {
+            "arp" or "staticarp" or "stickyarp" or "link0" or "link1" or "link2" or "monitor" or "debug" or "allmulti"
+                or "txcsum" or "rxcsum" or "txcsum6" or "rxcsum6" or "tso" or "tso4" or "tso6" or "lro" or "vlanmtu"
+                or "vlanhwtag" or "vlanhwfilter" or "vlanhwtso" or "vlanhwcsum" or "polling" or "wol" or "wol_ucast"
+                or "wol_mcast" or "wol_magic" or "media" or "mediaopt" or "mode" or "instance" or "lladdr" or "ether"
+                or "link" or "tunnel" or "deletetunnel" or "tunnelfib" or "vhid" or "advbase" or "advskew" or "pass"
+                or "state" or "vlan" or "vlandev" or "vlanpcp" or "vlanproto" or "laggport" or "laggproto" or "addm"
+                or "deletem" or "stp" or "span" or "label" or "maclabel" or "nomap" or "txrtlmt" or "hwrxtstmp" or "mextpg"
+                or "inet6" or "prefixlen" or "anycast" or "eui64" or "carp" or "vxlanid" or "gif"
+                => new CommandException($"ifconfig: {word}: not supported in Vimage"),
+            _ => null,
+        };
+    }
+
     private static string Next(string[] parameters, ref int j, string keyword)
     {
         if (j + 1 >= parameters.Length)
         {
-            throw new UsageException($"ifconfig: {keyword}: missing argument");
+            throw new CommandException($"ifconfig: '{keyword}' requires argument"); // cmd_lookup's errx(1)
         }
 
         return parameters[++j];

@@ -1,77 +1,145 @@
+using System.Globalization;
 using Vimage.Core;
 using Vimage.Net;
-using Vimage.Net.Arp;
 using Vimage.Net.Inet;
 using Vimage.Net.Route;
 
 namespace Vimage.Cli.Commands;
 
 /// <summary>
-/// netstat(1): -r (routing table), -i (interfaces), -s [-p ip|icmp|udp|arp] (protocol statistics, FreeBSD's text),
-/// -z (zero the statistics, after showing them with -s). -n, -W, -4 and -f inet are accepted; names are never
-/// resolved, so -r prints numerically either way.
+/// netstat(1): -i/-I IF (interfaces, with -b bytes, -d drops, -W wide), -r (routing table, -W adds Nhop# and Mtu),
+/// -o (nexthops), -rs (routing statistics), -s [-p proto] (protocol statistics, FreeBSD's text), -z (zero them),
+/// -4, -F fib, -f inet|link, -n, and --libxo json|xml with the field names of FreeBSD's xo_emit calls. Names are
+/// never resolved, so output is numeric with or without -n. The socket listing (no -i/-r/-s) is not here yet.
 /// </summary>
-public sealed class NetstatCommand : ICommand
+public sealed partial class NetstatCommand : ICommand, IUsageStatus
 {
-    private static readonly string[] Protocols = ["udp", "ip", "icmp", "arp"];
-
-    private static readonly string?[] IcmpNames =
-    [
-        "echo reply", "#1", "#2", "destination unreachable", "source quench", "routing redirect", "#6", "#7", "echo",
-        "router advertisement", "router solicitation", "time exceeded", "parameter problem", "time stamp",
-        "time stamp reply", "information request", "information request reply", "address mask request",
-        "address mask reply", "#19", "#20", "#21", "#22", "#23", "#24", "#25", "#26", "#27", "#28", "#29",
-        "icmp traceroute", "datagram conversion error", "mobile host redirect", "IPv6 where-are-you", "IPv6 i-am-here",
-        "mobile registration req", "mobile registration reply", "domain name request", "domain name reply",
-        "icmp SKIP", "icmp photuris",
-    ];
-
     public string Name => "netstat";
 
-    public string Usage => "netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
+    /// <summary>usage() of usr.bin/netstat/main.c; it exits 1.</summary>
+    public string Usage =>
+        "netstat [-46AaCcLnRSTWx] [-f protocol_family | -p protocol]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -i | -I interface [-46abdhnW] [-f address_family]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -w wait [-I interface] [-46d] [-j jail] [-M core] [-N system]\n" +
+        "               [-q howmany]\n" +
+        "       netstat -s [-46sz] [-f protocol_family | -p protocol]\n" +
+        "               [-j jail] [-M core]\n" +
+        "       netstat -i | -I interface -s [-46s]\n" +
+        "               [-f protocol_family | -p protocol] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -B [-z] [-I interface] [-j jail]\n" +
+        "       netstat -r [-46AnW] [-F fibnum] [-f address_family]\n" +
+        "               [-j jail] [-M core] [-N system]\n" +
+        "       netstat -rs [-s] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -g [-46W] [-f address_family] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -gs [-46s] [-f address_family] [-j jail] [-M core] [-N system]\n" +
+        "       netstat -Q [-j jail]\n" +
+        "       netstat -o [-46nW] [-F fibnum] [-f address_family] [-j jail]";
 
-    /// <summary>FreeBSD netstat's getopt string.</summary>
-    public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
+    public int UsageExitCode => 1;
+
+    /// <summary>FreeBSD 14 netstat's getopt string.</summary>
+    public const string Optstring = "46AaBbc:deF:f:ghI:ij:LlM:mN:nOoPp:Qq:RrSTsuWw:xz";
+
+    private sealed class Options
+    {
+        public bool Routes;
+        public bool Interfaces;
+        public bool Zero;
+        public bool Nhops;
+        public bool Bytes;
+        public bool Drops;
+        public bool Wide;
+        public bool Human;
+        public int Sflag;
+        public string? Protocol;
+        public string? Interface;
+        public string Family = "";
+        public int Fib = -1;
+    }
 
     public int Run(CommandContext context, string[] args)
     {
-        bool routes = false, interfaces = false, zero = false;
-        int sflag = 0;
-        string? protocol = null;
+        (XoStyle style, bool pretty) = Xo.ExtractArgs("netstat", ref args);
+        var o = new Options();
+        string? jailName = null;
         var getopt = new Getopt("netstat", args, Optstring);
         for (int flag; (flag = getopt.Next()) != -1;)
         {
             switch (flag)
             {
                 case 'r':
-                    routes = true;
+                    o.Routes = true;
                     break;
                 case 'i':
-                    interfaces = true;
+                    o.Interfaces = true;
+                    break;
+                case 'I':
+                    o.Interfaces = true;
+                    o.Interface = getopt.Optarg!;
                     break;
                 case 's':
-                    sflag++;
+                    o.Sflag++;
                     break;
                 case 'z':
-                    zero = true;
+                    o.Zero = true;
+                    break;
+                case 'o':
+                    o.Nhops = true;
+                    break;
+                case 'b':
+                    o.Bytes = true;
+                    break;
+                case 'd':
+                    o.Drops = true;
+                    break;
+                case 'W':
+                    o.Wide = true;
+                    break;
+                case 'h':
+                    o.Human = true; // show_stat's humanize_number for -i
                     break;
                 case 'n':
-                case 'W':
-                case '4':
                 case 'a':
+                case 'A':
                     break;
-                case 'p':
-                    protocol = Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                case 'j':
+                    jailName = getopt.Optarg!; // jail_attach once every option is read
                     break;
-                case 'f':
-                    if (getopt.Optarg is not ("inet" or "link"))
+                case '4':
+                    o.Family = "inet";
+                    break;
+                case 'F':
+                    // main(): strtol; junk is EX_DATAERR here, a number outside net.fibs is caught by routepr.
+                    if (!RouteCommand.TryStrtol(getopt.Optarg!, out long fib))
                     {
-                        throw new CommandException($"netstat: {getopt.Optarg}: unknown address family");
+                        throw new CommandException($"netstat: {getopt.Optarg}: invalid fib", 65);
                     }
 
+                    o.Fib = (int)Math.Clamp(fib, int.MinValue, int.MaxValue);
+                    break;
+                case 'p':
+                    o.Protocol = StatProtocols.Contains(getopt.Optarg!)
+                        ? getopt.Optarg
+                        : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                    break;
+                case 'f':
+                    o.Family = getopt.Optarg switch
+                    {
+                        "inet" => "inet",
+                        "link" => "link",
+                        "inet6" => throw new CommandException("netstat: -f inet6: IPv6 is not supported in Vimage"),
+                        "unix" or "local" or "netgraph" or "ng" or "pfkey" => throw new CommandException($"netstat: -f {getopt.Optarg}: not supported in Vimage"),
+                        _ => throw new CommandException($"netstat: {getopt.Optarg}: unknown address family"),
+                    };
                     break;
                 case '6':
                     throw Unsupported.Option("netstat", flag, "IPv6 is not supported in Vimage");
+                case 'w':
+                    throw Unsupported.Option("netstat", flag, "interval displays are not supported in Vimage (run netstat -I IF -b repeatedly)");
+                case 'O':
+                    throw Unsupported.Option("netstat", flag, "nexthop groups need multipath routes, which Vimage does not have");
                 default:
                     throw Unsupported.Option("netstat", flag, "not supported in Vimage");
             }
@@ -82,51 +150,101 @@ public sealed class NetstatCommand : ICommand
             throw new UsageException($"netstat: {args[getopt.Optind]}: unexpected argument");
         }
 
-        if (protocol is not null && sflag == 0 && !zero)
+        if (jailName is not null)
         {
-            sflag = 1; // netstat -p ip alone shows statistics in FreeBSD only with -s; accept it anyway
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "netstat");
+            using CommandContext jailed = context.In(jail);
+            return RunIn(jailed, o, style, pretty);
         }
 
+        return RunIn(context, o, style, pretty);
+    }
+
+    private static int RunIn(CommandContext context, Options o, XoStyle style, bool pretty)
+    {
+        var xo = new Xo(context.Out, style, pretty);
         using (Curvnet.Set(context.Vnet))
         {
-            if (routes)
-            {
-                PrintRoutes(context.Out);
-                return 0;
-            }
+            int status = Dispatch(context, o, xo);
+            xo.Finish();
+            return status;
+        }
+    }
 
-            if (interfaces)
-            {
-                PrintInterfaces(context.Out);
-                return 0;
-            }
+    private static int Dispatch(CommandContext context, Options o, Xo xo)
+    {
+        if (o.Interfaces && o.Sflag == 0)
+        {
+            xo.Open("statistics");
+            xo.Field("__version", "2");
+            int status = PrintInterfaces(context, xo, o);
+            xo.Close();
+            return status;
+        }
 
-            if (sflag > 0)
+        if (o.Routes || o.Nhops)
+        {
+            xo.Open("statistics");
+            xo.Field("__version", "2");
+            if (o.Sflag > 0)
             {
-                foreach (string p in protocol is null ? Protocols : [protocol])
+                PrintRtStats(xo, o.Sflag);
+            }
+            else
+            {
+                CheckFib(o.Fib);
+                if (o.Nhops)
                 {
-                    PrintStats(context.Out, p, sflag);
-                    if (zero)
-                    {
-                        Zero(context.Vnet, p);
-                    }
+                    PrintNhops(xo, o);
                 }
-
-                return 0;
+                else
+                {
+                    PrintRoutes(xo, o);
+                }
             }
 
-            if (zero)
+            xo.Close();
+            return 0;
+        }
+
+        if (o.Sflag > 0 || (o.Protocol is not null && !o.Zero))
+        {
+            xo.Open("statistics");
+            xo.Field("__version", "2");
+            foreach (string p in o.Protocol is null ? StatProtocols : [o.Protocol])
             {
-                foreach (string p in protocol is null ? Protocols : [protocol])
+                PrintStats(xo, p, Math.Max(o.Sflag, 1));
+                if (o.Zero)
                 {
                     Zero(context.Vnet, p);
                 }
-
-                return 0;
             }
+
+            xo.Close();
+            return 0;
         }
 
-        throw new UsageException("netstat: one of -r, -i, -s or -z is required (active sockets are not listed)");
+        if (o.Zero)
+        {
+            foreach (string p in o.Protocol is null ? StatProtocols : [o.Protocol])
+            {
+                Zero(context.Vnet, p);
+            }
+
+            return 0;
+        }
+
+        throw new UsageException("netstat: one of -r, -i, -I, -o, -s or -z is required (active sockets are not listed yet)");
+    }
+
+    /// <summary>routepr/nhops_print: the FIB must exist (net.fibs, 1 when the OID is absent): "N: invalid fib", EX_USAGE.</summary>
+    private static void CheckFib(int fib)
+    {
+        int numfibs = Sysctl.Exists("net.fibs") && Sysctl.Get("net.fibs") is int n ? n : 1;
+        if (fib != -1 && (fib < 0 || fib > numfibs - 1))
+        {
+            throw new CommandException(NetFormat.Invariant($"netstat: {fib}: invalid fib"), CommandDispatcher.ExitUsage);
+        }
     }
 
     private static void Zero(Vnet vnet, string protocol)
@@ -136,6 +254,7 @@ public sealed class NetstatCommand : ICommand
             "ip" => "net.inet.ip.stats",
             "icmp" => "net.inet.icmp.stats",
             "udp" => "net.inet.udp.stats",
+            "tcp" => "net.inet.tcp.stats",
             _ => "net.link.ether.arp.stats",
         };
         if (Sysctl.Exists(oid))
@@ -144,209 +263,398 @@ public sealed class NetstatCommand : ICommand
         }
     }
 
-    /// <summary>netstat -rn: "Routing tables", "Internet:", then one line per route.</summary>
-    internal static void PrintRoutes(TextWriter o)
+    /// <summary>route.c's bits[]: flag letter and the flags_pretty name, in netstat's order.</summary>
+    private static readonly (RtFlags Bit, char Letter, string Name)[] RouteBits =
+    [
+        (RtFlags.RTF_UP, 'U', "up"), (RtFlags.RTF_GATEWAY, 'G', "gateway"), (RtFlags.RTF_HOST, 'H', "host"),
+        (RtFlags.RTF_REJECT, 'R', "reject"), (RtFlags.RTF_DYNAMIC, 'D', "dynamic"), (RtFlags.RTF_MODIFIED, 'M', "modified"),
+        (RtFlags.RTF_DONE, 'd', "done"), (RtFlags.RTF_XRESOLVE, 'X', "xresolve"), (RtFlags.RTF_STATIC, 'S', "static"),
+        (RtFlags.RTF_PROTO1, '1', "proto1"), (RtFlags.RTF_PROTO2, '2', "proto2"), (RtFlags.RTF_PROTO3, '3', "proto3"),
+        (RtFlags.RTF_BLACKHOLE, 'B', "blackhole"), (RtFlags.RTF_BROADCAST, 'b', "broadcast"),
+    ];
+
+    private static RtFlags ShownFlags(Rtentry r) => r.Flags | (r.IsHost ? RtFlags.RTF_HOST : RtFlags.None);
+
+    /// <summary>netstat -rn: "Routing tables", "Internet:", then p_rtentry_sysctl's line per route.</summary>
+    internal static void PrintRoutes(TextWriter o) => PrintRoutes(new Xo(o, XoStyle.Text), new Options());
+
+    private static void PrintRoutes(Xo xo, Options o)
     {
-        o.WriteLine("Routing tables");
-        o.WriteLine();
-        o.WriteLine("Internet:");
-        o.WriteLine($"{"Destination",-18} {"Gateway",-18} {"Flags",-6} {"Netif",12} Expire");
-        foreach (Rtentry r in Routes.Sorted(Routes.All))
+        xo.Open("route-information");
+        xo.Text("Routing tables\n");
+        xo.Open("route-table");
+        IReadOnlyList<Rtentry> routes = Routes.Sorted(Routes.All);
+        if (o.Family is "" or "inet" && routes.Count > 0)
         {
-            string gateway = r.IsGateway ? r.Gateway.ToString() : NetFormat.Invariant($"link#{r.Interface.Index}");
-            o.WriteLine($"{Truncate(r.DestinationText, 18),-18} {Truncate(gateway, 18),-18} {r.FlagsText,-6} {r.Interface.Name,12}");
+            xo.OpenList("rt-family");
+            xo.OpenInstance();
+            xo.Text("\nInternet:\n");
+            xo.Field("address-family", "Internet");
+            int wdst = 18, wgw = 18, wflags = 6, wnhop = 6, wmtu = 6, wif = o.Wide ? 10 : 8;
+            xo.Text(o.Wide
+                ? NetFormat.Invariant($"{"Destination",-18} {"Gateway",-18} {"Flags",-6} {"Nhop#",6} {"Mtu",6} {"Netif",10} {"Expire",6}\n")
+                : NetFormat.Invariant($"{"Destination",-18} {"Gateway",-18} {"Flags",-6} {"Netif",8} {"Expire",6}\n"));
+            xo.OpenList("rt-entry");
+            foreach (Rtentry r in routes)
+            {
+                xo.OpenInstance();
+                string dst = r.DestinationText;
+                string gw = r.IsGateway ? r.Gateway.ToString() : NetFormat.Invariant($"link#{r.Interface.Index}");
+                string flags = string.Concat(RouteBits.Where(b => (ShownFlags(r) & b.Bit) != 0).Select(b => b.Letter));
+                var line = new System.Text.StringBuilder();
+
+                // p_sockaddr: with -W (or -n in FreeBSD) a long name pushes the next columns right ("protrusion").
+                int protrusion = Column(line, dst, wdst, o.Wide);
+                protrusion = Column(line, gw, wgw - protrusion, o.Wide);
+                line.Append(flags.PadRight(Math.Max(0, wflags - protrusion))).Append(' ');
+                if (o.Wide)
+                {
+                    line.Append(r.NhopIndex.ToString(CultureInfo.InvariantCulture).PadLeft(wnhop)).Append(' ');
+                    line.Append(r.EffectiveMtu.ToString(CultureInfo.InvariantCulture).PadLeft(wmtu)).Append(' ');
+                    line.Append(r.Interface.Name.PadLeft(wif));
+                }
+                else
+                {
+                    line.Append((r.Interface.Name.Length > wif ? r.Interface.Name[..wif] : r.Interface.Name).PadLeft(wif));
+                }
+
+                xo.Text(line.Append('\n').ToString());
+                xo.Field("destination", dst);
+                xo.Field("gateway", gw);
+                xo.Field("flags", flags);
+                foreach ((RtFlags bit, _, string name) in RouteBits)
+                {
+                    if ((ShownFlags(r) & bit) != 0)
+                    {
+                        xo.LeafList("flags_pretty", name);
+                    }
+                }
+
+                if (o.Wide)
+                {
+                    xo.Field("nhop", r.NhopIndex);
+                    xo.Field("mtu", r.EffectiveMtu);
+                }
+
+                xo.Field("interface-name", r.Interface.Name);
+                xo.Close();
+            }
+
+            xo.CloseList();
+            xo.Close();
+            xo.CloseList();
         }
+
+        xo.Close();
+        xo.Close();
     }
 
-    /// <summary>netstat -i: a link row per interface (with its counters) and a row per IPv4 address.</summary>
-    internal static void PrintInterfaces(TextWriter o)
+    /// <summary>p_sockaddr's column: padded (and cut unless -W) to the width; returns how far a long value protrudes.</summary>
+    private static int Column(System.Text.StringBuilder line, string text, int width, bool wide)
+    {
+        width = Math.Max(width, 0);
+        if (wide)
+        {
+            line.Append(text.PadRight(width)).Append(' ');
+            return Math.Max(0, text.Length - width);
+        }
+
+        line.Append((text.Length > width ? text[..width] : text).PadRight(width)).Append(' ');
+        return 0;
+    }
+
+    /// <summary>netstat -o: nhops.c's "Nexthop data" table (Idx, IFA, Gateway, Flags, Netif, Refcnt; -W adds Type, Use, Mtu, Addrif).</summary>
+    private static void PrintNhops(Xo xo, Options o)
+    {
+        xo.Open("route-nhop-information");
+        xo.Text("Nexthop data\n");
+        xo.Open("nhop-table");
+        IReadOnlyList<(int Index, Rtentry Route, int Refcount)> nhops = Routes.Nhops();
+        if (o.Family is "" or "inet" && nhops.Count > 0)
+        {
+            xo.OpenList("rt-family");
+            xo.OpenInstance();
+            xo.Text("\nInternet:\n");
+            xo.Field("address-family", "Internet");
+            const int widx = 5, wtype = 12, wdst = 18, wflags = 6, wpk = 8, wmtu = 6, wref = 6;
+            int wif = o.Wide ? 10 : 8;
+            xo.Text(o.Wide
+                // print_nhop_header's -W format, justification quirks included (Flags right, Mtu left).
+                ? NetFormat.Invariant($"{"Idx",-widx} {"Type",-wtype} {"IFA",-wdst} {"Gateway",-wdst} {"Flags",wflags} {"Use",wpk} {"Mtu",-wmtu} {"Netif".PadLeft(wif)} {"Addrif".PadLeft(wif)} {"Refcnt",wref} Prepend\n")
+                : NetFormat.Invariant($"{"Idx",-widx} {"IFA",-wdst} {"Gateway",-wdst} {"Flags",-wflags} {"Netif".PadLeft(wif)}  {"Refcnt",wref}\n"));
+            xo.OpenList("nh-entry");
+            foreach ((int index, Rtentry r, int refs) in nhops)
+            {
+                xo.OpenInstance();
+                string ifa = InAddrs.SourceFor(r.Interface, r.NextHop(r.Destination)).ToString();
+                string gw = r.IsGateway ? r.Gateway.ToString() : $"{r.Interface.Name}/resolve";
+                RtFlags kind = r.Flags & (RtFlags.RTF_GATEWAY | RtFlags.RTF_REJECT | RtFlags.RTF_BLACKHOLE | RtFlags.RTF_UP);
+                string flags = string.Concat(RouteBits.Where(b => (kind & b.Bit) != 0).Select(b => b.Letter));
+                var line = new System.Text.StringBuilder();
+                line.Append(index.ToString(CultureInfo.InvariantCulture).PadRight(widx)).Append(' ');
+                if (o.Wide)
+                {
+                    line.Append((r.IsGateway ? "v4/gw" : "v4/resolve").PadLeft(wtype)).Append(' ');
+                }
+
+                int protrusion = Column(line, ifa, wdst, o.Wide);
+                protrusion = Column(line, gw, wdst - protrusion, o.Wide);
+                line.Append(flags.PadRight(Math.Max(0, wflags - protrusion))).Append(' ');
+                if (o.Wide)
+                {
+                    line.Append("0".PadLeft(wpk)).Append(' ');
+                    line.Append(r.EffectiveMtu.ToString(CultureInfo.InvariantCulture).PadLeft(wmtu)).Append(' ');
+                }
+
+                line.Append(r.Interface.Name.PadLeft(wif));
+                if (o.Wide)
+                {
+                    line.Append("".PadLeft(wif));
+                }
+
+                line.Append(refs.ToString(CultureInfo.InvariantCulture).PadLeft(wref)).Append(' ');
+                xo.Text(line.Append('\n').ToString());
+                xo.Field("index", index);
+                if (o.Wide)
+                {
+                    xo.Field("type_str", r.IsGateway ? "v4/gw" : "v4/resolve");
+                }
+
+                xo.Field("ifa", ifa);
+                xo.Field("gateway", gw);
+                xo.Field("flags", flags);
+                if (o.Wide)
+                {
+                    xo.Field("use", 0);
+                    xo.Field("mtu", r.EffectiveMtu);
+                }
+
+                xo.Field("interface-name", r.Interface.Name);
+                xo.Field("refcount", refs);
+                xo.Close();
+            }
+
+            xo.CloseList();
+            xo.Close();
+            xo.CloseList();
+        }
+
+        xo.Close();
+        xo.Close();
+    }
+
+    /// <summary>netstat -rs: rt_stats()'s lines (Vimage installs no dynamic routes, so these stay 0).</summary>
+    private static void PrintRtStats(Xo xo, int sflag)
+    {
+        xo.Open("routing-statistics");
+        xo.Text("routing:\n");
+        var w = new StatWriter(xo, sflag);
+        w.P(0, "bad-redirects", "bad routing redirect{0}");
+        w.P(0, "dynamically-created", "dynamically created route{0}");
+        w.P(0, "new-gateways", "new gateway{0} due to redirects");
+        w.P(0, "unreachable-destination", "destination{0} found unreachable");
+        w.P(0, "wildcard-uses", "use{0} of a wildcard route");
+        xo.Close();
+    }
+
+    /// <summary>netstat -i (intpr): a link row per interface and a row per IPv4 address, FreeBSD's columns.</summary>
+    internal static void PrintInterfaces(TextWriter o) => PrintInterfaces(null, new Xo(o, XoStyle.Text), new Options());
+
+    private static int PrintInterfaces(CommandContext? context, Xo xo, Options o)
     {
         IReadOnlyList<Ifnet> all = NetFormat.Interfaces();
-        int width = Math.Max(5, all.Count == 0 ? 0 : all.Max(i => i.Name.Length));
-        o.WriteLine($"{"Name".PadRight(width)} {"Mtu",5} {"Network",-13} {"Address",-17} {"Ipkts",8} {"Ierrs",5} {"Idrop",5} {"Opkts",8} {"Oerrs",5} {"Coll",5}");
-        foreach (Ifnet ifp in all)
+        if (o.Interface is not null)
         {
-            string address = ifp.Lladdr.Length == 6 ? NetFormat.Mac(ifp.Lladdr) : ifp.Name;
-            o.WriteLine(NetFormat.Invariant(
-                $"{ifp.Name.PadRight(width)} {ifp.Mtu,5} {Truncate($"<Link#{ifp.Index}>", 13),-13} {Truncate(address, 17),-17} {ifp.Counter(IfCounter.IFCOUNTER_IPACKETS),8} {ifp.Counter(IfCounter.IFCOUNTER_IERRORS),5} {ifp.Counter(IfCounter.IFCOUNTER_IQDROPS),5} {ifp.Counter(IfCounter.IFCOUNTER_OPACKETS),8} {ifp.Counter(IfCounter.IFCOUNTER_OERRORS),5} {ifp.Counter(IfCounter.IFCOUNTER_COLLISIONS),5}"));
-            foreach (InIfaddr ia in InAddrs.On(ifp))
+            all = all.Where(i => i.Name == o.Interface).ToArray();
+            if (all.Count == 0)
             {
-                o.WriteLine($"{ifp.Name.PadRight(width)} {"-",5} {Truncate(ia.Prefix, 13),-13} {ia.Address.ToString(),-17} {"-",8} {"-",5} {"-",5} {"-",8} {"-",5} {"-",5}");
+                // intpr prints the header and no row for an unknown -I name (fill_iftot's error is for -w).
+                context?.Err.Flush();
             }
         }
-    }
 
-    private static string Truncate(string text, int width) => text.Length <= width ? text : text[..width];
-
-    private static void PrintStats(TextWriter o, string protocol, int sflag)
-    {
-        switch (protocol)
+        bool link = o.Family is "" or "link", inet = o.Family is "" or "inet";
+        int nameWidth = 5, netWidth = o.Wide ? 18 : 13, addrWidth = 17;
+        if (o.Wide)
         {
-            case "ip":
-                PrintIp(o, sflag);
-                break;
-            case "icmp":
-                PrintIcmp(o, sflag);
-                break;
-            case "udp":
-                PrintUdp(o, sflag);
-                break;
-            default:
-                PrintArp(o, sflag);
-                break;
-        }
-    }
-
-    /// <summary>ip_stats() of usr.bin/netstat/inet.c.</summary>
-    internal static void PrintIp(TextWriter o, int sflag)
-    {
-        long S(IpStat f) => Ip.Fetch(f);
-        var w = new StatWriter(o, sflag);
-        o.WriteLine("ip:");
-        w.P(S(IpStat.ips_total), "total packet{0} received");
-        w.P(S(IpStat.ips_badsum), "bad header checksum{0}");
-        w.P1(S(IpStat.ips_toosmall), "with size smaller than minimum");
-        w.P1(S(IpStat.ips_tooshort), "with data size < data length");
-        w.P1(S(IpStat.ips_toolong), "with ip length > max ip packet size");
-        w.P1(S(IpStat.ips_badhlen), "with header length < data size");
-        w.P1(S(IpStat.ips_badlen), "with data length < header length");
-        w.P1(S(IpStat.ips_badoptions), "with bad options");
-        w.P1(S(IpStat.ips_badvers), "with incorrect version number");
-        w.P(S(IpStat.ips_fragments), "fragment{0} received");
-        w.P(S(IpStat.ips_fragdropped), "fragment{0} dropped (dup or out of space)");
-        w.P(S(IpStat.ips_fragtimeout), "fragment{0} dropped after timeout");
-        w.P(S(IpStat.ips_reassembled), "packet{0} reassembled ok");
-        w.P(S(IpStat.ips_delivered), "packet{0} for this host");
-        w.P(S(IpStat.ips_noproto), "packet{0} for unknown/unsupported protocol");
-
-        // "N packets forwarded (M packets fast forwarded)": one line built from two fields, as FreeBSD's two p() calls.
-        long forward = S(IpStat.ips_forward), fast = S(IpStat.ips_fastforward);
-        if (forward != 0 || sflag <= 1)
-        {
-            o.Write(NetFormat.Invariant($"\t{forward} packet{NetFormat.Plural(forward)} forwarded"));
+            foreach (Ifnet ifp in all)
+            {
+                nameWidth = Math.Max(nameWidth, ifp.Name.Length + (ifp.IsUp ? 0 : 1));
+            }
         }
 
-        if (fast != 0 || sflag <= 1)
+        xo.OpenList("interface");
+        var header = new System.Text.StringBuilder();
+        header.Append(Cut("Name", nameWidth).PadRight(nameWidth));
+        header.Append(NetFormat.Invariant($" {"Mtu",5} {Cut("Network", netWidth).PadRight(netWidth)} {"Address".PadRight(addrWidth)} {"Ipkts",8} {"Ierrs",5} {"Idrop",5}"));
+        if (o.Bytes)
         {
-            o.Write(NetFormat.Invariant($" ({fast} packet{NetFormat.Plural(fast)} fast forwarded)"));
+            header.Append(NetFormat.Invariant($" {"Ibytes",10}"));
         }
 
-        if (forward != 0 || sflag <= 1)
+        header.Append(NetFormat.Invariant($" {"Opkts",8} {"Oerrs",5}"));
+        if (o.Bytes)
         {
-            o.WriteLine();
+            header.Append(NetFormat.Invariant($" {"Obytes",10}"));
         }
 
-        w.P(S(IpStat.ips_cantforward), "packet{0} not forwardable");
-        w.P(S(IpStat.ips_notmember), "packet{0} received for unknown multicast group");
-        w.P(S(IpStat.ips_redirectsent), "redirect{0} sent");
-        w.P(S(IpStat.ips_localout), "packet{0} sent from this host");
-        w.P(S(IpStat.ips_rawout), "packet{0} sent with fabricated ip header");
-        w.P(S(IpStat.ips_odropped), "output packet{0} dropped due to no bufs, etc.");
-        w.P(S(IpStat.ips_noroute), "output packet{0} discarded due to no route");
-        w.P(S(IpStat.ips_fragmented), "output datagram{0} fragmented");
-        w.P(S(IpStat.ips_ofragments), "fragment{0} created");
-        w.P(S(IpStat.ips_cantfrag), "datagram{0} that can't be fragmented");
-        w.P(S(IpStat.ips_nogif), "tunneling packet{0} that can't find gif");
-        w.P(S(IpStat.ips_badaddr), "datagram{0} with bad address in header");
-    }
-
-    /// <summary>icmp_stats() of usr.bin/netstat/inet.c.</summary>
-    internal static void PrintIcmp(TextWriter o, int sflag)
-    {
-        long S(IcmpStat f) => Icmp.Fetch(f);
-        var w = new StatWriter(o, sflag);
-        o.WriteLine("icmp:");
-        w.P(S(IcmpStat.icps_error), "call{0} to icmp_error");
-        w.P(S(IcmpStat.icps_oldicmp), "error{0} not generated in response to an icmp message");
-        Histogram(o, "Output histogram:", Icmp.FetchOutHist);
-        w.P(S(IcmpStat.icps_badcode), "message{0} with bad code fields");
-        w.P(S(IcmpStat.icps_tooshort), "message{0} less than the minimum length");
-        w.P(S(IcmpStat.icps_checksum), "message{0} with bad checksum");
-        w.P(S(IcmpStat.icps_badlen), "message{0} with bad length");
-        w.P1(S(IcmpStat.icps_bmcastecho), "multicast echo requests ignored");
-        w.P1(S(IcmpStat.icps_bmcasttstamp), "multicast timestamp requests ignored");
-        Histogram(o, "Input histogram:", Icmp.FetchInHist);
-        w.P(S(IcmpStat.icps_reflect), "message response{0} generated");
-        w.Pes(S(IcmpStat.icps_badaddr), "invalid return address{0}");
-        w.P(S(IcmpStat.icps_noroute), "no return route{0}");
-    }
-
-    private static void Histogram(TextWriter o, string title, Func<byte, long> fetch)
-    {
-        bool first = true;
-        for (int type = 0; type <= Icmp.MaxType; type++)
+        header.Append(NetFormat.Invariant($" {"Coll",5}"));
+        if (o.Drops)
         {
-            long count = fetch((byte)type);
-            if (count == 0)
+            header.Append(NetFormat.Invariant($" {"Drop",5}"));
+        }
+
+        xo.Text(header.Append('\n').ToString());
+        foreach (Ifnet ifp in all)
+        {
+            string xname = ifp.IsUp ? ifp.Name : ifp.Name + "*";
+            string shownName = (o.Wide ? xname : Cut(xname, nameWidth)).PadRight(nameWidth);
+            if (link)
+            {
+                string address = ifp.Lladdr.Length == 6 ? NetFormat.Mac(ifp.Lladdr) : ifp.Name;
+                string network = NetFormat.Invariant($"<Link#{ifp.Index}>");
+                xo.OpenInstance();
+                xo.Field("name", ifp.Name);
+                xo.Field("flags", "0x" + ((int)ifp.Flags).ToString("x", CultureInfo.InvariantCulture));
+                xo.Field("mtu", ifp.Mtu);
+                xo.Field("network", network);
+                xo.Field("address", address);
+                var row = new Row(shownName, ifp.Mtu, Cut(network, netWidth).PadRight(netWidth), (o.Wide ? address : Cut(address, addrWidth)).PadRight(addrWidth), o.Human);
+                row.Stat(xo, 8, "received-packets", ifp.Counter(IfCounter.IFCOUNTER_IPACKETS));
+                row.Stat(xo, 5, "received-errors", ifp.Counter(IfCounter.IFCOUNTER_IERRORS));
+                row.Stat(xo, 5, "dropped-packets", ifp.Counter(IfCounter.IFCOUNTER_IQDROPS));
+                if (o.Bytes)
+                {
+                    row.Stat(xo, 10, "received-bytes", ifp.Counter(IfCounter.IFCOUNTER_IBYTES), bytes: true);
+                }
+
+                row.Stat(xo, 8, "sent-packets", ifp.Counter(IfCounter.IFCOUNTER_OPACKETS));
+                row.Stat(xo, 5, "send-errors", ifp.Counter(IfCounter.IFCOUNTER_OERRORS));
+                if (o.Bytes)
+                {
+                    row.Stat(xo, 10, "sent-bytes", ifp.Counter(IfCounter.IFCOUNTER_OBYTES), bytes: true);
+                }
+
+                row.Last(xo, "collisions", ifp.Counter(IfCounter.IFCOUNTER_COLLISIONS));
+                if (o.Drops)
+                {
+                    row.Drop(xo, ifp.Counter(IfCounter.IFCOUNTER_OQDROPS));
+                }
+
+                xo.Text(row.Text);
+                xo.Close();
+            }
+
+            if (!inet)
             {
                 continue;
             }
 
-            if (first)
+            foreach (InIfaddr ia in InAddrs.On(ifp))
             {
-                o.WriteLine($"\t{title}");
-                first = false;
+                xo.OpenInstance();
+                xo.Field("name", ifp.Name);
+                xo.Field("flags", "0x" + ((int)ifp.Flags).ToString("x", CultureInfo.InvariantCulture));
+                xo.Field("network", ia.Prefix);
+                xo.Field("address", ia.Address.ToString());
+                string net = o.Wide ? ia.Prefix : Cut(ia.Prefix, netWidth);
+                string addr = o.Wide ? ia.Address.ToString() : Cut(ia.Address.ToString(), addrWidth);
+                var row = new Row(shownName, 0, net.PadRight(netWidth), addr.PadRight(addrWidth), o.Human);
+
+                // Vimage keeps no per-address packet counters (FreeBSD's ifa_ipackets/ifa_opackets): dashes.
+                row.Dash(8);
+                row.Dash(5);
+                row.Dash(5);
+                if (o.Bytes)
+                {
+                    row.Dash(10);
+                }
+
+                row.Dash(8);
+                row.Dash(5);
+                if (o.Bytes)
+                {
+                    row.Dash(10);
+                }
+
+                row.LastDash(5);
+                if (o.Drops)
+                {
+                    row.DropDash();
+                }
+
+                xo.Text(row.Text);
+                xo.Close();
             }
-
-            o.WriteLine(NetFormat.Invariant($"\t\t{IcmpNames[type]}: {count}"));
         }
+
+        xo.CloseList();
+        return 0;
     }
 
-    /// <summary>udp_stats() of usr.bin/netstat/inet.c.</summary>
-    internal static void PrintUdp(TextWriter o, int sflag)
+    private static string Cut(string text, int width) => text.Length <= width ? text : text[..width];
+
+    /// <summary>One netstat -i line, built column by column as show_stat() prints them.</summary>
+    private sealed class Row(string name, int mtu, string network, string address, bool human)
     {
-        long S(UdpStat f) => Udp.Fetch(f);
-        var w = new StatWriter(o, sflag);
-        o.WriteLine("udp:");
-        w.P(S(UdpStat.udps_ipackets), "datagram{0} received");
-        w.P1(S(UdpStat.udps_hdrops), "with incomplete header");
-        w.P1(S(UdpStat.udps_badlen), "with bad data length field");
-        w.P1(S(UdpStat.udps_badsum), "with bad checksum");
-        w.P1(S(UdpStat.udps_nosum), "with no checksum");
-        w.P1(S(UdpStat.udps_noport), "dropped due to no socket");
-        w.P(S(UdpStat.udps_noportbcast), "broadcast/multicast datagram{0} undelivered");
-        w.P1(S(UdpStat.udps_fullsock), "dropped due to full socket buffers");
-        w.P1(S(UdpStat.udpps_pcbhashmiss), "not for hashed pcb");
-        long delivered = S(UdpStat.udps_ipackets) - S(UdpStat.udps_hdrops) - S(UdpStat.udps_badlen) - S(UdpStat.udps_badsum)
-                         - S(UdpStat.udps_noport) - S(UdpStat.udps_noportbcast) - S(UdpStat.udps_fullsock);
-        w.P1(delivered, "delivered");
-        w.P(S(UdpStat.udps_opackets), "datagram{0} output");
-        w.P(S(UdpStat.udps_filtermcast), "time{0} multicast source filter matched");
-    }
+        // show_stat("lu", 6, "mtu", ...): an address row's if_data carries no MTU, so it shows a dash.
+        private readonly System.Text.StringBuilder _line = new(name + (mtu == 0 ? "-" : Number(mtu, human, 1024)).PadLeft(6) + " " + network + " " + address + " ");
 
-    /// <summary>arp_stats() of usr.bin/netstat/inet.c (including its "ARP entrys timed out").</summary>
-    internal static void PrintArp(TextWriter o, int sflag)
-    {
-        long S(ArpStat f) => ArpLayer.Fetch(f);
-        var w = new StatWriter(o, sflag);
-        o.WriteLine("arp:");
-        w.P(S(ArpStat.txrequests), "ARP request{0} sent");
-        w.Pies(S(ArpStat.txreplies), "ARP repl{0} sent");
-        w.P(S(ArpStat.rxrequests), "ARP request{0} received");
-        w.Pies(S(ArpStat.rxreplies), "ARP repl{0} received");
-        w.P(S(ArpStat.received), "ARP packet{0} received");
-        w.P(S(ArpStat.dropped), "total packet{0} dropped due to no ARP entry");
-        w.P(S(ArpStat.timeouts), "ARP entry{0} timed out");
-        w.P(S(ArpStat.dupips), "Duplicate IP{0} seen");
-    }
+        public string Text => _line.Append('\n').ToString();
 
-    /// <summary>netstat's p()/p1a()/p2() macros: "\t&lt;n&gt; &lt;text&gt;", zero lines skipped with -ss.</summary>
-    private readonly struct StatWriter(TextWriter output, int sflag)
-    {
-        public void P(long n, string text) => Line(n, string.Format(System.Globalization.CultureInfo.InvariantCulture, text, NetFormat.Plural(n)));
-
-        public void Pes(long n, string text) => Line(n, string.Format(System.Globalization.CultureInfo.InvariantCulture, text, NetFormat.Plurales(n)));
-
-        public void Pies(long n, string text) => Line(n, string.Format(System.Globalization.CultureInfo.InvariantCulture, text, NetFormat.Pluralies(n)));
-
-        public void P1(long n, string text) => Line(n, text);
-
-        private void Line(long n, string text)
+        /// <summary>A packet, error or drop count (-h divides by 1000) or, with <paramref name="bytes"/>, a byte count (by 1024).</summary>
+        public void Stat(Xo xo, int width, string key, long value, bool bytes = false)
         {
-            if (n != 0 || sflag <= 1)
-            {
-                output.WriteLine(NetFormat.Invariant($"\t{n} {text}"));
-            }
+            _line.Append(Number(value, human, bytes ? 1024 : 1000).PadLeft(width)).Append(' ');
+            xo.Field(key, value);
         }
+
+        public void Last(Xo xo, string key, long value)
+        {
+            _line.Append(Number(value, human, 1000).PadLeft(5));
+            xo.Field(key, value);
+        }
+
+        public void Drop(Xo xo, long value)
+        {
+            _line.Append(' ').Append(Number(value, human, 1000).PadLeft(5));
+            xo.Field("dropped-packets", value);
+        }
+
+        public void Dash(int width) => _line.Append("-".PadLeft(width)).Append(' ');
+
+        public void LastDash(int width) => _line.Append("-".PadLeft(width));
+
+        public void DropDash() => _line.Append(' ').Append("-".PadLeft(5));
+
+        private static string Number(long value, bool human, int divisor)
+            => human ? Humanize(value, divisor) : value.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// humanize_number(buf, 5, n, "", HN_AUTOSCALE, HN_NOSPACE | HN_DECIMAL [| HN_DIVISOR_1000]) as netstat -h uses it:
+    /// at most three digits and a prefix, one decimal below 10 ("1.5K"), rounded.
+    /// </summary>
+    internal static string Humanize(long value, int divisor)
+    {
+        const string Prefixes = "KMGTPE";
+        long quotient = value, remainder = 0;
+        long cut = divisor * 95 / 100; // divisordeccut
+        int scale = 0;
+        while ((quotient >= 1000 || (quotient == 999 && remainder >= cut)) && scale < Prefixes.Length)
+        {
+            remainder = quotient % divisor;
+            quotient /= divisor;
+            scale++;
+        }
+
+        string prefix = scale == 0 ? "" : Prefixes[scale - 1].ToString();
+        if (quotient <= 9 && remainder < cut && scale > 0)
+        {
+            long tenths = ((remainder * 10) + (divisor / 2)) / divisor;
+            return NetFormat.Invariant($"{quotient + (tenths / 10)}.{tenths % 10}{prefix}");
+        }
+
+        return NetFormat.Invariant($"{quotient + ((remainder + (divisor / 2)) / divisor)}{prefix}");
     }
 }

@@ -7,189 +7,397 @@ using Vimage.Net.Route;
 namespace Vimage.Cli.Commands;
 
 /// <summary>
-/// route(8) for IPv4 in FIB 0: add, delete, get (show), flush. Accepts FreeBSD's modifiers (-net, -host, -netmask,
-/// -interface, -blackhole, -reject, -static, -fib 0, -inet) and options (-n, -q, -v, -4) and prints what it prints:
-/// "add net 198.51.100.0: gateway 192.0.2.2"; failures as "route: writing to routing socket: File exists".
+/// route(8) for IPv4: add, change, delete, get (show), flush, monitor, with route.c's modifiers (newroute's keyword
+/// table) and messages. Options are main()'s getopt "46nqdtvj:"; -j J applies every other option in J.
 /// </summary>
-public sealed class RouteCommand : ICommand
+public sealed partial class RouteCommand : ICommand
 {
     public string Name => "route";
 
-    public string Usage =>
-        "route [-nqv] add|delete [-net|-host] destination[/len] [gateway] [-netmask mask] [-interface] [-blackhole|-reject] [-fib 0] | route [-n] get destination | route [-n] flush";
+    public string Usage => "route [-j jail] [-46dnqtv] command [[modifiers] args]";
 
+    /// <summary>route's usage(): "route: bad keyword: X" (when X is given) then the usage line, exit 64.</summary>
+    private static UsageException BadKeyword(string? keyword)
+        => new(keyword is null ? "" : $"route: bad keyword: {keyword}");
+
+    private sealed class Flags
+    {
+        public bool Quiet;
+        public bool Verbose;
+        public bool TestOnly;
+        public bool DebugOnly;
+    }
+
+    /// <summary>route.c's usage() is errx(EX_USAGE, "usage: ..."): the line carries the "route: " prefix.</summary>
     public int Run(CommandContext context, string[] args)
     {
-        bool quiet = false;
+        try
+        {
+            return RunOptions(context, args);
+        }
+        catch (UsageException e)
+        {
+            string warning = e.Message.Length > 0 ? e.Message + "\n" : "";
+            throw new CommandException(warning + "route: usage: " + Usage, CommandDispatcher.ExitUsage);
+        }
+    }
+
+    private int RunOptions(CommandContext context, string[] args)
+    {
+        var flags = new Flags();
+        string? jailName = null;
         var getopt = new Getopt("route", args, "46nqdtvj:");
         for (int ch; (ch = getopt.Next()) != -1;)
         {
             switch (ch)
             {
                 case 'n':
-                case 'v':
                 case '4':
-                case 'd':
                     break;
                 case 'q':
-                    quiet = true;
+                    flags.Quiet = true;
+                    break;
+                case 'v':
+                    flags.Verbose = true;
+                    break;
+                case 't':
+                    flags.TestOnly = true;
+                    break;
+                case 'd':
+                    flags.DebugOnly = true;
                     break;
                 case 'j':
-                    Jail jail = JexecCommand.FindOrFail(context, getopt.Optarg!, "route");
-                    using (CommandContext jailed = context.In(jail))
-                    {
-                        return Run(jailed, args[getopt.Optind..]);
-                    }
-
-                case '6':
-                    throw Unsupported.Option("route", ch, "IPv6 is not supported in Vimage");
+                    jailName = getopt.Optarg!;
+                    break;
                 default:
-                    throw Unsupported.Option("route", ch, "test-only mode is not supported in Vimage");
+                    throw Unsupported.Option("route", ch, "IPv6 is not supported in Vimage");
             }
         }
 
-        int i = getopt.Optind;
-        if (i >= args.Length)
+        string[] rest = args[getopt.Optind..];
+        if (jailName is not null)
         {
-            throw new UsageException("route: a command is required");
+            // route -j J: the jail is entered once every option is parsed, so -q/-t/-v given before or after -j
+            // all apply inside it (route.c parses all options, then jail_attach()).
+            Jail jail = JexecCommand.FindOrFail(context, jailName, "route");
+            using CommandContext jailed = context.In(jail);
+            return Dispatch(jailed, rest, flags);
         }
 
-        string command = args[i];
-        string[] rest = args[(i + 1)..];
+        return Dispatch(context, rest, flags);
+    }
+
+    private static int Dispatch(CommandContext context, string[] rest, Flags flags)
+    {
+        if (rest.Length == 0)
+        {
+            throw BadKeyword(null);
+        }
+
+        string command = rest[0];
         using (Curvnet.Set(context.Vnet))
         {
             return command switch
             {
-                "add" => Change(context, "add", rest, quiet),
-                "delete" or "del" => Change(context, "delete", rest, quiet),
+                "add" or "change" or "delete" or "del" => Change(context, command == "del" ? "delete" : command, rest, flags),
                 "get" or "show" => Get(context, rest),
-                "flush" => Flush(context, rest, quiet),
-                _ => throw new UsageException($"route: {command}: unknown command"),
+                "flush" => Flush(context, rest, flags),
+                "monitor" => Monitor(context, rest),
+                _ => throw BadKeyword(command),
             };
         }
     }
 
-    private static int Change(CommandContext context, string command, string[] args, bool quiet)
-    {
-        bool forceNet = false, forceHost = false, iface = false, blackhole = false, reject = false;
-        string? netmask = null;
-        var positional = new List<string>();
-        for (int j = 0; j < args.Length; j++)
-        {
-            string a = args[j];
-            switch (a)
-            {
-                case "-net":
-                    forceNet = true;
-                    break;
-                case "-host":
-                    forceHost = true;
-                    break;
-                case "-interface":
-                case "-iface":
-                    iface = true;
-                    break;
-                case "-blackhole":
-                    blackhole = true;
-                    break;
-                case "-reject":
-                    reject = true;
-                    break;
-                case "-static":
-                case "-inet":
-                case "-4":
-                case "-nostatic":
-                    break;
-                case "-netmask":
-                case "netmask":
-                    netmask = Value(args, ref j, a);
-                    break;
-                case "-fib":
-                {
-                    string fib = Value(args, ref j, a);
-                    if (fib != "0")
-                    {
-                        throw new CommandException($"route: fib {fib}: invalid fib number (only fib 0 exists)");
-                    }
+    /// <summary>The FIB numbers fiboptlist_csv accepts: below net.fibs (1 when the OID is missing: only FIB 0 exists).</summary>
+    private static int NumFibs()
+        => Sysctl.Exists("net.fibs") && Sysctl.Get("net.fibs") is int n ? n : 1;
 
-                    break;
+    /// <summary>fiboptlist_csv: "N", "N,M", "N-M", "all", "default"; any FIB outside net.fibs is "invalid fib number".</summary>
+    internal static List<int> ParseFibs(string text)
+    {
+        int numfibs = NumFibs();
+        var fibs = new List<int>();
+        if (text == "all")
+        {
+            fibs.AddRange(Enumerable.Range(0, numfibs));
+            return fibs;
+        }
+
+        if (text == "default")
+        {
+            fibs.Add(0);
+            return fibs;
+        }
+
+        foreach (string token in text.Split(','))
+        {
+            int dash = token.IndexOf('-', 1 < token.Length ? 1 : 0);
+            if (!token.StartsWith('-') && dash > 0)
+            {
+                if (!TryFib(token[..dash], numfibs, out int lo) || !TryFib(token[(dash + 1)..], numfibs, out int hi) || lo >= hi)
+                {
+                    throw new CommandException($"route: invalid fib number: {text}", CommandDispatcher.ExitUsage);
                 }
 
-                case "-mtu":
-                case "-weight":
-                case "-expire":
-                case "-hopcount":
-                    Value(args, ref j, a);
-                    break;
-                default:
-                    if (a.StartsWith('-') && a.Length > 1)
-                    {
-                        throw new UsageException($"route: {a}: unknown modifier");
-                    }
-
-                    positional.Add(a);
-                    break;
+                fibs.AddRange(Enumerable.Range(lo, hi - lo + 1));
+            }
+            else if (TryFib(token, numfibs, out int fib))
+            {
+                fibs.Add(fib);
+            }
+            else
+            {
+                throw new CommandException($"route: invalid fib number: {text}", CommandDispatcher.ExitUsage);
             }
         }
 
-        if (positional.Count == 0 || positional.Count > 3)
+        return fibs;
+    }
+
+    private static bool TryFib(string text, int numfibs, out int fib)
+        => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out fib) && fib < numfibs;
+
+    private static string Value(string[] args, ref int j)
+    {
+        if (j + 1 >= args.Length)
         {
-            throw new UsageException($"route: {command}: a destination (and a gateway) is required");
+            throw BadKeyword(null);
         }
 
-        if (positional.Count == 3)
+        return args[++j];
+    }
+
+    /// <summary>
+    /// newroute(): modifiers are "-keyword" (route.c's keyword table); the first plain word is the destination, the
+    /// second the gateway, the third a netmask. Everything is checked before the table is touched.
+    /// </summary>
+    private static int Change(CommandContext context, string command, string[] args, Flags flags)
+    {
+        bool forceNet = false, forceHost = false, iface = false, blackhole = false, reject = false, locking = false, lockRest = false;
+        string? dest = null, gateway = null, netmask = null, ifpName = null;
+        int prefixLength = -1;
+        var attrs = new RouteAttrs();
+        for (int j = 1; j < args.Length; j++)
         {
-            netmask ??= positional[2]; // route add -net 10.0.0.0 gw 255.0.0.0 (old style)
+            string a = args[j];
+            if (a.Length > 1 && a[0] == '-')
+            {
+                string key = a[1..];
+                switch (key)
+                {
+                    case "4":
+                    case "inet":
+                        break;
+                    case "6":
+                    case "inet6":
+                        throw new CommandException("route: -inet6: IPv6 is not supported in Vimage");
+                    case "link":
+                        throw new CommandException("route: -link: link-layer routes are not supported in Vimage");
+                    case "iface":
+                    case "interface":
+                        iface = true;
+                        break;
+                    case "nostatic":
+                        attrs = attrs with { NoStatic = true };
+                        break;
+                    case "static":
+                        attrs = attrs with { NoStatic = false };
+                        break;
+                    case "llinfo":
+                        attrs = attrs with { Set = attrs.Set | RtFlags.RTF_LLINFO };
+                        break;
+                    case "lock":
+                        locking = true;
+                        break;
+                    case "lockrest":
+                        lockRest = true;
+                        break;
+                    case "host":
+                        forceHost = true;
+                        forceNet = false;
+                        break;
+                    case "net":
+                        forceNet = true;
+                        forceHost = false;
+                        break;
+                    case "reject":
+                        reject = true;
+                        break;
+                    case "blackhole":
+                        blackhole = true;
+                        break;
+                    case "proto1":
+                        attrs = attrs with { Set = attrs.Set | RtFlags.RTF_PROTO1 };
+                        break;
+                    case "proto2":
+                        attrs = attrs with { Set = attrs.Set | RtFlags.RTF_PROTO2 };
+                        break;
+                    case "xresolve":
+                        attrs = attrs with { Set = attrs.Set | RtFlags.RTF_XRESOLVE };
+                        break;
+                    case "sticky":
+                        attrs = attrs with { Set = attrs.Set | RtFlags.RTF_STICKY };
+                        break;
+                    case "nostick":
+                        attrs = attrs with { Set = attrs.Set & ~RtFlags.RTF_STICKY };
+                        break;
+                    case "proxy":
+                        throw new CommandException("route: -proxy: proxy ARP routes are not supported in Vimage (use arp -s ... pub)");
+                    case "fib":
+                        if (ParseFibs(Value(args, ref j)) is not [0])
+                        {
+                            throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
+                        }
+
+                        break;
+                    case "ifa":
+                        Value(args, ref j);
+                        break;
+                    case "ifp":
+                        ifpName = Value(args, ref j);
+                        break;
+                    case "genmask":
+                        Value(args, ref j);
+                        break;
+                    case "gateway":
+                        gateway = Value(args, ref j);
+                        break;
+                    case "dst":
+                        dest = Value(args, ref j);
+                        break;
+                    case "netmask":
+                    case "mask":
+                        netmask = Value(args, ref j);
+                        forceNet = true;
+                        forceHost = false;
+                        break;
+                    case "prefixlen":
+                    {
+                        string text = Value(args, ref j);
+                        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out prefixLength) || prefixLength > 32)
+                        {
+                            throw new CommandException($"route: {text}: bad value", CommandDispatcher.ExitUsage);
+                        }
+
+                        forceNet = prefixLength < 32;
+                        forceHost = prefixLength == 32;
+                        break;
+                    }
+
+                    case "mtu":
+                    case "hopcount":
+                    case "expire":
+                    case "recvpipe":
+                    case "sendpipe":
+                    case "ssthresh":
+                    case "rtt":
+                    case "rttvar":
+                    case "weight":
+                    {
+                        (int bit, long value) = Metric(key, Value(args, ref j));
+                        if (lockRest || locking)
+                        {
+                            attrs = attrs with { Locks = attrs.Locks | bit };
+                        }
+
+                        locking = false;
+                        if (key == "mtu")
+                        {
+                            attrs = attrs with { Mtu = (int)Math.Clamp(value, 0, int.MaxValue) };
+                        }
+                        else if (key == "weight")
+                        {
+                            attrs = attrs with { Weight = (int)Math.Clamp(value, 0, 16777215) };
+                        }
+
+                        break;
+                    }
+
+                    default:
+                        throw BadKeyword(key);
+                }
+            }
+            else if (dest is null)
+            {
+                dest = a;
+            }
+            else if (gateway is null)
+            {
+                gateway = a;
+            }
+            else
+            {
+                netmask = a;
+            }
         }
 
-        (InAddr dst, int prefix, string shown) = ParseDestination(positional[0], forceNet, forceHost, netmask);
-        string? gateway = positional.Count >= 2 ? positional[1] : null;
-        string kind = prefix == 32 && !forceNet ? "host" : "net";
-        string summary = $"{command} {kind} {shown}" + (gateway is null ? "" : $": gateway {gateway}");
+        if (dest is null)
+        {
+            throw new UsageException("route: destination parameter required");
+        }
+
+        (InAddr dst, int prefix, bool isHost, string shown) = ParseDestination(dest, forceNet, forceHost, netmask, prefixLength);
+        string summary = $"{command} {(isHost ? "host" : "net")} {shown}" + (gateway is null ? "" : $": gateway {gateway}");
+        if (flags.TestOnly || flags.DebugOnly)
+        {
+            // -t writes the message to /dev/null, -d does not send it: nothing changes, the report is as if it had.
+            if (!flags.Quiet)
+            {
+                context.Out.WriteLine(summary);
+            }
+
+            return 0;
+        }
+
         try
         {
             if (command == "delete")
             {
-                Routes.Delete(dst, prefix);
-            }
-            else if (blackhole || reject)
-            {
-                Routes.AddDiscard(dst, prefix, reject);
-            }
-            else if (gateway is null)
-            {
-                throw new UsageException("route: add: a gateway (or -interface IF, -blackhole, -reject) is required");
-            }
-            else if (iface || !InAddr.TryParse(gateway, out _))
-            {
-                Ifnet ifp = Ifnets.TryFind(gateway) ?? InterfaceOfLocalAddress(gateway)
-                    ?? throw new CommandException($"route: bad address: {gateway}");
-                Routes.AddInterface(dst, prefix, ifp);
+                Routes.Delete(dst, prefix, gateway is not null && InAddr.TryParse(gateway, out InAddr via) && !iface ? via : null);
             }
             else
             {
-                Routes.AddGateway(dst, prefix, InAddr.Parse(gateway));
+                Rtentry route = Build(dst, prefix, gateway, iface, blackhole, reject, ifpName, attrs);
+                if (command == "change")
+                {
+                    Routes.Change(route);
+                }
+                else
+                {
+                    Routes.Add(route);
+                }
             }
         }
         catch (RouteException e)
         {
-            (string errno, string reason) = e.Error switch
+            // rtmsg(): EEXIST is left to newroute, ESRCH is "route has not been found", others are warn()ed.
+            switch (e.Error)
             {
-                RouteError.Exists => ("File exists", "route already in table"),
-                RouteError.NetworkUnreachable => ("Network is unreachable", "Network is unreachable"),
-                RouteError.NotInTable => ("No such process", "not in table"),
-                _ => ("Invalid argument", "Invalid argument"),
-            };
-            context.Err.WriteLine($"route: writing to routing socket: {errno}");
-            if (!quiet)
+                case RouteError.Exists:
+                    break;
+                case RouteError.NotInTable:
+                    context.Err.WriteLine("route: route has not been found");
+                    break;
+                default:
+                    context.Err.WriteLine($"route: writing to routing socket: {Strerror(e.Error)}");
+                    break;
+            }
+
+            if (!flags.Quiet)
             {
-                context.Err.WriteLine($"{summary} fib 0: {reason}");
+                string reason = e.Error switch
+                {
+                    RouteError.Exists => "route already in table",
+                    RouteError.NotInTable => "not in table",
+                    _ => Strerror(e.Error),
+                };
+                context.Out.WriteLine($"{summary} fib 0: {reason}");
             }
 
             return 1;
         }
 
-        if (!quiet)
+        if (!flags.Quiet)
         {
             context.Out.WriteLine(summary);
         }
@@ -197,163 +405,197 @@ public sealed class RouteCommand : ICommand
         return 0;
     }
 
+    private static string Strerror(RouteError error) => error switch
+    {
+        RouteError.Exists => "File exists",
+        RouteError.NotInTable => "No such process",
+        RouteError.NetworkUnreachable => "Network is unreachable",
+        _ => "Invalid argument",
+    };
+
+    /// <summary>set_metric(): the RTV_* bit of a metric keyword and its value (strtol base 0; a bad one is err(EX_USAGE)).</summary>
+    private static (int Bit, long Value) Metric(string key, string text)
+    {
+        int bit = key switch
+        {
+            "mtu" => 0x1,
+            "hopcount" => 0x2,
+            "expire" => 0x4,
+            "recvpipe" => 0x8,
+            "sendpipe" => 0x10,
+            "ssthresh" => 0x20,
+            "rtt" => 0x40,
+            "rttvar" => 0x80,
+            _ => 0x100,
+        };
+        if (!TryStrtol(text, out long value))
+        {
+            throw new CommandException($"route: {text}: Invalid argument", CommandDispatcher.ExitUsage);
+        }
+
+        return (bit, value);
+    }
+
+    /// <summary>strtol(s, &amp;end, 0) that must consume the whole string: decimal, 0x hex or 0 octal, optional sign.</summary>
+    internal static bool TryStrtol(string text, out long value)
+    {
+        value = 0;
+        ReadOnlySpan<char> s = text.AsSpan().TrimStart();
+        bool negative = false;
+        if (s.Length > 0 && (s[0] == '+' || s[0] == '-'))
+        {
+            negative = s[0] == '-';
+            s = s[1..];
+        }
+
+        bool ok;
+        if (s.Length > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        {
+            ok = long.TryParse(s[2..], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        }
+        else if (s.Length > 1 && s[0] == '0')
+        {
+            ok = true;
+            foreach (char c in s)
+            {
+                ok &= c is >= '0' and <= '7';
+                value = ok ? (value * 8) + (c - '0') : 0;
+            }
+        }
+        else
+        {
+            ok = long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+        }
+
+        value = negative ? -value : value;
+        return ok;
+    }
+
+    /// <summary>The route an add/change asks for, checked before anything changes.</summary>
+    private static Rtentry Build(InAddr dst, int prefix, string? gateway, bool iface, bool blackhole, bool reject, string? ifpName, RouteAttrs attrs)
+    {
+        Ifnet? ifp = ifpName is null ? null : Ifnets.TryFind(ifpName) ?? throw new CommandException($"route: {ifpName}: bad value");
+        if (blackhole || reject)
+        {
+            return Routes.DiscardRoute(dst, prefix, reject && !blackhole, attrs);
+        }
+
+        if (gateway is null)
+        {
+            if (ifp is not null)
+            {
+                return Routes.InterfaceRoute(dst, prefix, ifp, attrs);
+            }
+
+            throw new UsageException("route: gateway parameter required");
+        }
+
+        if (iface || !InAddr.TryParse(gateway, out InAddr gw))
+        {
+            Ifnet target = Ifnets.TryFind(gateway) ?? InterfaceOfLocalAddress(gateway) ?? ifp
+                           ?? throw new CommandException($"route: bad address: {gateway}");
+            return Routes.InterfaceRoute(dst, prefix, target, attrs);
+        }
+
+        Rtentry route = Routes.GatewayRoute(dst, prefix, gw, attrs);
+        return ifp is null ? route : route with { Interface = ifp };
+    }
+
+    /// <summary>inet_network() for "a[.b[.c[.d]]]" before a '/': decimal parts, left-aligned (10 → 10.0.0.0).</summary>
+    private static bool TryNetwork(string text, out uint net)
+    {
+        net = 0;
+        string[] parts = text.Split('.');
+        if (parts.Length is < 1 or > 4)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!byte.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out byte b))
+            {
+                return false;
+            }
+
+            net |= (uint)b << (24 - (8 * i));
+        }
+
+        return true;
+    }
+
     /// <summary>-interface also accepts a local address: the route goes out of the interface that has it.</summary>
     private static Ifnet? InterfaceOfLocalAddress(string text)
         => InAddr.TryParse(text, out InAddr a) ? InAddrs.All.FirstOrDefault(ia => ia.Address == a)?.Interface : null;
 
     /// <summary>
-    /// FreeBSD's rules: "default" is 0/0; "a.b.c.d/len" is a net; a bare address is a host unless -net is given,
-    /// in which case trailing zero octets pick the mask (10.0.0.0 → /8, 198.51.100.0 → /24).
+    /// getaddr(RTAX_DST): "default" is 0/0; "a.b.c.d/len" is a net (the printed name stops at the '/'); a bare
+    /// address is a net when its host part (classful inet_lnaof) is zero, else a host; -net picks the mask from
+    /// trailing zero octets (inet_makenetandmask), -netmask or -prefixlen give it.
     /// </summary>
-    private static (InAddr Dst, int Prefix, string Shown) ParseDestination(string text, bool forceNet, bool forceHost, string? netmask)
+    private static (InAddr Dst, int Prefix, bool IsHost, string Shown) ParseDestination(string text, bool forceNet, bool forceHost,
+        string? netmask, int prefixLength)
     {
         if (text == "default")
         {
-            return (InAddr.Any, 0, "default");
+            return (InAddr.Any, 0, false, "default");
         }
 
-        if (!InAddr.TryParsePrefix(text, out InAddr dst, out int prefix))
+        int slash = text.IndexOf('/');
+        string shown = slash < 0 ? text : text[..slash];
+        InAddr dst;
+        int prefix;
+        if (slash >= 0 && TryNetwork(shown, out uint net) && int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) && prefix <= 32)
         {
-            throw new CommandException($"route: bad address: {text}");
+            dst = new InAddr(net); // "10/8", "192.168.64/20": inet_network, the given parts left-aligned
+        }
+        else if (!InAddr.TryParsePrefix(text, out dst, out prefix))
+        {
+            throw new CommandException($"route: bad address: {shown}");
         }
 
-        string shown = dst.ToString();
-        bool hasLength = text.Contains('/');
+        bool isHost;
         if (netmask is not null)
         {
             if (!NetFormat.TryParseNetmask(netmask, out prefix))
             {
-                throw new CommandException($"route: bad netmask: {netmask}");
+                throw new CommandException($"route: bad address: {netmask}");
             }
+
+            isHost = false;
         }
-        else if (!hasLength)
+        else if (prefixLength >= 0)
         {
-            prefix = forceNet ? NetFormat.NetPrefixFromZeros(dst) : 32;
+            prefix = prefixLength;
+            isHost = prefix == 32;
+        }
+        else if (slash >= 0)
+        {
+            isHost = false;
+        }
+        else if (forceNet)
+        {
+            prefix = NetFormat.NetPrefixFromZeros(dst);
+            isHost = false;
+        }
+        else
+        {
+            int classful = NetFormat.ClassfulPrefix(dst);
+            isHost = forceHost || classful == 32 || (dst.Value & ~InAddr.MaskOf(classful)) != 0;
+            prefix = isHost ? 32 : classful;
         }
 
         if (forceHost)
         {
             prefix = 32;
+            isHost = true;
         }
 
-        return (new InAddr(dst.Value & InAddr.MaskOf(prefix)), prefix, shown);
-    }
-
-    private static int Get(CommandContext context, string[] args)
-    {
-        string[] targets = args.Where(a => a is not ("-net" or "-host" or "-inet" or "-4")).ToArray();
-        if (targets.Length != 1)
+        if (forceNet && prefix == 32 && netmask is null && prefixLength < 0 && slash < 0)
         {
-            throw new UsageException("route: get: one destination is required");
+            isHost = false;
         }
 
-        InAddr dst;
-        if (targets[0] == "default")
-        {
-            dst = InAddr.Any;
-        }
-        else if (!InAddr.TryParsePrefix(targets[0], out dst, out _))
-        {
-            throw new CommandException($"route: bad address: {targets[0]}");
-        }
-
-        Rtentry? route = targets[0] == "default"
-            ? Routes.All.FirstOrDefault(r => r.PrefixLength == 0)
-            : Routes.Lookup(dst);
-        if (route is null)
-        {
-            context.Err.WriteLine("route: route has not been found");
-            return 1;
-        }
-
-        TextWriter o = context.Out;
-        o.WriteLine($"   route to: {(targets[0] == "default" ? "default" : dst.ToString())}");
-        o.WriteLine($"destination: {(route.PrefixLength == 0 ? "default" : route.Destination.ToString())}");
-        if (!route.IsHost)
-        {
-            o.WriteLine($"       mask: {(route.PrefixLength == 0 ? "default" : new InAddr(route.Mask).ToString())}");
-        }
-
-        if (route.IsGateway)
-        {
-            o.WriteLine($"    gateway: {route.Gateway}");
-        }
-
-        o.WriteLine("        fib: 0");
-        o.WriteLine($"  interface: {route.Interface.Name}");
-        o.WriteLine($"      flags: <{FlagNames(route)}>");
-        o.WriteLine(" recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire");
-        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.Interface.Mtu,8}  {1,8}  {0,8} "));
-        return 0;
-    }
-
-    /// <summary>route get's flags in RTF_* bit order (DONE marks a reply; connected routes are PINNED).</summary>
-    internal static string FlagNames(Rtentry route)
-    {
-        var names = new List<string> { "UP" };
-        if (route.IsGateway)
-        {
-            names.Add("GATEWAY");
-        }
-
-        if (route.IsHost)
-        {
-            names.Add("HOST");
-        }
-
-        if (route.IsReject)
-        {
-            names.Add("REJECT");
-        }
-
-        names.Add("DONE");
-        bool isStatic = (route.Flags & RtFlags.RTF_STATIC) != 0;
-        if (isStatic)
-        {
-            names.Add("STATIC");
-        }
-
-        if (route.IsBlackhole)
-        {
-            names.Add("BLACKHOLE");
-        }
-
-        if (!isStatic)
-        {
-            names.Add("PINNED");
-        }
-
-        return string.Join(',', names);
-    }
-
-    /// <summary>route flush: removes every gateway route, printing each as FreeBSD does.</summary>
-    private static int Flush(CommandContext context, string[] args, bool quiet)
-    {
-        if (args.Any(a => a is not ("-inet" or "-4")))
-        {
-            throw new UsageException("route: flush takes no destination");
-        }
-
-        foreach (Rtentry route in Routes.Sorted(Routes.All).Where(r => r.IsGateway))
-        {
-            Routes.Delete(route.Destination, route.PrefixLength);
-            if (!quiet)
-            {
-                context.Out.WriteLine($"{route.DestinationText,-20} {route.Gateway,-20} done");
-            }
-        }
-
-        return 0;
-    }
-
-    private static string Value(string[] args, ref int j, string keyword)
-    {
-        if (j + 1 >= args.Length)
-        {
-            throw new UsageException($"route: {keyword}: missing argument");
-        }
-
-        return args[++j];
+        return (new InAddr(dst.Value & InAddr.MaskOf(prefix)), prefix, isHost, shown);
     }
 }

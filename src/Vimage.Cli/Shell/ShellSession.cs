@@ -80,9 +80,12 @@ public sealed class ShellSession : IDisposable
                 File.CreateSymbolicLink(Path.Combine(staged, Path.GetFileName(file)), file);
             }
 
-            string common = Path.Combine(Root, "src", "common");
-            Directory.CreateDirectory(common);
-            File.WriteAllText(Path.Combine(common, "vnet.subr"), "# vimage: vnet.subr's helpers come from atf.subr\n. \"$VIMAGE_ATF_LIB\"\n");
+            // tests/sys/netinet/x.sh sources ../common/vnet.subr; tests/sbin/route/utils.subr ../../sys/common/vnet.subr.
+            foreach (string common in new[] { Path.Combine(Root, "src", "common"), Path.Combine(Root, "sys", "common") })
+            {
+                Directory.CreateDirectory(common);
+                File.WriteAllText(Path.Combine(common, "vnet.subr"), "# vimage: vnet.subr's helpers come from atf.subr\n. \"$VIMAGE_ATF_LIB\"\n");
+            }
         }
 
         return Path.Combine(staged, Path.GetFileName(program));

@@ -208,12 +208,27 @@ public static partial class ArpLayer
             SendPacket(ifp, 2, ifp.Lladdr, targetIp, senderMac, senderIp, senderMac);
             Stat(ArpStat.txreplies);
         }
+        else if (op == 1 && V_arptable.Find(ifp, targetIp) is { Published: true } published)
+        {
+            // in_arpinput: a request for an address we publish (arp -s ... pub, LLE_PUB) is answered with the
+            // published hardware address.
+            byte[] proxyMac = published.Mac;
+            SendPacket(ifp, 2, proxyMac, targetIp, senderMac, senderIp, senderMac);
+            Stat(ArpStat.txreplies);
+        }
 
         m.Free();
     }
 
     /// <summary>arp -s: a permanent entry (replaces a dynamic one).</summary>
-    public static LlEntry AddStatic(Ifnet ifp, InAddr address, ReadOnlySpan<byte> mac)
+    public static LlEntry AddStatic(Ifnet ifp, InAddr address, ReadOnlySpan<byte> mac) => Add(ifp, address, mac, temporary: false, published: false);
+
+    /// <summary>
+    /// arp -s HOST MAC [temp] [pub]: lla_rt_output's RTM_ADD. Without temp the entry is permanent (LLE_STATIC);
+    /// with temp it is a resolved entry that expires after net.link.ether.inet.max_age like a learned one; pub
+    /// sets LLE_PUB, so requests for the address are answered with <paramref name="mac"/>.
+    /// </summary>
+    public static LlEntry Add(Ifnet ifp, InAddr address, ReadOnlySpan<byte> mac, bool temporary, bool published)
     {
         if (mac.Length != 6)
         {
@@ -225,8 +240,10 @@ public static partial class ArpLayer
         lock (entry.Lock)
         {
             mac.CopyTo(entry.Mac);
-            entry.State = LlState.Static;
-            entry.ExpiresAtMs = long.MaxValue;
+            entry.State = temporary ? LlState.Reachable : LlState.Static;
+            entry.ExpiresAtMs = temporary ? NetTimers.NowMs + V_arpt_keep * 1000L : long.MaxValue;
+            entry.Published = published;
+            entry.Asked = 0;
             release = [.. entry.Hold];
             entry.Hold.Clear();
         }
@@ -378,9 +395,21 @@ public static partial class ArpLayer
         Mbuf[] release;
         lock (entry.Lock)
         {
+            bool differs = !mac.SequenceEqual(entry.Mac);
             if (entry.State == LlState.Static)
             {
-                return; // a permanent entry is never overwritten by the wire
+                // arp_check_update_lle: a permanent entry is never overwritten by the wire, only reported.
+                if (differs && s_log_arp_permanent_modify != 0 && LogAllowed())
+                {
+                    Log($"{LlEntry.FormatMac(mac)} attempts to modify permanent entry for {entry.Address} on {ifp.Name}");
+                }
+
+                return;
+            }
+
+            if (entry.State == LlState.Reachable && differs && s_log_arp_movements != 0 && LogAllowed())
+            {
+                Log($"{entry.Address} moved from {LlEntry.FormatMac(entry.Mac)} to {LlEntry.FormatMac(mac)} on {ifp.Name}");
             }
 
             mac.CopyTo(entry.Mac);

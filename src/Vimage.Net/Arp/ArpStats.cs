@@ -50,6 +50,14 @@ public static partial class ArpLayer
     [Sysctl("net.link.ether.inet.log_arp_wrong_iface", SysctlFlags.RW, "log arp packets arriving on the wrong interface", Min = 0, Max = 1)]
     internal static int s_log_arp_wrong_iface = 1;
 
+    /// <summary>log_arp_movements: global, as in FreeBSD.</summary>
+    [Sysctl("net.link.ether.inet.log_arp_movements", SysctlFlags.RW, "log arp replies from MACs different than the one in the cache", Min = 0, Max = 1)]
+    internal static int s_log_arp_movements = 1;
+
+    /// <summary>log_arp_permanent_modify: global, as in FreeBSD.</summary>
+    [Sysctl("net.link.ether.inet.log_arp_permanent_modify", SysctlFlags.RW, "log arp replies from MACs different than the one in the permanent arp entry", Min = 0, Max = 1)]
+    internal static int s_log_arp_permanent_modify = 1;
+
     /// <summary>arp_maxpps: ARP_LOG's rate limit (ppsratecheck).</summary>
     [Sysctl("net.link.ether.inet.max_log_per_second", SysctlFlags.RW,
         "Maximum number of remotely triggered ARP messages that can be logged per second", Min = 0, Max = 1_000_000)]
@@ -89,11 +97,6 @@ public static partial class ArpLayer
     /// </summary>
     private static bool LogAllowed()
     {
-        if (Logged is null)
-        {
-            return false;
-        }
-
         lock (LogLock)
         {
             long second = NetTimers.NowMs / 1000;
@@ -108,5 +111,10 @@ public static partial class ArpLayer
     }
 
     /// <summary>ARP_LOG: "arp: " + message, after <see cref="LogAllowed"/>.</summary>
-    private static void Log(string message) => Logged?.Invoke("arp: " + message);
+    private static void Log(string message)
+    {
+        string line = "arp: " + message;
+        MsgBuf.Log(line); // dmesg
+        Logged?.Invoke(line);
+    }
 }

@@ -51,6 +51,9 @@ public sealed class LlEntry(Ifnet ifp, InAddr address)
 
     public bool IsPermanent => State == LlState.Static;
 
+    /// <summary>LLE_PUB (arp -s ... pub): requests for this address are answered with <see cref="Mac"/> (proxy ARP).</summary>
+    public bool Published { get; internal set; }
+
     public string MacText => FormatMac(Mac);
 
     /// <summary>xx:xx:xx:xx:xx:xx, as arp(8) and the kernel's %*D print it.</summary>

@@ -189,11 +189,11 @@ public static class IpForward
 
         int length = m.Length;
         bool dontFragment = ip.DontFragment;
-        bool fragmenting = length > route.Interface.Mtu;
+        bool fragmenting = length > route.EffectiveMtu; // nh_mtu: the route's MTU when it has one
 
         // ip_forward's mcopy: the head of the packet, for the redirect or the "need frag" error sent afterwards.
         Mbuf? quote = redirect || (fragmenting && dontFragment) ? Icmp.CopyForError(m) : null;
-        int error = IpOutput.Transmit(m, route.Interface, nextHop, broadcast: false);
+        int error = IpOutput.Transmit(m, route.Interface, nextHop, broadcast: false, route.RouteMtu);
         if (error == 0)
         {
             Ip.Stat(IpStat.ips_forward);
@@ -229,7 +229,7 @@ public static class IpForward
 
         if (error == Errno.EMSGSIZE && dontFragment && quote is not null)
         {
-            Icmp.Error(quote, IcmpType.Unreach, IcmpCode.UnreachNeedFrag, (uint)route.Interface.Mtu);
+            Icmp.Error(quote, IcmpType.Unreach, IcmpCode.UnreachNeedFrag, (uint)route.EffectiveMtu);
         }
         else
         {

@@ -48,7 +48,7 @@ public static partial class IpOutput
         Span<byte> header = m.Prepend(IpHeader.MinLength);
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
         Ip.Stat(IpStat.ips_localout);
-        error = Transmit(m, ifp, route.NextHop(dst), broadcast);
+        error = Transmit(m, ifp, route.NextHop(dst), broadcast, route.RouteMtu);
         if (error == Errno.ENETDOWN)
         {
             Ip.Stat(IpStat.ips_odropped); // counted here, not in Transmit: forwarding counts its own (ip_tryforward)
@@ -101,7 +101,12 @@ public static partial class IpOutput
     /// Sends a complete IP packet (header included) out of <paramref name="ifp"/> towards <paramref name="nextHop"/>,
     /// fragmenting it to the interface MTU when allowed (EMSGSIZE with DF). Used by local output and forwarding.
     /// </summary>
-    public static int Transmit(Mbuf m, Ifnet ifp, InAddr nextHop, bool broadcast)
+    /// <remarks>
+    /// <paramref name="routeMtu"/> is the route's own MTU (route add -mtu; 0: none): ip_output fragments to the
+    /// nexthop's MTU, the smaller of it and the interface's. A packet dummynet held and reinjects later is cut to
+    /// the interface MTU.
+    /// </remarks>
+    public static int Transmit(Mbuf m, Ifnet ifp, InAddr nextHop, bool broadcast, int routeMtu = 0)
     {
         if (!ifp.IsUp)
         {
@@ -121,7 +126,7 @@ public static partial class IpOutput
             }
         }
 
-        return OutputToLink(m, ifp, hop);
+        return OutputToLink(m, ifp, hop, routeMtu);
     }
 
     /// <summary>
@@ -136,14 +141,15 @@ public static partial class IpOutput
             return Errno.ENETDOWN;
         }
 
-        return OutputToLink(m, ifp, hop);
+        return OutputToLink(m, ifp, hop, 0);
     }
 
     /// <summary>MTU check, fragmentation and if_output, on an interface known to be up.</summary>
-    private static int OutputToLink(Mbuf m, Ifnet ifp, InAddr hop)
+    private static int OutputToLink(Mbuf m, Ifnet ifp, InAddr hop, int routeMtu)
     {
         var dst = hop.ToSockaddr();
-        if (m.Length <= ifp.Mtu)
+        int mtu = routeMtu > 0 && routeMtu < ifp.Mtu ? routeMtu : ifp.Mtu; // nh_mtu
+        if (m.Length <= mtu)
         {
             return ifp.Output(m, in dst);
         }
@@ -156,12 +162,12 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        return Fragment(m, ifp, dst);
+        return Fragment(m, ifp, dst, mtu);
     }
 
     /// <summary>
     /// The fragmenting path, apart so that its closure is allocated only when a datagram is fragmented (a lambda
     /// capturing Transmit's parameters would cost an allocation on every packet).
     /// </summary>
-    private static int Fragment(Mbuf m, Ifnet ifp, Sockaddr dst) => IpFragment.Output(m, ifp.Mtu, fragment => ifp.Output(fragment, in dst));
+    private static int Fragment(Mbuf m, Ifnet ifp, Sockaddr dst, int mtu) => IpFragment.Output(m, mtu, fragment => ifp.Output(fragment, in dst));
 }

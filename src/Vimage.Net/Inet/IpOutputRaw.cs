@@ -37,6 +37,6 @@ public static partial class IpOutput
 
         ip.UpdateChecksum();
         Ip.Stat(IpStat.ips_rawout);
-        return Transmit(m, route.Interface, route.NextHop(dst), broadcast);
+        return Transmit(m, route.Interface, route.NextHop(dst), broadcast, route.RouteMtu);
     }
 }

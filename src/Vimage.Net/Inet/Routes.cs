@@ -32,36 +32,96 @@ public static partial class Routes
         => Lookup(dst) ?? throw new RouteException(RouteError.NotInTable, $"route: route has not been found ({dst})");
 
     /// <summary>route add dst[/len] gateway: the gateway must be on a connected network (ENETUNREACH otherwise).</summary>
-    public static Rtentry AddGateway(InAddr dst, int prefixLength, InAddr gateway)
+    public static Rtentry AddGateway(InAddr dst, int prefixLength, InAddr gateway, RouteAttrs attrs = default)
+        => Insert(GatewayRoute(dst, prefixLength, gateway, attrs));
+
+    /// <summary>route add of a route built by <see cref="GatewayRoute"/>, <see cref="InterfaceRoute"/> or <see cref="DiscardRoute"/>.</summary>
+    public static Rtentry Add(Rtentry route) => Insert(route);
+
+    /// <summary>route add dst[/len] -interface IF.</summary>
+    public static Rtentry AddInterface(InAddr dst, int prefixLength, Ifnet ifp, RouteAttrs attrs = default)
+        => Insert(Apply(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Any, ifp, RtFlags.RTF_UP | RtFlags.RTF_STATIC), attrs));
+
+    /// <summary>route add dst -blackhole (silently dropped) or -reject (ICMP unreachable), bound to lo0 as in FreeBSD.</summary>
+    public static Rtentry AddDiscard(InAddr dst, int prefixLength, bool reject, RouteAttrs attrs = default)
+        => Insert(DiscardRoute(dst, prefixLength, reject, attrs));
+
+    /// <summary>
+    /// route change: the existing route to exactly dst/len gets a new gateway (or interface, or discard kind) and
+    /// metrics; ESRCH when there is none. Routes the kernel made for an address (no RTF_STATIC, no gateway) may
+    /// be changed too, as in FreeBSD.
+    /// </summary>
+    public static Rtentry Change(Rtentry replacement)
+    {
+        ArgumentNullException.ThrowIfNull(replacement);
+        lock (WriteLock)
+        {
+            Rtentry old = V_rt_table.Entries.FirstOrDefault(r => r.Destination == replacement.Destination && r.PrefixLength == replacement.PrefixLength)
+                          ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({replacement.DestinationText} not in table)");
+            Rtentry changed = WithNhop(replacement);
+            V_rt_table = V_rt_table.Without(r => r == old).With([changed]);
+            ReleaseNhop(old);
+            RtSock.RouteMessage(RtmType.RTM_CHANGE, changed);
+            return changed;
+        }
+    }
+
+    /// <summary>The route route add dst gateway would insert (for route change), without inserting it.</summary>
+    public static Rtentry GatewayRoute(InAddr dst, int prefixLength, InAddr gateway, RouteAttrs attrs = default)
     {
         Rtentry via = Lookup(gateway) is { IsGateway: false, IsBlackhole: false, IsReject: false } connected
             ? connected
             : throw new RouteException(RouteError.NetworkUnreachable, $"route: writing to routing socket: Network is unreachable (gateway {gateway})");
         RtFlags flags = RtFlags.RTF_UP | RtFlags.RTF_GATEWAY | RtFlags.RTF_STATIC;
-        return Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, gateway, via.Interface, flags));
+        return Apply(new Rtentry(Normalize(dst, prefixLength), prefixLength, gateway, via.Interface, flags), attrs);
     }
 
-    /// <summary>route add dst[/len] -interface IF.</summary>
-    public static Rtentry AddInterface(InAddr dst, int prefixLength, Ifnet ifp)
-        => Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Any, ifp, RtFlags.RTF_UP | RtFlags.RTF_STATIC));
+    /// <summary>The route route add dst -interface IF would insert.</summary>
+    public static Rtentry InterfaceRoute(InAddr dst, int prefixLength, Ifnet ifp, RouteAttrs attrs = default)
+        => Apply(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Any, ifp, RtFlags.RTF_UP | RtFlags.RTF_STATIC), attrs);
 
-    /// <summary>route add dst -blackhole (silently dropped) or -reject (ICMP unreachable), bound to lo0 as in FreeBSD.</summary>
-    public static Rtentry AddDiscard(InAddr dst, int prefixLength, bool reject)
+    /// <summary>The route route add dst -blackhole|-reject would insert (on lo0).</summary>
+    public static Rtentry DiscardRoute(InAddr dst, int prefixLength, bool reject, RouteAttrs attrs = default)
     {
         Ifnet lo0 = Ifnets.Find("lo0");
         RtFlags flags = RtFlags.RTF_UP | RtFlags.RTF_STATIC | (reject ? RtFlags.RTF_REJECT : RtFlags.RTF_BLACKHOLE);
-        return Insert(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Loopback, lo0, flags));
+        return Apply(new Rtentry(Normalize(dst, prefixLength), prefixLength, InAddr.Loopback, lo0, flags), attrs);
+    }
+
+    private static Rtentry Apply(Rtentry route, RouteAttrs attrs)
+    {
+        RtFlags flags = route.Flags | attrs.Set;
+        if (attrs.NoStatic)
+        {
+            flags &= ~RtFlags.RTF_STATIC;
+        }
+
+        if (route.IsHost)
+        {
+            flags |= RtFlags.RTF_HOST;
+        }
+
+        return route with { Flags = flags, RouteMtu = attrs.Mtu, Weight = attrs.Weight == 0 ? 1 : attrs.Weight, Locks = attrs.Locks };
     }
 
     /// <summary>route delete dst[/len].</summary>
-    public static Rtentry Delete(InAddr dst, int prefixLength)
+    public static Rtentry Delete(InAddr dst, int prefixLength) => Delete(dst, prefixLength, null);
+
+    /// <summary>
+    /// route delete dst[/len] gateway: with a gateway only the route through it goes (rib_del_route's nexthop
+    /// filter); ESRCH when the route leaves another way.
+    /// </summary>
+    public static Rtentry Delete(InAddr dst, int prefixLength, InAddr? gateway)
     {
         lock (WriteLock)
         {
             InAddr key = Normalize(dst, prefixLength);
-            Rtentry victim = V_rt_table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength)
+            Rtentry victim = V_rt_table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength
+                                                                    && (gateway is not { } gw || (r.IsGateway && r.Gateway == gw)))
                              ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({key}/{prefixLength} not in table)");
             V_rt_table = V_rt_table.Without(r => r == victim);
+            ReleaseNhop(victim);
+            RtSock.RouteMessage(RtmType.RTM_DELETE, victim);
             return victim;
         }
     }
@@ -75,38 +135,50 @@ public static partial class Routes
             bool hasNet = V_rt_table.Entries.Any(r => r.Destination == ia.Network && r.PrefixLength == ia.PrefixLength);
             if (!hasNet && ia.PrefixLength < 32)
             {
-                routes.Add(new Rtentry(ia.Network, ia.PrefixLength, InAddr.Any, ia.Interface, RtFlags.RTF_UP));
+                routes.Add(WithNhop(new Rtentry(ia.Network, ia.PrefixLength, InAddr.Any, ia.Interface, RtFlags.RTF_UP | RtFlags.RTF_PINNED)));
             }
 
             Ifnet? lo0 = Ifnets.TryFind("lo0");
             bool hasHost = V_rt_table.Entries.Any(r => r.Destination == ia.Address && r.PrefixLength == 32);
             if (!hasHost)
             {
-                routes.Add(ia.Interface.Type == IfType.IFT_LOOP || lo0 is null
-                    ? new Rtentry(ia.Address, 32, InAddr.Any, ia.Interface, RtFlags.RTF_UP)
-                    : new Rtentry(ia.Address, 32, InAddr.Any, lo0, RtFlags.RTF_UP | RtFlags.RTF_STATIC));
+                routes.Add(WithNhop(ia.Interface.Type == IfType.IFT_LOOP || lo0 is null
+                    ? new Rtentry(ia.Address, 32, InAddr.Any, ia.Interface, RtFlags.RTF_UP | RtFlags.RTF_HOST | RtFlags.RTF_PINNED)
+                    : new Rtentry(ia.Address, 32, InAddr.Any, lo0, RtFlags.RTF_UP | RtFlags.RTF_HOST | RtFlags.RTF_STATIC | RtFlags.RTF_PINNED)));
             }
 
             V_rt_table = V_rt_table.With(routes);
+            foreach (Rtentry r in routes)
+            {
+                RtSock.RouteMessage(RtmType.RTM_ADD, r);
+            }
         }
     }
 
     internal static void RemoveConnected(InIfaddr ia)
-    {
-        lock (WriteLock)
-        {
-            V_rt_table = V_rt_table.Without(r =>
-                (r.Destination == ia.Network && r.PrefixLength == ia.PrefixLength && r.Interface == ia.Interface && !r.IsGateway)
-                || (r.Destination == ia.Address && r.PrefixLength == 32 && !r.IsGateway));
-        }
-    }
+        => RemoveWhere(r =>
+            (r.Destination == ia.Network && r.PrefixLength == ia.PrefixLength && r.Interface == ia.Interface && !r.IsGateway)
+            || (r.Destination == ia.Address && r.PrefixLength == 32 && !r.IsGateway));
 
     /// <summary>Routes through an interface leaving the vnet go with it.</summary>
-    internal static void PurgeInterface(Ifnet ifp)
+    internal static void PurgeInterface(Ifnet ifp) => RemoveWhere(r => r.Interface == ifp);
+
+    private static void RemoveWhere(Func<Rtentry, bool> remove)
     {
         lock (WriteLock)
         {
-            V_rt_table = V_rt_table.Without(r => r.Interface == ifp);
+            Rtentry[] removed = V_rt_table.Entries.Where(remove).ToArray();
+            if (removed.Length == 0)
+            {
+                return;
+            }
+
+            V_rt_table = V_rt_table.Without(remove);
+            foreach (Rtentry r in removed)
+            {
+                ReleaseNhop(r);
+                RtSock.RouteMessage(RtmType.RTM_DELETE, r);
+            }
         }
     }
 
@@ -119,8 +191,10 @@ public static partial class Routes
                 throw new RouteException(RouteError.Exists, $"route: writing to routing socket: File exists ({route.DestinationText})");
             }
 
-            V_rt_table = V_rt_table.With([route]);
-            return route;
+            Rtentry added = WithNhop(route);
+            V_rt_table = V_rt_table.With([added]);
+            RtSock.RouteMessage(RtmType.RTM_ADD, added);
+            return added;
         }
     }
 

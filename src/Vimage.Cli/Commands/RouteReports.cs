@@ -1,0 +1,321 @@
+using System.Globalization;
+using System.Text;
+using Vimage.Core;
+using Vimage.Net.Inet;
+using Vimage.Net.Route;
+
+namespace Vimage.Cli.Commands;
+
+/// <summary>route get, route flush and route monitor: what route(8) prints for each.</summary>
+public sealed partial class RouteCommand
+{
+    /// <summary>route.c's routeflags for printb(), by bit value.</summary>
+    private static readonly (RtFlags Bit, string Name)[] RouteFlagNames =
+    [
+        (RtFlags.RTF_UP, "UP"), (RtFlags.RTF_GATEWAY, "GATEWAY"), (RtFlags.RTF_HOST, "HOST"), (RtFlags.RTF_REJECT, "REJECT"),
+        (RtFlags.RTF_DYNAMIC, "DYNAMIC"), (RtFlags.RTF_MODIFIED, "MODIFIED"), (RtFlags.RTF_DONE, "DONE"),
+        (RtFlags.RTF_XRESOLVE, "XRESOLVE"), (RtFlags.RTF_LLINFO, "LLINFO"), (RtFlags.RTF_STATIC, "STATIC"),
+        (RtFlags.RTF_BLACKHOLE, "BLACKHOLE"), (RtFlags.RTF_PROTO2, "PROTO2"), (RtFlags.RTF_PROTO1, "PROTO1"),
+        (RtFlags.RTF_PROTO3, "PROTO3"), (RtFlags.RTF_FIXEDMTU, "FIXEDMTU"), (RtFlags.RTF_PINNED, "PINNED"),
+        (RtFlags.RTF_LOCAL, "LOCAL"), (RtFlags.RTF_BROADCAST, "BROADCAST"), (RtFlags.RTF_MULTICAST, "MULTICAST"),
+        (RtFlags.RTF_STICKY, "STICKY"),
+    ];
+
+    /// <summary>route.c's metricnames (printb order: highest bit first).</summary>
+    private static readonly (int Bit, string Name)[] MetricNames =
+    [
+        (0x100, "weight"), (0x80, "rttvar"), (0x40, "rtt"), (0x20, "ssthresh"), (0x10, "sendpipe"), (0x8, "recvpipe"),
+        (0x4, "expire"), (0x2, "hopcount"), (0x1, "mtu"),
+    ];
+
+    /// <summary>The flags of a route as route(8) reports them: its own, plus HOST for a host route.</summary>
+    private static RtFlags ReportedFlags(Rtentry route) => route.Flags | (route.IsHost ? RtFlags.RTF_HOST : RtFlags.None);
+
+    /// <summary>route.c's printb() for RTF_* bits: "&lt;UP,GATEWAY,DONE,STATIC&gt;", nothing for 0.</summary>
+    internal static string PrintRouteFlags(RtFlags flags)
+    {
+        var names = new List<string>();
+        foreach ((RtFlags bit, string name) in RouteFlagNames)
+        {
+            if ((flags & bit) != 0)
+            {
+                names.Add(name);
+            }
+        }
+
+        return names.Count == 0 ? "" : "<" + string.Join(',', names) + ">";
+    }
+
+    private static string PrintMetrics(int bits)
+    {
+        var names = MetricNames.Where(m => (bits & m.Bit) != 0).Select(m => m.Name).ToList();
+        return names.Count == 0 ? "" : "<" + string.Join(',', names) + ">";
+    }
+
+    /// <summary>route get's flags line: the route's flags with DONE (print_getmsg adds RTF_UP|RTF_DONE).</summary>
+    internal static string FlagNames(Rtentry route) => PrintRouteFlags(ReportedFlags(route) | RtFlags.RTF_UP | RtFlags.RTF_DONE)[1..^1];
+
+    /// <summary>route get|show [-net|-host] destination [-fib N]: print_getmsg's lines.</summary>
+    private static int Get(CommandContext context, string[] args)
+    {
+        string? target = null;
+        for (int j = 1; j < args.Length; j++)
+        {
+            string a = args[j];
+            switch (a)
+            {
+                case "-net" or "-host" or "-inet" or "-4":
+                    break;
+                case "-fib":
+                    if (ParseFibs(Value(args, ref j)) is not [0])
+                    {
+                        throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
+                    }
+
+                    break;
+                case "-6" or "-inet6":
+                    throw new CommandException("route: -inet6: IPv6 is not supported in Vimage");
+                default:
+                    if (a.Length > 1 && a[0] == '-')
+                    {
+                        throw BadKeyword(a[1..]);
+                    }
+
+                    if (target is not null)
+                    {
+                        break; // a gateway or mask after the destination is ignored by get
+                    }
+
+                    target = a;
+                    break;
+            }
+        }
+
+        if (target is null)
+        {
+            throw new UsageException("route: destination parameter required");
+        }
+
+        InAddr dst;
+        bool isDefault = target == "default";
+        if (isDefault)
+        {
+            dst = InAddr.Any;
+        }
+        else if (!InAddr.TryParsePrefix(target, out dst, out _))
+        {
+            throw new CommandException($"route: bad address: {target.Split('/')[0]}");
+        }
+
+        Rtentry? route = isDefault ? Routes.All.FirstOrDefault(r => r.PrefixLength == 0) : Routes.Lookup(dst);
+        if (route is null)
+        {
+            context.Err.WriteLine("route: route has not been found");
+            return 1;
+        }
+
+        TextWriter o = context.Out;
+        o.WriteLine($"   route to: {RouteName(dst)}");
+        o.WriteLine($"destination: {RouteName(route.Destination)}");
+        if (!route.IsHost)
+        {
+            o.WriteLine($"       mask: {RouteName(new InAddr(route.Mask))}");
+        }
+
+        if (route.IsGateway)
+        {
+            o.WriteLine($"    gateway: {route.Gateway}");
+        }
+
+        o.WriteLine("        fib: 0");
+        o.WriteLine($"  interface: {route.Interface.Name}");
+        o.WriteLine($"      flags: <{FlagNames(route)}>");
+        o.WriteLine(" recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire");
+        o.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {0,8} "));
+        return 0;
+    }
+
+    /// <summary>route.c's routename() for AF_INET: "default" for 0.0.0.0, else dotted (names are never looked up).</summary>
+    private static string RouteName(InAddr a) => a.Value == 0 ? "default" : a.ToString();
+
+    /// <summary>route.c's netname() for AF_INET: trailing zero octets dropped ("198.51.100", "10"), 0 is "default".</summary>
+    internal static string NetName(InAddr a)
+    {
+        uint v = a.Value;
+        if (v == 0)
+        {
+            return "default";
+        }
+
+        uint b1 = v >> 24, b2 = (v >> 16) & 0xff, b3 = (v >> 8) & 0xff, b4 = v & 0xff;
+        if ((v & 0xffffff) == 0)
+        {
+            return NetFormat.Invariant($"{b1}");
+        }
+
+        if ((v & 0xffff) == 0)
+        {
+            return NetFormat.Invariant($"{b1}.{b2}");
+        }
+
+        return (v & 0xff) == 0 ? NetFormat.Invariant($"{b1}.{b2}.{b3}") : NetFormat.Invariant($"{b1}.{b2}.{b3}.{b4}");
+    }
+
+    /// <summary>route flush [-inet|-4] [-fib N]: flushroutes_fib deletes every gateway route, printing each.</summary>
+    private static int Flush(CommandContext context, string[] args, Flags flags)
+    {
+        for (int j = 1; j < args.Length; j++)
+        {
+            string a = args[j];
+            if (a.Length < 2 || a[0] != '-')
+            {
+                throw BadKeyword(a);
+            }
+
+            switch (a[1..])
+            {
+                case "inet" or "4":
+                    break;
+                case "inet6" or "6":
+                    throw new CommandException("route: -inet6: IPv6 is not supported in Vimage");
+                case "link":
+                    throw new CommandException("route: -link: link-layer routes are not supported in Vimage");
+                case "fib":
+                    if (j + 1 >= args.Length)
+                    {
+                        throw BadKeyword(a);
+                    }
+
+                    if (ParseFibs(args[++j]) is not [0])
+                    {
+                        throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
+                    }
+
+                    break;
+                default:
+                    throw BadKeyword(a);
+            }
+        }
+
+        if (flags.Verbose)
+        {
+            context.Out.WriteLine("Examining routing table from sysctl");
+        }
+
+        foreach (Rtentry route in Routes.Sorted(Routes.All).Where(r => r.IsGateway))
+        {
+            if (flags.DebugOnly)
+            {
+                continue;
+            }
+
+            if (!flags.TestOnly)
+            {
+                try
+                {
+                    Routes.Delete(route.Destination, route.PrefixLength);
+                }
+                catch (RouteException)
+                {
+                    continue; // gone meanwhile
+                }
+            }
+
+            if (!flags.Quiet)
+            {
+                string name = route.IsHost ? RouteName(route.Destination) : NetName(route.Destination);
+                context.Out.WriteLine(NetFormat.Invariant($"{Clip(name),-20} {Clip(route.Gateway.ToString()),-20} -fib {0,-3} done"));
+            }
+        }
+
+        return 0;
+    }
+
+    private static string Clip(string s) => s.Length <= 20 ? s : s[..20];
+
+    /// <summary>
+    /// route monitor [-fib N]: every routing message of this vnet, as monitor() prints them ("got message of size N
+    /// on DATE" then print_rtmsg), until the command is interrupted.
+    /// </summary>
+    private static int Monitor(CommandContext context, string[] args)
+    {
+        for (int j = 1; j < args.Length; j++)
+        {
+            if (args[j] == "-fib" && j + 1 < args.Length)
+            {
+                if (ParseFibs(args[++j]) is not [0])
+                {
+                    throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
+                }
+            }
+            else
+            {
+                throw BadKeyword(args[j]);
+            }
+        }
+
+        using RtListener listener = RtSock.Listen();
+        context.Out.Flush();
+        var reader = listener.Reader;
+        while (true)
+        {
+            RtMessage message;
+            try
+            {
+                ValueTask<bool> more = reader.WaitToReadAsync(context.Cancel);
+                if (!(more.IsCompleted ? more.Result : more.AsTask().GetAwaiter().GetResult()))
+                {
+                    return 0;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return context.JailRemoved ? 137 : 130;
+            }
+
+            while (reader.TryRead(out message))
+            {
+                context.Out.Write(FormatRtMessage(message, DateTime.Now));
+            }
+
+            context.Out.Flush();
+        }
+    }
+
+    /// <summary>monitor()'s "\ngot message of size N on CTIME" and print_rtmsg() for one route message.</summary>
+    internal static string FormatRtMessage(RtMessage message, DateTime now)
+    {
+        var rt = (Rtentry)message.Route;
+        bool linkGateway = !rt.IsGateway && !rt.IsBlackhole && !rt.IsReject;
+        const int RtMsghdr = 152, SockaddrIn = 16, SockaddrDl = 56;
+        int size = RtMsghdr + SockaddrIn + (linkGateway ? SockaddrDl : SockaddrIn) + (rt.IsHost ? 0 : SockaddrIn);
+        string type = message.Type switch
+        {
+            RtmType.RTM_ADD => "RTM_ADD: Add Route",
+            RtmType.RTM_DELETE => "RTM_DELETE: Delete Route",
+            RtmType.RTM_CHANGE => "RTM_CHANGE: Change Metrics or flags",
+            _ => "RTM_GET: Report Metrics",
+        };
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"\ngot message of size {size} on {Ctime(now)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"{type}: len {size}, pid: 0, seq 0, errno 0, flags:{PrintRouteFlags(ReportedFlags(rt) | RtFlags.RTF_DONE)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"locks: {PrintMetrics(rt.Locks)} inits: \n");
+        text.Append("sockaddrs: <DST,GATEWAY");
+        text.Append(rt.IsHost ? ">\n" : ",NETMASK>\n");
+        text.Append(' ').Append(RouteName(rt.Destination));
+        text.Append(' ').Append(linkGateway ? NetFormat.Invariant($"link#{rt.Interface.Index}") : rt.Gateway.ToString());
+        if (!rt.IsHost)
+        {
+            text.Append(' ').Append(RouteName(new InAddr(rt.Mask)));
+        }
+
+        text.Append('\n');
+        return text.ToString();
+    }
+
+    /// <summary>ctime(3) without its newline: "Wed Dec  2 03:37:21 2026".</summary>
+    internal static string Ctime(DateTime t)
+        => t.ToString("ddd MMM ", CultureInfo.InvariantCulture) + t.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2)
+           + t.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
+}

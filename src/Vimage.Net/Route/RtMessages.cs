@@ -1,0 +1,120 @@
+using System.Threading.Channels;
+using Vimage.Core;
+
+namespace Vimage.Net.Route;
+
+#pragma warning disable CA1707 // FreeBSD's message names.
+
+/// <summary>Routing message types (net/route.h RTM_*), same values.</summary>
+public enum RtmType : byte
+{
+    RTM_ADD = 1,
+    RTM_DELETE = 2,
+    RTM_CHANGE = 3,
+    RTM_GET = 4,
+}
+
+/// <summary>One routing message as a listener receives it (rt_msghdr with the route it is about).</summary>
+public readonly record struct RtMessage(RtmType Type, Nhop Route, long Sequence);
+
+/// <summary>
+/// The routing socket's broadcast side (rtsock.c rt_routemsg / raw_input): every change to a vnet's tables is
+/// handed to that vnet's listeners (route monitor). With no listener a change costs one volatile read. Each listener
+/// has a bounded queue; when it is full the message is dropped and counted (rtsock's sbappend failing with
+/// ENOBUFS), so a slow reader never holds memory without bound or blocks a table change.
+/// </summary>
+public static partial class RtSock
+{
+    /// <summary>Messages queued per listener before new ones are dropped.</summary>
+    public const int ListenerCapacity = 1024;
+
+    [Vnet]
+    private static RtListener[] s_rts_listeners = [];
+
+    [Vnet]
+    private static long s_rts_seq;
+
+    private static readonly object ListenLock = new();
+
+    /// <summary>Opens a listener in the current vnet (socket(PF_ROUTE, SOCK_RAW, 0)). Dispose it to close.</summary>
+    public static RtListener Listen()
+    {
+        var listener = new RtListener(Curvnet.Current ?? Vnet.Vnet0);
+        lock (ListenLock)
+        {
+            V_rts_listeners = [.. V_rts_listeners, listener];
+        }
+
+        return listener;
+    }
+
+    internal static void Close(RtListener listener)
+    {
+        try
+        {
+            using (Curvnet.Set(listener.Vnet))
+            {
+                lock (ListenLock)
+                {
+                    V_rts_listeners = Array.FindAll(V_rts_listeners, l => l != listener);
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The vnet is gone (its jail was removed): its listener list went with it.
+        }
+    }
+
+    /// <summary>rt_routemsg: tells the current vnet's listeners that <paramref name="route"/> was added, deleted or changed.</summary>
+    public static void RouteMessage(RtmType type, Nhop route)
+    {
+        RtListener[] listeners = Volatile.Read(ref V_rts_listeners);
+        if (listeners.Length == 0)
+        {
+            return;
+        }
+
+        long seq = Interlocked.Increment(ref V_rts_seq);
+        foreach (RtListener listener in listeners)
+        {
+            listener.Deliver(new RtMessage(type, route, seq));
+        }
+    }
+}
+
+/// <summary>One routing-socket reader: a bounded queue of <see cref="RtMessage"/>s from its vnet.</summary>
+public sealed class RtListener : IDisposable
+{
+    private readonly Channel<RtMessage> _queue = Channel.CreateBounded<RtMessage>(
+        new BoundedChannelOptions(RtSock.ListenerCapacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    private long _dropped;
+    private int _disposed;
+
+    internal RtListener(Vnet vnet) => Vnet = vnet;
+
+    public Vnet Vnet { get; }
+
+    /// <summary>Messages lost because the queue was full.</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    public ChannelReader<RtMessage> Reader => _queue.Reader;
+
+    internal void Deliver(RtMessage message)
+    {
+        if (_queue.Reader.Count >= RtSock.ListenerCapacity || !_queue.Writer.TryWrite(message))
+        {
+            Interlocked.Increment(ref _dropped);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _queue.Writer.TryComplete();
+            RtSock.Close(this);
+        }
+    }
+}
