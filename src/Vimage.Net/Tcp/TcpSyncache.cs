@@ -410,7 +410,7 @@ public static partial class Tcp
         tp.snd_una = tp.snd_up = sc.Iss;
         tp.snd_nxt = tp.snd_max = sc.Iss + 1;
         tp.snd_recover = sc.Iss + 1;
-        tp.rcv_nxt = sc.Irs + 1;
+        tp.rcv_nxt = tp.last_ack_sent = sc.Irs + 1;
         tp.rcv_adv = tp.rcv_nxt + (uint)Math.Min(V_tcp_recvspace, 65535);
         tp.snd_wl1 = sc.Irs;
         if ((sc.Flags & TcpCbFlags.TF_RCVD_SCALE) != 0)

@@ -107,6 +107,13 @@ public static class TcpTimerWheel
             long now = NetTimers.NowUs / 1000;
             lock (Gate)
             {
+                if (now < s_cursor)
+                {
+                    // The clock went back (a virtual clock was removed): entries keep their ticks and slots, so
+                    // walking forward from here still meets each at its time.
+                    s_cursor = now;
+                }
+
                 if (now - s_cursor >= Slots)
                 {
                     for (int i = 0; i < Slots; i++)
