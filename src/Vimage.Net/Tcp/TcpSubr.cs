@@ -277,6 +277,8 @@ public static partial class Tcp
                     tp.t_flags |= TcpCbFlags.TF_CLOSED;
                     tp.So.SoIsDisconnected();
                 }
+
+                tp.t_outq.Purge();
             }
 
             inp.Socket.Abort("its vnet was destroyed");

@@ -23,6 +23,9 @@ internal sealed class SyncacheEntry
     public int Rxmits;
     public byte Ttl;
     public byte Tos;
+
+    /// <summary>sc_wnd: the window offered, from the listener's receive buffer.</summary>
+    public uint Wnd;
     public SyncacheEntry? Next;
 }
 
@@ -278,6 +281,7 @@ public static partial class Tcp
             PeerMss = (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : (ushort)0,
             Ttl = lp.Inp.Ttl,
             Tos = lp.Inp.Tos,
+            Wnd = (uint)Math.Max(0, lp.So.ReceiveSpace),
             RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial),
         };
         if (V_tcp_do_rfc1323 != 0 && (to.Flags & TcpOptFlags.TOF_SCALE) != 0)
@@ -340,7 +344,7 @@ public static partial class Tcp
         }
 
         Span<byte> seg = m.Append(TcpHeader.MinLength + optlen);
-        ushort win = (ushort)Math.Min(V_tcp_recvspace, 65535);
+        ushort win = (ushort)Math.Min(sc.Wnd, 65535);
         new TcpHeader(sc.LocalPort, sc.ForeignPort, sc.Iss, sc.Irs + 1, TcpHeader.MinLength + optlen, TcpFlags.TH_SYN | TcpFlags.TH_ACK, win, 0).Write(seg);
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
         TcpHeader.SetChecksum(seg, sc.Local, sc.Foreign);
@@ -373,7 +377,7 @@ public static partial class Tcp
             return ExpandResult.NotFound;
         }
 
-        if (th.Ack != sc.Iss + 1 || TcpSeq.Leq(th.Seq, sc.Irs) || TcpSeq.Gt(th.Seq, sc.Irs + 1 + (uint)V_tcp_recvspace))
+        if (th.Ack != sc.Iss + 1 || TcpSeq.Leq(th.Seq, sc.Irs) || TcpSeq.Gt(th.Seq, sc.Irs + 1 + sc.Wnd))
         {
             Stat(TcpStat.tcps_sc_badack);
             return ExpandResult.BadAck;
@@ -411,7 +415,7 @@ public static partial class Tcp
         tp.snd_nxt = tp.snd_max = sc.Iss + 1;
         tp.snd_recover = sc.Iss + 1;
         tp.rcv_nxt = tp.last_ack_sent = sc.Irs + 1;
-        tp.rcv_adv = tp.rcv_nxt + (uint)Math.Min(V_tcp_recvspace, 65535);
+        tp.rcv_adv = tp.rcv_nxt + Math.Min(sc.Wnd, 65535);
         tp.snd_wl1 = sc.Irs;
         if ((sc.Flags & TcpCbFlags.TF_RCVD_SCALE) != 0)
         {
