@@ -114,6 +114,50 @@ public enum TcpStat
 
     /// <summary>packets received too short.</summary>
     tcps_rcvshort,
+
+    // FreeBSD's fields from tcps_rcvduppack to tcps_badrst join here.
+
+    // tcps_sc_added ... tcps_sc_unreach join here.
+
+    /// <summary>syncache: zalloc() failed (no entry: a cookie answered instead).</summary>
+    tcps_sc_zonefail,
+
+    /// <summary>SYN cookies sent.</summary>
+    tcps_sc_sendcookie,
+
+    /// <summary>SYN cookies received (a valid cookie completed a handshake).</summary>
+    tcps_sc_recvcookie,
+
+    // tcps_hc_added, tcps_hc_bucketoverflow, tcps_finwait2_drops join here.
+
+    /// <summary>SACK recovery episodes.</summary>
+    tcps_sack_recovery_episode,
+
+    /// <summary>SACK rexmit segments.</summary>
+    tcps_sack_rexmits,
+
+    /// <summary>SACK rexmit bytes.</summary>
+    tcps_sack_rexmit_bytes,
+
+    /// <summary>SACK blocks (options) received.</summary>
+    tcps_sack_rcv_blocks,
+
+    /// <summary>SACK blocks (options) sent.</summary>
+    tcps_sack_send_blocks,
+
+    /// <summary>SACK lost retransmission recovered.</summary>
+    tcps_sack_lostrexmt,
+
+    /// <summary>times scoreboard overflowed.</summary>
+    tcps_sack_sboverflow,
+
+    // The ECN, TSO, MTU-discovery ... fields join here.
+
+    /// <summary>DSACK blocks received.</summary>
+    tcps_dsack_count,
+
+    /// <summary>DSACK bytes received.</summary>
+    tcps_dsack_bytes,
 }
 
 /// <summary>TCP's knobs and statistics (netinet/tcp_subr.c, tcp_input.c): per vnet unless noted.</summary>
