@@ -522,11 +522,7 @@ public sealed partial class SackScoreboard
         Interlocked.Decrement(ref V_tcp_sack_globalholes);
     }
 
-    // net.inet.tcp.sack.* (tcp_sack.c), per vnet.
-
-    [Vnet]
-    [Sysctl("net.inet.tcp.sack.enable", SysctlFlags.RW | SysctlFlags.VNET, "Enable/Disable TCP SACK support", Min = 0, Max = 1)]
-    internal static int s_tcp_do_sack = 1;
+    // net.inet.tcp.sack.* (tcp_sack.c), per vnet; sack.enable is the tcpcb's (Tcp.V_tcp_do_sack).
 
     [Vnet]
     [Sysctl("net.inet.tcp.sack.revised", SysctlFlags.RW | SysctlFlags.VNET, "Use revised SACK loss recovery per RFC 6675", Min = 0, Max = 1)]
