@@ -29,6 +29,10 @@ public static class Errno
     public const int EPROTONOSUPPORT = 43;
     public const int EOPNOTSUPP = 45;
     public const int EAFNOSUPPORT = 47;
+    public const int EINPROGRESS = 36;
+    public const int EALREADY = 37;
+    public const int ECONNABORTED = 53;
+    public const int ECONNRESET = 54;
 
     public static string Name(int errno) => errno switch
     {
@@ -59,6 +63,10 @@ public static class Errno
         EPROTONOSUPPORT => "EPROTONOSUPPORT",
         EOPNOTSUPP => "EOPNOTSUPP",
         EAFNOSUPPORT => "EAFNOSUPPORT",
+        EINPROGRESS => "EINPROGRESS",
+        EALREADY => "EALREADY",
+        ECONNABORTED => "ECONNABORTED",
+        ECONNRESET => "ECONNRESET",
         _ => $"errno {errno}",
     };
 
@@ -88,6 +96,10 @@ public static class Errno
         EPROTONOSUPPORT => "Protocol not supported",
         EOPNOTSUPP => "Operation not supported",
         EAFNOSUPPORT => "Address family not supported by protocol family",
+        EINPROGRESS => "Operation now in progress",
+        EALREADY => "Operation already in progress",
+        ECONNABORTED => "Software caused connection abort",
+        ECONNRESET => "Connection reset by peer",
         _ => Name(errno),
     };
 }
