@@ -154,3 +154,57 @@ public class TcpHostileTests
             $"{Tcp.Tcp.PcbCount(net.A)} PCBs left");
     }
 }
+
+/// <summary>The syncache under a SYN flood: bounded, and SYN cookies keep legitimate handshakes working.</summary>
+public class TcpSynFloodTests
+{
+    private const int Wait = 10_000;
+
+    [SkippableFact]
+    public void AFloodOfSpoofedSynsStaysWithinTheCacheLimitAndALegitimateClientConnects()
+    {
+        Skip.IfNot(Vnet.IsVimage, "the flood's spoofed sources need B to be its own stack");
+        using var net = StackFixture.Create("tcpflood");
+        using var knobs = new SysctlScope().Set("net.inet.tcp.syncache.cachelimit", 2000, net.B);
+        using TcpSocket listener = Listen(net, 7050);
+        long overflow = Tcp.Tcp.Fetch(net.B, TcpStat.tcps_sc_bucketoverflow) + Tcp.Tcp.Fetch(net.B, TcpStat.tcps_sc_cacheoverflow);
+        long baseline = MbufLeak.Baseline();
+
+        // 100,000 SYNs from addresses nobody answers for (no route back: the SYN-ACKs go nowhere).
+        byte[] frame = TcpClosedPortTests.Segment(net, 1, 7050, 1000, 0, TcpFlags.TH_SYN);
+        for (int i = 0; i < 100_000; i++)
+        {
+            uint spoofed = 0xC6336400u + (uint)(i % 250) + 1; // 198.51.100.x
+            new InAddr(spoofed).Write(frame.AsSpan(14 + 12));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(34), (ushort)(1024 + (i / 250)));
+            RefreshChecksums(frame);
+            net.Inject(frame);
+            if (i % 10_000 == 0)
+            {
+                Assert.True(Tcp.Tcp.SyncacheCount(net.B) <= 2000);
+            }
+        }
+
+        Assert.True(Frames.WaitFor(() => Tcp.Tcp.Fetch(net.B, TcpStat.tcps_rcvtotal) >= 100_000, 60_000));
+        Assert.True(Tcp.Tcp.SyncacheCount(net.B) <= 2000, $"{Tcp.Tcp.SyncacheCount(net.B)} entries");
+        Assert.True(Tcp.Tcp.Fetch(net.B, TcpStat.tcps_sc_bucketoverflow) + Tcp.Tcp.Fetch(net.B, TcpStat.tcps_sc_cacheoverflow) > overflow);
+
+        // A real client still gets in (its entry, or its cookie if the flood evicted the entry).
+        using var c = TcpSocket.Create(net.A);
+        c.Connect(net.AddrB, 7050, Wait);
+        using TcpSocket s = listener.Accept(Wait);
+        c.Send("hi"u8);
+        Assert.Equal("hi"u8.ToArray(), ReadExactly(s, 2));
+        MbufLeak.WaitIdle();
+        Assert.True(MbufPool.Clusters.Outstanding - baseline < 200, $"{MbufPool.Clusters.Outstanding - baseline} buffers held after the flood");
+    }
+
+    private static void RefreshChecksums(byte[] f)
+    {
+        Span<byte> ip = f.AsSpan(14, 20);
+        ip[10] = ip[11] = 0;
+        ushort ipsum = Checksum.Finish(Checksum.Sum(ip, 0));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], ipsum);
+        TcpHeader.SetChecksum(f.AsSpan(34), InAddr.Read(ip[12..]), InAddr.Read(ip[16..]));
+    }
+}
