@@ -269,6 +269,35 @@ public class TcpSackTests
     }
 
     [Fact]
+    public void ALostRetransmissionIsDetectedAndTheHolesResent()
+    {
+        InVnet(v =>
+        {
+            long lost = Tcp.Tcp.Fetch(v, TcpStat.tcps_sack_lostrexmt);
+            var sb = new SackScoreboard();
+            sb.DoAck(1000, 11_000, 1000, [B(2000, 4000), B(5000, 6000)]); // holes [1000, 2000) and [4000, 5000)
+            sb.Retransmitted(sb.Output(out _), 1000);
+            sb.Retransmitted(sb.Output(out _), 1000);
+            Assert.Equal(-1, sb.Output(out int rexmit));
+            Assert.Equal(2000, rexmit);
+            Assert.False(sb.LostRetransmission(inRecovery: true, snd_recover: 11_000)); // fack 6000: too early to tell
+
+            // New data sent in recovery (up to 13000) is SACKed, the retransmissions are not: they were lost.
+            sb.DoAck(1000, 13_000, 1000, [B(2000, 4000), B(5000, 6000), B(12_000, 13_000)]);
+            Assert.Equal(13_000u, sb.snd_fack);
+            Assert.False(sb.LostRetransmission(inRecovery: false, snd_recover: 11_000));
+            Assert.True(sb.LostRetransmission(inRecovery: true, snd_recover: 11_000));
+            Assert.Equal(lost + 1, Tcp.Tcp.Fetch(v, TcpStat.tcps_sack_lostrexmt));
+            Assert.Equal(
+                [new SackHole(1000, 2000, 1000), new SackHole(4000, 5000, 4000), new SackHole(6000, 12_000, 6000)],
+                sb.Holes());
+            Assert.Equal(0, sb.sack_bytes_rexmit);
+            Assert.Equal(new SackHole(1000, 2000, 1000), sb[sb.Output(out _)]);
+            sb.Free();
+        });
+    }
+
+    [Fact]
     public void AdjustSkipsSackedDataAfterATimeout()
     {
         InVnet(vnet =>
