@@ -172,6 +172,9 @@ public sealed class Tcpcb : ICcConnection
 
     internal readonly TcpCallout t_callout;
 
+    /// <summary>Segments built under the lock, waiting for ip_output (sent in order by one thread).</summary>
+    internal readonly TcpOutQueue t_outq = new();
+
     /// <summary>t_segq: the reassembly queue (RFC 9293 §3.10.7.4).</summary>
     internal readonly TcpReassQueue t_segq = new();
 
