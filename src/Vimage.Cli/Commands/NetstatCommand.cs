@@ -14,7 +14,7 @@ namespace Vimage.Cli.Commands;
 /// </summary>
 public sealed class NetstatCommand : ICommand
 {
-    private static readonly string[] Protocols = ["udp", "ip", "icmp", "arp"];
+    private static readonly string[] Protocols = ["tcp", "udp", "ip", "icmp", "arp"];
 
     private static readonly string?[] IcmpNames =
     [
@@ -29,7 +29,7 @@ public sealed class NetstatCommand : ICommand
 
     public string Name => "netstat";
 
-    public string Usage => "netstat [-an] [-p tcp|udp] | netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
+    public string Usage => "netstat [-an] [-p tcp|udp] | netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p tcp|udp|ip|icmp|arp] | netstat -z";
 
     /// <summary>FreeBSD netstat's getopt string.</summary>
     public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
@@ -64,7 +64,7 @@ public sealed class NetstatCommand : ICommand
                     aflag = true;
                     break;
                 case 'p':
-                    protocol = Protocols.Contains(getopt.Optarg!) || NetstatSockets.Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                    protocol = Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
                     break;
                 case 'f':
                     if (getopt.Optarg is not ("inet" or "link"))
@@ -198,7 +198,8 @@ public sealed class NetstatCommand : ICommand
                 PrintUdp(o, sflag);
                 break;
             case "tcp":
-                throw new CommandException("netstat: tcp: statistics are not printed yet (sysctl net.inet.tcp.stats holds them)");
+                NetstatTcpStats.Print(o, Curvnet.Current ?? Vnet.Vnet0, sflag);
+                break;
             default:
                 PrintArp(o, sflag);
                 break;
