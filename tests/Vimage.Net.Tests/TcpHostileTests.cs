@@ -14,9 +14,10 @@ public class TcpHostileTests
 
     private static long T(Vnet v, TcpStat s) => Tcp.Tcp.Fetch(v, s);
 
-    [Fact]
+    [SkippableFact]
     public void InWindowRstAndSynGetRateLimitedChallengeAcksOnlyAnExactRstResets()
     {
+        Skip.IfNot(Vnet.IsVimage, "exact per-side counters need two vnets (vnet0 alone counts both ends and every other test's traffic)");
         using var net = StackFixture.Create("tcphostile");
         using TcpSocket listener = Listen(net, 7040);
         using var clock = new VirtualClock(); // the ack-war window (1 s) does not move under the test
@@ -206,5 +207,125 @@ public class TcpSynFloodTests
         ushort ipsum = Checksum.Finish(Checksum.Sum(ip, 0));
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(ip[10..], ipsum);
         TcpHeader.SetChecksum(f.AsSpan(34), InAddr.Read(ip[12..]), InAddr.Read(ip[16..]));
+    }
+}
+
+/// <summary>tcp_ctlinput: ICMP errors quoting our segments.</summary>
+public class TcpCtlInputTests
+{
+    private const int Wait = 10_000;
+
+    /// <summary>An ICMP unreachable from B to A quoting a TCP segment A sent (AddrA:sport → AddrB:dport, seq).</summary>
+    private static byte[] Unreach(StackFixture net, byte code, ushort sport, ushort dport, uint seq, ushort mtu = 0)
+    {
+        byte[] icmp = new byte[8 + 20 + 8];
+        icmp[0] = IcmpType.Unreach;
+        icmp[1] = code;
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(6), mtu);
+        IpHeader.Write(icmp.AsSpan(8, 20), 1500, 0x1111, 0, 64, IpProto.Tcp, net.AddrA, net.AddrB);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(28), sport);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(30), dport);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(icmp.AsSpan(32), seq);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(icmp.AsSpan(2), Checksum.Compute(icmp));
+        byte[] f = new byte[14 + 20 + icmp.Length];
+        net.IfA.Lladdr.CopyTo(f, 0);
+        net.IfB.Lladdr.CopyTo(f, 6);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x0800);
+        IpHeader.Write(f.AsSpan(14, 20), 20 + icmp.Length, 0x2222, 0, 64, IpProto.Icmp, net.AddrB, net.AddrA);
+        icmp.CopyTo(f, 34);
+        return f;
+    }
+
+    private static void InjectIntoA(StackFixture net, byte[] frame)
+    {
+        using (Curvnet.Set(net.B))
+        {
+            Assert.True(Frames.Send(net.IfB, frame));
+        }
+    }
+
+    [SkippableFact]
+    public void FragmentationNeededLowersTheMssAndResends()
+    {
+        Skip.IfNot(Vnet.IsVimage, "the ICMP error is injected into A over the epair");
+        using var net = StackFixture.Create("tcpmtu");
+        using TcpSocket listener = Listen(net, 7060);
+        (TcpSocket c, TcpSocket s) = Pair(net, listener, 7060);
+        using (c)
+        using (s)
+        {
+            ushort cport = c.LocalPort;
+            bool hold = true;
+            using var hook = new TcpDropHook(net.B, (sp, dp, f, len) => hold && sp == cport && len > 0);
+            c.Send(new byte[5000]);
+            Tcpcb tp = c.Tcpcb;
+            Assert.True(Frames.WaitFor(() => tp.snd_max != tp.snd_una, Wait));
+            long resent = Tcp.Tcp.Fetch(net.A, TcpStat.tcps_mturesent);
+
+            // A forged error (sequence number not outstanding) is ignored.
+            InjectIntoA(net, Unreach(net, IcmpCode.UnreachNeedFrag, cport, 7060, tp.snd_max + 100_000, mtu: 1000));
+            Assert.False(Frames.WaitFor(() => tp.maxseg != 1460, 200));
+
+            hold = false;
+            InjectIntoA(net, Unreach(net, IcmpCode.UnreachNeedFrag, cport, 7060, tp.snd_una, mtu: 1000));
+            Assert.True(Frames.WaitFor(() => tp.maxseg == 960, Wait));
+            Assert.Equal(resent + 1, Tcp.Tcp.Fetch(net.A, TcpStat.tcps_mturesent));
+            Assert.Equal(5000, ReadExactly(s, 5000).Length);
+        }
+    }
+
+    [SkippableFact]
+    public void PortUnreachableDuringSynSentRefusesTheConnection()
+    {
+        Skip.IfNot(Vnet.IsVimage, "the ICMP error is injected into A over the epair");
+        using var net = StackFixture.Create("tcpicmprefuse");
+        using var knobs = new SysctlScope().Set("net.inet.tcp.blackhole", 2, net.B);
+        using var c = TcpSocket.Create(net.A);
+        c.NonBlocking = true;
+        Assert.Equal(Errno.EINPROGRESS, Assert.Throws<NetSocketException>(() => c.Connect(net.AddrB, 7061)).Errno);
+        Assert.Equal(TcpState.TCPS_SYN_SENT, c.State);
+        InjectIntoA(net, Unreach(net, IcmpCode.UnreachPort, c.LocalPort, 7061, c.Tcpcb.iss));
+        Assert.True(Frames.WaitFor(() => c.State == TcpState.TCPS_CLOSED, Wait));
+        Assert.Equal(Errno.ECONNREFUSED, c.Socket.GetOption(SoOption.SO_ERROR));
+    }
+}
+
+/// <summary>The data path allocates nothing per segment in steady state.</summary>
+public class TcpAllocationTests
+{
+    [SkippableFact]
+    public void SteadyBulkTransferAllocatesNothingPerSegment()
+    {
+        Skip.IfNot(Vnet.IsVimage, "measured over the epair's inline dispatch");
+        using var net = StackFixture.Create("tcpalloc");
+        using TcpSocket listener = Listen(net, 7070);
+        (TcpSocket c, TcpSocket s) = Pair(net, listener, 7070);
+        using (c)
+        using (s)
+        {
+            byte[] chunk = new byte[16 * 1024];
+            byte[] rx = new byte[16 * 1024];
+            void Exchange(int rounds)
+            {
+                for (int i = 0; i < rounds; i++)
+                {
+                    c.Send(chunk); // the receiver's input, its ACKs and our next segments all run inline on this thread
+                    int got = 0;
+                    while (got < chunk.Length)
+                    {
+                        got += s.Receive(rx, 10_000);
+                    }
+                }
+            }
+
+            Exchange(64); // warm: pools, queues and buffers reach their working size
+            long segments = Tcp.Tcp.Fetch(net.A, TcpStat.tcps_sndpack);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Exchange(256); // 4 MB
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            segments = Tcp.Tcp.Fetch(net.A, TcpStat.tcps_sndpack) - segments;
+            Assert.True(segments > 2000, $"{segments} segments");
+            Assert.True(allocated < 1024, $"{allocated} bytes allocated for {segments} segments");
+        }
     }
 }

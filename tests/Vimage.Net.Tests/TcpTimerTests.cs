@@ -46,6 +46,8 @@ public class TcpTimerTests
             Assert.Equal(rto, T(net.A, TcpStat.tcps_rexmttimeo)); // no timeout was needed
             Assert.Equal(dupB, T(net.B, TcpStat.tcps_rcvduppack)); // nothing was sent twice needlessly
             Assert.True(T(net.B, TcpStat.tcps_rcvoopack) > oo);
+            Assert.True(T(net.B, TcpStat.tcps_sack_send_blocks) > 0); // the receiver reported the out-of-order data (RFC 2018)
+            Assert.Equal(0, s.Tcpcb.t_sackreport.Count); // and forgot the blocks once the hole was filled
             Assert.True(T(net.A, TcpStat.tcps_rcvdupack) >= dupacks + 3);
         }
     }

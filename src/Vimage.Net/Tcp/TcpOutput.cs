@@ -314,6 +314,11 @@ public static partial class Tcp
 
         Span<byte> opt = stackalloc byte[TcpHeader.MaxOptionLength];
         int optlen = TcpOptions.Write(in to, opt);
+        if ((flags & (TcpFlags.TH_SYN | TcpFlags.TH_RST)) == 0 && (tp.t_flags & TcpCbFlags.TF_SACK_PERMIT) != 0 && tp.t_sackreport.Count > 0)
+        {
+            optlen += WriteSackBlocks(tp.t_sackreport, opt[optlen..], (to.Flags & TcpOptFlags.TOF_TS) != 0);
+        }
+
         if (len + optlen > tp.maxseg)
         {
             len = Math.Max(0, tp.maxseg - optlen);
@@ -465,6 +470,31 @@ public static partial class Tcp
 
         Enqueue(tp, m, e.Local, e.Foreign, OutOptions(tp));
         return 0;
+    }
+
+    /// <summary>tcp_addoptions' SACK part: NOP, NOP, then the blocks (most recent first), 4 at most (3 beside timestamps).</summary>
+    private static int WriteSackBlocks(SackReport report, Span<byte> p, bool timestamps)
+    {
+        Span<SackBlock> blocks = stackalloc SackBlock[SackReport.TCP_MAX_SACK];
+        int n = report.CopyForOption(blocks, timestamps);
+        n = Math.Min(n, (p.Length - 4) / 8);
+        if (n <= 0)
+        {
+            return 0;
+        }
+
+        p[0] = TcpOptions.TCPOPT_NOP;
+        p[1] = TcpOptions.TCPOPT_NOP;
+        p[2] = TcpOptions.TCPOPT_SACK;
+        p[3] = (byte)(2 + 8 * n);
+        for (int i = 0; i < n; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p[(4 + 8 * i)..], blocks[i].Start);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p[(8 + 8 * i)..], blocks[i].End);
+        }
+
+        Stat(TcpStat.tcps_sack_send_blocks);
+        return 4 + 8 * n;
     }
 
     /// <summary>

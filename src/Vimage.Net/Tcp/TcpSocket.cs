@@ -158,6 +158,9 @@ public sealed class TcpSocket : IDisposable
     /// <summary>A <see cref="System.IO.Stream"/> over the connection (sync and async; disposing it closes the socket when <paramref name="ownsSocket"/>).</summary>
     public TcpStream GetStream(bool ownsSocket = true) => new(this, ownsSocket);
 
+    /// <summary>An <see cref="System.IO.Pipelines.IDuplexPipe"/> view of the connection (System.IO.Pipelines).</summary>
+    public TcpDuplexPipe GetPipe(bool ownsSocket = false) => new(this, ownsSocket);
+
     /// <summary>close(2).</summary>
     public void Close() => _so.Close();
 
