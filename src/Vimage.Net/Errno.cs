@@ -5,6 +5,7 @@ public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int ENOBUFS = 55;
     public const int EACCES = 13;
@@ -28,12 +29,17 @@ public static class Errno
     public const int EPROTONOSUPPORT = 43;
     public const int EOPNOTSUPP = 45;
     public const int EAFNOSUPPORT = 47;
+    public const int EINPROGRESS = 36;
+    public const int EALREADY = 37;
+    public const int ECONNABORTED = 53;
+    public const int ECONNRESET = 54;
 
     public static string Name(int errno) => errno switch
     {
         0 => "OK",
         EPERM => "EPERM",
         ENOENT => "ENOENT",
+        ESRCH => "ESRCH",
         EINTR => "EINTR",
         ENOBUFS => "ENOBUFS",
         EACCES => "EACCES",
@@ -57,12 +63,17 @@ public static class Errno
         EPROTONOSUPPORT => "EPROTONOSUPPORT",
         EOPNOTSUPP => "EOPNOTSUPP",
         EAFNOSUPPORT => "EAFNOSUPPORT",
+        EINPROGRESS => "EINPROGRESS",
+        EALREADY => "EALREADY",
+        ECONNABORTED => "ECONNABORTED",
+        ECONNRESET => "ECONNRESET",
         _ => $"errno {errno}",
     };
 
     /// <summary>strerror(3).</summary>
     public static string Message(int errno) => errno switch
     {
+        ESRCH => "No such process",
         ENOBUFS => "No buffer space available",
         EACCES => "Permission denied",
         EINVAL => "Invalid argument",
@@ -85,6 +96,10 @@ public static class Errno
         EPROTONOSUPPORT => "Protocol not supported",
         EOPNOTSUPP => "Operation not supported",
         EAFNOSUPPORT => "Address family not supported by protocol family",
+        EINPROGRESS => "Operation now in progress",
+        EALREADY => "Operation already in progress",
+        ECONNABORTED => "Software caused connection abort",
+        ECONNRESET => "Connection reset by peer",
         _ => Name(errno),
     };
 }

@@ -23,6 +23,20 @@ public static class NetTimers
     /// <summary>Tests move time forward (ARP's timers) without waiting; null means the real clock.</summary>
     internal static Func<long>? ClockOverride { get; set; }
 
+    private static readonly long StartTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>
+    /// The stack's microsecond clock (monotonic, from process start): what TCP's timers, RTT samples and timestamps
+    /// read, and nothing else. <see cref="UsClockOverride"/> replaces it (a virtual clock for tests).
+    /// </summary>
+    public static long NowUs => UsClockOverride?.Invoke() ?? RealUs;
+
+    /// <summary>The real monotonic clock behind <see cref="NowUs"/>.</summary>
+    public static long RealUs => (long)((System.Diagnostics.Stopwatch.GetTimestamp() - StartTimestamp) * (1_000_000.0 / System.Diagnostics.Stopwatch.Frequency));
+
+    /// <summary>A virtual microsecond clock (tests; later a virtual-time driver); null means the real one.</summary>
+    internal static Func<long>? UsClockOverride { get; set; }
+
     public static void RegisterPerVnet(Action tick)
     {
         lock (Handlers)

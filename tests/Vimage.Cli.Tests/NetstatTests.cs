@@ -129,7 +129,7 @@ public sealed class NetstatTests
     public void Usage_and_errors()
     {
         using var cli = new CliFixture();
-        foreach (string line in new[] { "netstat", "netstat -y", "netstat -s -p", "netstat foo" })
+        foreach (string line in new[] { "netstat -y", "netstat -s -p", "netstat foo" })
         {
             CliResult r = cli.Run(line);
             Assert.True(r.Exit == 1, $"{line}: {r}"); // netstat's usage() exits 1
@@ -139,6 +139,7 @@ public sealed class NetstatTests
         CliResult igmp = cli.Run("netstat -s -p igmp");
         Assert.Equal(1, igmp.Exit);
         Assert.Equal("netstat: igmp: unknown or uninstrumented protocol\n", igmp.Err);
+        Assert.Equal((1, "netstat: sctp: unknown or uninstrumented protocol\n"), (cli.Run("netstat -p sctp").Exit, cli.Run("netstat -p sctp").Err));
     }
 
     /// <summary>

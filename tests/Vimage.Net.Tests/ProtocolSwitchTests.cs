@@ -56,8 +56,13 @@ public sealed class ProtocolSwitchTests
         Assert.Equal(Errno.EAFNOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET6, SockType.SOCK_DGRAM, 0)).Errno);
         Assert.Equal(Errno.EPROTOTYPE, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, (SockType)5, 0)).Errno); // SOCK_SEQPACKET
 
-        // SOCK_STREAM finds TCP's entry, whose tcp_usr_attach refuses until the tcpcb exists.
-        Assert.Equal(Errno.EPROTONOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_STREAM, 0)).Errno);
+        // SOCK_STREAM finds TCP's entry (protocol 0 is its default).
+        using (Socket tcp = Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_STREAM, 0))
+        {
+            Assert.Same(Vimage.Net.Tcp.Tcp.Protosw, tcp.Proto);
+            Assert.Equal((int)SockType.SOCK_STREAM, tcp.GetOption(SoOption.SO_TYPE));
+        }
+
         Assert.Equal(Errno.EPROTONOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 99)).Errno);
         using Socket udp = Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 0);
         Assert.Same(Udp.Protosw, udp.Proto);

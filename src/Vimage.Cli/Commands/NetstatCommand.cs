@@ -10,7 +10,9 @@ namespace Vimage.Cli.Commands;
 /// netstat(1): -i/-I IF (interfaces, with -b bytes, -d drops, -W wide), -r (routing table, -W adds Nhop# and Mtu),
 /// -o (nexthops), -rs (routing statistics), -s [-p proto] (protocol statistics, FreeBSD's text), -z (zero them),
 /// -4, -F fib, -f inet|link, -n, and --libxo json|xml with the field names of FreeBSD's xo_emit calls. Names are
-/// never resolved, so output is numeric with or without -n. The socket listing (no -i/-r/-s) is not here yet.
+/// never resolved, so output is numeric with or without -n.
+/// Without -r/-i/-I/-o/-s/-z: the active TCP and UDP sockets (<see cref="NetstatSockets"/>; -a adds listeners and
+/// wildcard-bound sockets).
 /// </summary>
 public sealed partial class NetstatCommand : ICommand, IUsageStatus
 {
@@ -45,6 +47,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
     private sealed class Options
     {
         public bool Routes;
+        public bool All;
         public bool Interfaces;
         public bool Zero;
         public bool Nhops;
@@ -100,8 +103,10 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                 case 'h':
                     o.Human = true; // show_stat's humanize_number for -i
                     break;
-                case 'n':
                 case 'a':
+                    o.All = true;
+                    break;
+                case 'n':
                 case 'A':
                     break;
                 case 'j':
@@ -234,7 +239,13 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
             return 0;
         }
 
-        throw new UsageException("netstat: one of -r, -i, -I, -o, -s or -z is required (active sockets are not listed yet)");
+        if (o.Protocol is not null && !NetstatSockets.Protocols.Contains(o.Protocol))
+        {
+            return 0; // protopr: ip, icmp and arp have no sockets to list
+        }
+
+        NetstatSockets.Print(context.Out, context.Vnet, o.All, narrow: false, o.Protocol);
+        return 0;
     }
 
     /// <summary>routepr/nhops_print: the FIB must exist (net.fibs, 1 when the OID is absent): "N: invalid fib", EX_USAGE.</summary>

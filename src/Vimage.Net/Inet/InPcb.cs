@@ -49,7 +49,16 @@ public sealed class InPcb(Socket socket, InPcbInfo info)
 
     /// <summary>INP_HDRINCL (IP_HDRINCL): a raw socket's sends carry their own IP header.</summary>
     public bool HeaderIncluded { get; set; }
+
+    /// <summary>inp_ppcb: the transport's own control block (TCP's tcpcb), which upper layers reach without Inet naming them.</summary>
+    public object? Ppcb { get; set; }
+
+    /// <summary>INP_TIMEWAIT: the connection waits out 2·MSL; a bind with SO_REUSEADDR may take its address and port.</summary>
+    public bool TimeWait { get; set; }
 }
+
+/// <summary>An exact 4-tuple (the connection hash's key).</summary>
+internal readonly record struct PcbKey(uint Local, ushort LocalPort, uint Foreign, ushort ForeignPort);
 
 /// <summary>
 /// struct inpcbinfo (one per protocol per vnet: V_udbinfo, later V_tcbinfo): every PCB is listed from socket
@@ -67,6 +76,18 @@ public sealed class InPcbInfo
     private int _lastPort;
     private bool _dead;
 
+    // in_pcbinfo's connection hash (ipi_hash_exact): connected PCBs by 4-tuple, read lock-free by input.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<PcbKey, InPcb>? _exact;
+
+    /// <summary>A table; <paramref name="exactHash"/> adds the 4-tuple hash a connection-oriented protocol looks segments up in.</summary>
+    public InPcbInfo(bool exactHash = false)
+    {
+        if (exactHash)
+        {
+            _exact = new System.Collections.Concurrent.ConcurrentDictionary<PcbKey, InPcb>(Environment.ProcessorCount, 1024);
+        }
+    }
+
     public int Count
     {
         get
@@ -75,6 +96,15 @@ public sealed class InPcbInfo
             {
                 return _all.Count;
             }
+        }
+    }
+
+    /// <summary>in_pcblist's walk: a copy of every PCB of the table (netstat, sockstat).</summary>
+    public InPcb[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _all];
         }
     }
 
@@ -100,6 +130,7 @@ public sealed class InPcbInfo
         {
             _all.Remove(pcb);
             RemoveFromHash(pcb);
+            RemoveExact(pcb);
         }
     }
 
@@ -112,6 +143,7 @@ public sealed class InPcbInfo
             InPcb[] all = [.. _all];
             _all.Clear();
             Array.Clear(_hash);
+            _exact?.Clear();
             return all;
         }
     }
@@ -208,8 +240,97 @@ public sealed class InPcbInfo
                 }
             }
 
-            pcb.Ends = new PcbEnds(local, ends.LocalPort, foreign, foreignPort);
+            var connected = new PcbEnds(local, ends.LocalPort, foreign, foreignPort);
+            if (_exact is not null && !_exact.TryAdd(new PcbKey(local.Value, ends.LocalPort, foreign.Value, foreignPort), pcb))
+            {
+                return Errno.EADDRINUSE;
+            }
+
+            pcb.Ends = connected;
             return 0;
+        }
+    }
+
+    /// <summary>
+    /// in_pcbinshash for a connection made by a listener (syncache_socket): bound and connected in one step, in the
+    /// port hash and the 4-tuple hash. EADDRINUSE when that 4-tuple exists.
+    /// </summary>
+    public int InsertConnected(InPcb pcb, InAddr local, ushort localPort, InAddr foreign, ushort foreignPort)
+    {
+        lock (_lock)
+        {
+            if (_dead || pcb.Ends.IsBound)
+            {
+                return Errno.EINVAL;
+            }
+
+            if (_exact is not null && !_exact.TryAdd(new PcbKey(local.Value, localPort, foreign.Value, foreignPort), pcb))
+            {
+                return Errno.EADDRINUSE;
+            }
+
+            pcb.Ends = new PcbEnds(local, localPort, foreign, foreignPort);
+            AddToHash(pcb, localPort);
+            return 0;
+        }
+    }
+
+    /// <summary>in_pcbdrop: out of the lookup tables (still listed until detached), so no segment finds it again.</summary>
+    public void Unhash(InPcb pcb)
+    {
+        lock (_lock)
+        {
+            RemoveFromHash(pcb);
+            RemoveExact(pcb);
+        }
+    }
+
+    /// <summary>The connected PCB of this exact 4-tuple (src = the segment's source, the PCB's foreign end); lock-free.</summary>
+    public InPcb? LookupExact(InAddr src, ushort sport, InAddr dst, ushort dport)
+        => _exact is not null && _exact.TryGetValue(new PcbKey(dst.Value, dport, src.Value, sport), out InPcb? pcb) ? pcb : null;
+
+    /// <summary>in_pcblookup_hash's wildcard step: an unconnected (listening) PCB bound to <paramref name="dst"/>, else to the wildcard.</summary>
+    public InPcb? LookupListener(InAddr dst, ushort dport)
+    {
+        InPcb[]? bucket = Volatile.Read(ref _hash[dport & (HashSize - 1)]);
+        if (bucket is null)
+        {
+            return null;
+        }
+
+        InPcb? wildcard = null;
+        foreach (InPcb pcb in bucket)
+        {
+            PcbEnds e = pcb.Ends;
+            if (e.LocalPort != dport || e.IsConnected)
+            {
+                continue;
+            }
+
+            if (e.Local == dst)
+            {
+                return pcb;
+            }
+
+            if (e.Local.IsAny)
+            {
+                wildcard ??= pcb;
+            }
+        }
+
+        return wildcard;
+    }
+
+    private void RemoveExact(InPcb pcb)
+    {
+        PcbEnds e = pcb.Ends;
+        if (_exact is not null && e.IsConnected)
+        {
+            var key = new PcbKey(e.Local.Value, e.LocalPort, e.Foreign.Value, e.ForeignPort);
+            if (_exact.TryGetValue(key, out InPcb? found) && found == pcb)
+            {
+                _exact.TryRemove(key, out _);
+            }
         }
     }
 
@@ -298,6 +419,11 @@ public sealed class InPcbInfo
             if (other == self || o.LocalPort != port)
             {
                 continue;
+            }
+
+            if (other.TimeWait && reuseAddress)
+            {
+                continue; // in_pcbbind_setup: SO_REUSEADDR takes over an address a connection in TIME_WAIT holds
             }
 
             if (o.Local == local)

@@ -51,6 +51,16 @@ public abstract class Protosw(SockType type, int protocol, PrFlags flags)
     /// </summary>
     public abstract int Send(Socket so, ReadOnlySpan<byte> data, in Sockaddr to);
 
+    /// <summary>
+    /// pr_send for a stream protocol: appends what it takes of <paramref name="data"/> to so_snd (the socket layer
+    /// checked the space) and sends what its window allows. Returns 0 or an errno; <paramref name="taken"/> says how much went in.
+    /// </summary>
+    public virtual int SendStream(Socket so, ReadOnlySpan<byte> data, out int taken)
+    {
+        taken = 0;
+        return Errno.EOPNOTSUPP;
+    }
+
     /// <summary>pr_shutdown: the send side was shut (SHUT_WR); a stream protocol would send its FIN.</summary>
     public virtual int Shutdown(Socket so) => 0;
 
@@ -65,6 +75,16 @@ public abstract class Protosw(SockType type, int protocol, PrFlags flags)
 
     /// <summary>pr_ctloutput: setsockopt/getsockopt at the protocol's levels (IPPROTO_IP, ...).</summary>
     public virtual int CtlOutput(Socket so, int level, int name, bool set, ref int value) => Errno.ENOPROTOOPT;
+
+    /// <summary>pr_rcvd: the user took data from a stream socket's receive buffer (a window update may be due).</summary>
+    public virtual void Rcvd(Socket so)
+    {
+    }
+
+    /// <summary>pr_abort: a connection still on a closing listener's accept queue (or the vnet going) is dropped (TCP: RST).</summary>
+    public virtual void Abort(Socket so)
+    {
+    }
 
     /// <summary>pr_close: before detach, when the user closes (a stream protocol starts its close here).</summary>
     public virtual void Close(Socket so)

@@ -7,7 +7,7 @@ namespace Vimage.Net.Sockets;
 /// record against <see cref="Hiwat"/> (SO_RCVBUF / SO_SNDBUF), <see cref="MbCnt"/> charges buffer storage against
 /// <see cref="MbMax"/> (hiwat × kern.ipc.sockbuf_waste_factor). The owning <see cref="Socket"/> locks it.
 /// </summary>
-public sealed class SockBuf
+public sealed partial class SockBuf
 {
     /// <summary>kern.ipc.sockbuf_waste_factor (sb_efficiency).</summary>
     public const int SbEfficiency = 8;
@@ -20,6 +20,10 @@ public sealed class SockBuf
 
     private Mbuf? _head;
     private Mbuf? _tail;
+
+    // sb_sndptr / sb_sndptroff: where the last stream copy-out ended, so (re)transmission does not walk from the head.
+    private Mbuf? _cursor;
+    private int _cursorOffset;
 
     /// <summary>sb_hiwat.</summary>
     public int Hiwat { get; internal set; }
@@ -102,6 +106,8 @@ public sealed class SockBuf
     {
         Mbuf? all = _head;
         _head = _tail = null;
+        _cursor = null;
+        _cursorOffset = 0;
         Records = Cc = Ctl = MbCnt = 0;
         return all;
     }

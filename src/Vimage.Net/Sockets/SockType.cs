@@ -31,9 +31,18 @@ public enum PrFlags
 public enum SocketState
 {
     None = 0,
+
+    /// <summary>SS_NOFDREF: the user closed it; the protocol may still hold it (TCP's FIN_WAIT_2, TIME_WAIT).</summary>
+    SS_NOFDREF = 0x0001,
     SS_ISCONNECTED = 0x0002,
+    SS_ISCONNECTING = 0x0004,
+    SS_ISDISCONNECTING = 0x0008,
     SS_CANTSENDMORE = 0x0010,
     SS_CANTRCVMORE = 0x0020,
+
+    /// <summary>SS_NBIO: nonblocking (EWOULDBLOCK / EINPROGRESS instead of waiting).</summary>
+    SS_NBIO = 0x0100,
+    SS_ISDISCONNECTED = 0x2000,
 }
 
 /// <summary>shutdown(2)'s how.</summary>
@@ -47,8 +56,11 @@ public enum ShutdownHow
 /// <summary>SOL_SOCKET options (sys/socket.h), FreeBSD's values.</summary>
 public enum SoOption
 {
+    SO_ACCEPTCONN = 0x0002,
     SO_REUSEADDR = 0x0004,
+    SO_KEEPALIVE = 0x0008,
     SO_BROADCAST = 0x0020,
+    SO_LINGER = 0x0080,
     SO_REUSEPORT = 0x0200,
     SO_SNDBUF = 0x1001,
     SO_RCVBUF = 0x1002,
@@ -63,7 +75,10 @@ public enum SoOption
 public enum SoOptions
 {
     None = 0,
+    SO_ACCEPTCONN = 0x0002,
     SO_REUSEADDR = 0x0004,
+    SO_KEEPALIVE = 0x0008,
     SO_BROADCAST = 0x0020,
+    SO_LINGER = 0x0080,
     SO_REUSEPORT = 0x0200,
 }

@@ -14,7 +14,7 @@ namespace Vimage.Net.Sockets;
 /// receive may be outstanding. Errors throw <see cref="NetSocketException"/> with FreeBSD's errno; a closed socket,
 /// or one whose vnet is gone, throws <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
+public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
 {
     /// <summary>pr_attach's answer when the vnet is being torn down: socket creation fails with ObjectDisposedException.</summary>
     public const int EVnetGone = -2;
@@ -206,6 +206,7 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
                 lock (_lock)
                 {
                     SockBuf sb = option == SoOption.SO_SNDBUF ? Snd : Rcv;
+                    sb.AutoSize = false; // sosetopt clears SB_AUTOSIZE
                     sb.Hiwat = value;
                     sb.Lowat = Math.Min(sb.Lowat, value); // sbreserve keeps lowat <= hiwat
                 }
@@ -219,7 +220,10 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
                 }
 
                 return;
-            case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST:
+            case SoOption.SO_LINGER:
+                LingerSeconds = value;
+                return;
+            case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST or SoOption.SO_KEEPALIVE:
                 lock (_lock)
                 {
                     SoOptions flag = (SoOptions)(int)option;
@@ -253,7 +257,9 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
                     int error = _soError;
                     _soError = 0;
                     return error;
-                case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST:
+                case SoOption.SO_LINGER:
+                    return _lingerSeconds;
+                case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST or SoOption.SO_KEEPALIVE or SoOption.SO_ACCEPTCONN:
                     return (Options & (SoOptions)(int)option) != 0 ? 1 : 0;
                 default:
                     throw new NetSocketException(Errno.ENOPROTOOPT, "getsockopt");
@@ -264,6 +270,19 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     /// <summary>setsockopt / getsockopt at a protocol level (pr_ctloutput).</summary>
     public int ProtocolOption(int level, int name, bool set, int value)
     {
+        if (Type == SockType.SOCK_STREAM)
+        {
+            // A stream protocol takes its connection lock (and may send): never under the socket lock.
+            lock (_lock)
+            {
+                ThrowIfClosed();
+            }
+
+            int err = InVnet(so => so.Proto.CtlOutput(so, level, name, set, ref value));
+            ThrowOnError(err, set ? "setsockopt" : "getsockopt");
+            return value;
+        }
+
         lock (_lock)
         {
             ThrowIfClosed();
@@ -285,6 +304,12 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     /// <summary>connect(2): a datagram socket fixes its peer; a pending so_error is cleared.</summary>
     public void Connect(in Sockaddr nam)
     {
+        if (Type == SockType.SOCK_STREAM)
+        {
+            ConnectStream(in nam);
+            return;
+        }
+
         lock (_lock)
         {
             BindOrConnect(connect: true, in nam);
@@ -315,8 +340,20 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
         lock (_lock)
         {
             ThrowIfClosed();
-            ThrowOnError(Proto.Listen(this, backlog), "listen");
+            if (Type != SockType.SOCK_STREAM)
+            {
+                ThrowOnError(Proto.Listen(this, backlog), "listen");
+                return;
+            }
+
+            if ((_state & (SocketState.SS_ISCONNECTED | SocketState.SS_ISCONNECTING | SocketState.SS_ISDISCONNECTING)) != 0)
+            {
+                throw new NetSocketException(Errno.EINVAL, "listen");
+            }
         }
+
+        // A stream protocol takes its connection lock: never under the socket lock.
+        ThrowOnError(InVnet(so => so.Proto.Listen(so, backlog)), "listen");
     }
 
     /// <summary>
@@ -326,6 +363,12 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     /// </summary>
     public void Shutdown(ShutdownHow how)
     {
+        if (Type == SockType.SOCK_STREAM)
+        {
+            ShutdownStream(how);
+            return;
+        }
+
         CancellationTokenRegistration registration = default;
         bool completeAsync = false;
         bool notConnected;
@@ -374,7 +417,8 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     public int SendTo(ReadOnlySpan<byte> data, in Sockaddr to) => SendCore(data, in to, explicitDestination: true);
 
     /// <summary>send(2) on a connected socket (ENOTCONN otherwise).</summary>
-    public int Send(ReadOnlySpan<byte> data) => SendCore(data, in Sockaddr.Unspec, explicitDestination: false);
+    public int Send(ReadOnlySpan<byte> data)
+        => Type == SockType.SOCK_STREAM ? SendStream(data) : SendCore(data, in Sockaddr.Unspec, explicitDestination: false);
 
     /// <summary>
     /// recvfrom(2): waits up to <paramref name="timeoutMs"/> (-1 forever, 0 polls) for a record and copies it into
@@ -384,6 +428,12 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
     public SocketReceiveResult Receive(Span<byte> buffer, int timeoutMs = Timeout.Infinite)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeoutMs, Timeout.Infinite);
+        if (Type == SockType.SOCK_STREAM)
+        {
+            int got = ReceiveStream(buffer, timeoutMs);
+            return new SocketReceiveResult(got, RemoteAddress, got);
+        }
+
         Mbuf m;
         bool spun = false;
         lock (_lock)
@@ -590,6 +640,13 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
                 return;
             }
 
+            if (Type == SockType.SOCK_STREAM)
+            {
+                _soError = errno;
+                WakeAllLocked();
+                return;
+            }
+
             if (!_asyncWaiting)
             {
                 _soError = errno;
@@ -682,6 +739,12 @@ public sealed class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
 
     private void Teardown(string reason, bool detach)
     {
+        if (Type == SockType.SOCK_STREAM)
+        {
+            TeardownStream(reason, detach);
+            return;
+        }
+
         Mbuf? queue;
         bool completeAsync;
         CancellationTokenRegistration registration = default;

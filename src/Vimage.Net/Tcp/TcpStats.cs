@@ -5,8 +5,8 @@ namespace Vimage.Net.Tcp;
 #pragma warning disable CA1707 // FreeBSD's field names: netstat -s and users know them.
 
 /// <summary>
-/// struct tcpstat (netinet/tcp_var.h), FreeBSD's leading fields in FreeBSD's order; the rest (syncache, SACK,
-/// ECN, ...) join as the code that counts them lands.
+/// struct tcpstat (netinet/tcp_var.h), FreeBSD's fields in FreeBSD's order up to the syncache's (then
+/// tcps_finwait2_drops); host cache, SACK and ECN counters join as the code that counts them lands.
 /// </summary>
 public enum TcpStat
 {
@@ -114,6 +114,173 @@ public enum TcpStat
 
     /// <summary>packets received too short.</summary>
     tcps_rcvshort,
+
+    /// <summary>duplicate-only packets received.</summary>
+    tcps_rcvduppack,
+
+    /// <summary>duplicate-only bytes received.</summary>
+    tcps_rcvdupbyte,
+
+    /// <summary>packets with some duplicate data.</summary>
+    tcps_rcvpartduppack,
+
+    /// <summary>dup. bytes in part-dup. packets.</summary>
+    tcps_rcvpartdupbyte,
+
+    /// <summary>out-of-order packets received.</summary>
+    tcps_rcvoopack,
+
+    /// <summary>out-of-order bytes received.</summary>
+    tcps_rcvoobyte,
+
+    /// <summary>packets with data after window.</summary>
+    tcps_rcvpackafterwin,
+
+    /// <summary>bytes rcvd after window.</summary>
+    tcps_rcvbyteafterwin,
+
+    /// <summary>packets rcvd after close.</summary>
+    tcps_rcvafterclose,
+
+    /// <summary>rcvd window probe packets.</summary>
+    tcps_rcvwinprobe,
+
+    /// <summary>rcvd duplicate acks.</summary>
+    tcps_rcvdupack,
+
+    /// <summary>rcvd acks for unsent data.</summary>
+    tcps_rcvacktoomuch,
+
+    /// <summary>rcvd ack packets.</summary>
+    tcps_rcvackpack,
+
+    /// <summary>bytes acked by rcvd acks.</summary>
+    tcps_rcvackbyte,
+
+    /// <summary>rcvd window update packets.</summary>
+    tcps_rcvwinupd,
+
+    /// <summary>segments dropped due to PAWS.</summary>
+    tcps_pawsdrop,
+
+    /// <summary>times hdr predict ok for acks.</summary>
+    tcps_predack,
+
+    /// <summary>times hdr predict ok for data pkts.</summary>
+    tcps_preddat,
+
+    /// <summary>PCB cache misses.</summary>
+    tcps_pcbcachemiss,
+
+    /// <summary>times cached RTT in route updated.</summary>
+    tcps_cachedrtt,
+
+    /// <summary>times cached rttvar updated.</summary>
+    tcps_cachedrttvar,
+
+    /// <summary>times cached ssthresh updated.</summary>
+    tcps_cachedssthresh,
+
+    /// <summary>times RTT initialized from route.</summary>
+    tcps_usedrtt,
+
+    /// <summary>times RTTVAR initialized from rt.</summary>
+    tcps_usedrttvar,
+
+    /// <summary>times ssthresh initialized from rt.</summary>
+    tcps_usedssthresh,
+
+    /// <summary>timeout in persist state.</summary>
+    tcps_persistdrop,
+
+    /// <summary>bogus SYN, e.g. premature ACK.</summary>
+    tcps_badsyn,
+
+    /// <summary>resends due to MTU discovery.</summary>
+    tcps_mturesent,
+
+    /// <summary>listen queue overflows.</summary>
+    tcps_listendrop,
+
+    /// <summary>ignored RSTs in the window.</summary>
+    tcps_badrst,
+
+    /// <summary>entry added to syncache.</summary>
+    tcps_sc_added,
+
+    /// <summary>syncache entry was retransmitted.</summary>
+    tcps_sc_retransmitted,
+
+    /// <summary>duplicate SYN packet.</summary>
+    tcps_sc_dupsyn,
+
+    /// <summary>could not reply to packet.</summary>
+    tcps_sc_dropped,
+
+    /// <summary>successful extraction of entry.</summary>
+    tcps_sc_completed,
+
+    /// <summary>syncache per-bucket limit hit.</summary>
+    tcps_sc_bucketoverflow,
+
+    /// <summary>syncache cache limit hit.</summary>
+    tcps_sc_cacheoverflow,
+
+    /// <summary>RST removed entry from syncache.</summary>
+    tcps_sc_reset,
+
+    /// <summary>timed out or listen socket gone.</summary>
+    tcps_sc_stale,
+
+    /// <summary>syncache entry aborted.</summary>
+    tcps_sc_aborted,
+
+    /// <summary>removed due to bad ACK.</summary>
+    tcps_sc_badack,
+
+    /// <summary>ICMP unreachable received.</summary>
+    tcps_sc_unreach,
+
+    /// <summary>zalloc() failed.</summary>
+    tcps_sc_zonefail,
+
+    /// <summary>SYN cookie sent.</summary>
+    tcps_sc_sendcookie,
+
+    /// <summary>SYN cookie received.</summary>
+    tcps_sc_recvcookie,
+
+    /// <summary>Drop FIN_WAIT_2 connection after time limit.</summary>
+    tcps_finwait2_drops,
+
+    /// <summary>SACK recovery episodes.</summary>
+    tcps_sack_recovery_episode,
+
+    /// <summary>SACK rexmit segments.</summary>
+    tcps_sack_rexmits,
+
+    /// <summary>SACK rexmit bytes.</summary>
+    tcps_sack_rexmit_bytes,
+
+    /// <summary>SACK blocks (options) received.</summary>
+    tcps_sack_rcv_blocks,
+
+    /// <summary>SACK blocks (options) sent.</summary>
+    tcps_sack_send_blocks,
+
+    /// <summary>SACK lost retransmission recovered.</summary>
+    tcps_sack_lostrexmt,
+
+    /// <summary>times scoreboard overflowed.</summary>
+    tcps_sack_sboverflow,
+
+    // The ECN, TSO, MTU-discovery ... fields join here.
+
+    /// <summary>DSACK blocks received.</summary>
+    tcps_dsack_count,
+
+    /// <summary>DSACK bytes received.</summary>
+    tcps_dsack_bytes,
 }
 
 /// <summary>TCP's knobs and statistics (netinet/tcp_subr.c, tcp_input.c): per vnet unless noted.</summary>
