@@ -7,6 +7,8 @@ need_apt=()
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v ping >/dev/null 2>&1 || need_apt+=(iputils-ping)
 command -v tcpdump >/dev/null 2>&1 || need_apt+=(tcpdump)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)            # TCP interop: Linux curl fetches from a jail
+command -v nc >/dev/null 2>&1 || need_apt+=(netcat-openbsd)    # TCP interop: Linux nc streams through a jail
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)   # builds vimage-client, the shims of vimage run
 
 if ((${#need_apt[@]} > 0)) && command -v apt-get >/dev/null 2>&1; then

@@ -12,7 +12,7 @@ namespace Vimage.Cli;
 /// </summary>
 internal sealed class Demo(TextWriter output, string pcapPath)
 {
-    private const int Steps = 7;
+    private const int Steps = 8;
     private readonly CommandDispatcher _commands = CommandDispatcher.CreateDefault();
     private readonly JailRegistry _jails = new();
     private readonly List<string> _epairs = [];
@@ -72,6 +72,14 @@ internal sealed class Demo(TextWriter output, string pcapPath)
         Progress("UDP echo: the server echoes what the client sends");
         UdpEcho.Run(output, _jails.Find("client").Vnet, _jails.Find("server").Vnet);
 
+        Progress("capture");
+        capture.Dispose();
+        pcap.Flush();
+        output.WriteLine($"      {capture.PacketsCaptured} packets from {left}a written to {pcapPath}  (read it with: tcpdump -nr {Path.GetFileName(pcapPath)})");
+
+        Progress("TCP transfer: 32 MiB from the client to a sink in the server, through the router");
+        TcpTransfer.Run(output, _jails.Find("client").Vnet, _jails.Find("server").Vnet);
+
         Progress("each jail's interfaces and routes");
         foreach (string jail in new[] { "client", "router", "server" })
         {
@@ -82,11 +90,6 @@ internal sealed class Demo(TextWriter output, string pcapPath)
 
         Progress("netstat -s deltas during the traffic");
         PrintDeltas(before, Snapshot());
-
-        Progress("capture");
-        capture.Dispose();
-        pcap.Flush();
-        output.WriteLine($"      {capture.PacketsCaptured} packets from {left}a written to {pcapPath}  (read it with: tcpdump -nr {Path.GetFileName(pcapPath)})");
         output.WriteLine();
         output.WriteLine($"done in {clock.Elapsed.TotalSeconds:0.0} s");
         return 0;

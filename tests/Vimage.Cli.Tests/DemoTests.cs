@@ -21,7 +21,9 @@ public class DemoTests
                 return;
             }
 
-            Assert.Contains("[7/7] capture", text);
+            Assert.Contains("[5/8] capture", text);
+            Assert.Contains("[8/8] netstat -s deltas", text);
+            Assert.Contains("33,554,432 bytes sent and counted by the server", text); // the TCP transfer, whole
             Assert.Contains("3 packets transmitted, 3 packets received, 0.0% packet loss", text);
             Assert.Matches(@"ttl=63", text); // through the router
             Assert.Equal(5, System.Text.RegularExpressions.Regex.Matches(text, "bytes echoed by 198.51.100.2:7").Count);
