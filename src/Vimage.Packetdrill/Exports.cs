@@ -26,7 +26,10 @@ public static unsafe class Exports
     private static PdSockets? s_sockets;
     private static PdSysctlServer? s_sysctl;
 
-    private static PdSockets Fds => s_sockets ?? throw new InvalidOperationException("packetdrill_interface_init was not called");
+    private static readonly PdSockets Uninitialized = new(null);
+
+    /// <summary>The descriptor table; before init (or after free) an empty one whose socket() fails with ENETDOWN.</summary>
+    private static PdSockets Fds => s_sockets ?? Uninitialized;
 
     [UnmanagedCallersOnly(EntryPoint = "packetdrill_interface_init")]
     private static void Init(byte* flags, PacketdrillInterface* ifc)
@@ -183,7 +186,19 @@ public static unsafe class Exports
     private static int NetdevSendFn(void* u, byte* buf, nuint count)
     {
         PdStack? stack = s_stack;
-        return stack is null || buf == null || count > 65535 ? -1 : stack.Inject(new ReadOnlySpan<byte>(buf, (int)count));
+        if (stack is null || buf == null || count > 65535)
+        {
+            return -1;
+        }
+
+        try
+        {
+            return stack.Inject(new ReadOnlySpan<byte>(buf, (int)count));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return -1; // counted nowhere else: the packet did not enter
+        }
     }
 
     [UnmanagedCallersOnly]
@@ -195,7 +210,23 @@ public static unsafe class Exports
             return -1;
         }
 
-        if (!stack.Receive(out byte[] packet, out long wallUs))
+        byte[] packet;
+        long wallUs;
+        try
+        {
+            if (!stack.Receive(out packet, out wallUs))
+            {
+                *count = 0;
+                return 0;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            *count = 0; // "received nothing": packetdrill reports it (a -1 would make it ask again forever)
+            return 0;
+        }
+
+        if (packet.Length == 0)
         {
             *count = 0;
             return 0;

@@ -10,7 +10,7 @@ namespace Vimage.Packetdrill;
 /// kernel's fdalloc) over <see cref="Socket"/>, Linux's constants in, FreeBSD's behaviour inside, errno out in
 /// Linux's numbering through the C library's errno (so_testing.c reads errno after a -1).
 /// </summary>
-internal sealed unsafe class PdSockets(PdStack stack)
+internal sealed unsafe class PdSockets(PdStack? stack)
 {
     public const int MaxFds = 1024;
     private readonly Dictionary<int, Socket> _fds = [];
@@ -43,6 +43,10 @@ internal sealed unsafe class PdSockets(PdStack stack)
         catch (InvalidOperationException)
         {
             return Fail(EINVAL);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return Fail(5); // EIO: nothing the stack throws may cross into C (it would end the process)
         }
     }
 
@@ -89,6 +93,11 @@ internal sealed unsafe class PdSockets(PdStack stack)
 
     public int Socket(int domain, int type, int protocol)
     {
+        if (stack is null)
+        {
+            return Fail(100); // ENETDOWN: packetdrill_interface_init was not called, or free was
+        }
+
         if (domain != AF_INET)
         {
             return Fail(EAFNOSUPPORT);

@@ -447,6 +447,19 @@ int main(int argc, char **argv)
 	long long b = now_us();
 	CHECK(b - a >= 2500000 && b - a < 2500100, "usleep(2.5 s) moved the clock %lld us", b - a);
 
+	/* Bad input is refused or dropped, never fatal. */
+	uint8_t junk[64];
+	memset(junk, 0xa5, sizeof(junk));
+	CHECK(ifc.netdev_send(ifc.userdata, junk, 10) == -1, "a 10-byte packet was taken");
+	CHECK(ifc.netdev_send(ifc.userdata, junk, sizeof(junk)) == -1, "an IPv5 packet was taken");
+	junk[0] = 0x45; junk[2] = 0; junk[3] = 64; junk[9] = 6;   /* IPv4 TCP, bad checksums, junk header */
+	CHECK(ifc.netdev_send(ifc.userdata, junk, sizeof(junk)) == 0, "a malformed IPv4 packet was refused (should be a counted drop)");
+	char b1[4];
+	errno = 0;
+	CHECK(ifc.read(ifc.userdata, 77, b1, sizeof(b1)) == -1 && errno == EBADF, "read on a bad fd: errno %d", errno);
+	errno = 0;
+	CHECK(ifc.socket(ifc.userdata, AF_INET6, SOCK_STREAM, 0) == -1 && errno == EAFNOSUPPORT, "AF_INET6: errno %d", errno);
+
 	passive_open_data_fin();
 	fprintf(stderr, "passive open, data, FIN: %s\n", failures ? "FAILED" : "ok");
 	int before = failures;
