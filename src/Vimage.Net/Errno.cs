@@ -5,6 +5,7 @@ public static class Errno
 {
     public const int EPERM = 1;
     public const int ENOENT = 2;
+    public const int ESRCH = 3;
     public const int EINTR = 4;
     public const int ENOBUFS = 55;
     public const int EACCES = 13;
@@ -38,6 +39,7 @@ public static class Errno
         0 => "OK",
         EPERM => "EPERM",
         ENOENT => "ENOENT",
+        ESRCH => "ESRCH",
         EINTR => "EINTR",
         ENOBUFS => "ENOBUFS",
         EACCES => "EACCES",
@@ -71,6 +73,7 @@ public static class Errno
     /// <summary>strerror(3).</summary>
     public static string Message(int errno) => errno switch
     {
+        ESRCH => "No such process",
         ENOBUFS => "No buffer space available",
         EACCES => "Permission denied",
         EINVAL => "Invalid argument",

@@ -183,3 +183,46 @@ public class TcpConnectionTests
         }
     }
 }
+
+/// <summary>The System.IO.Pipelines view.</summary>
+public class TcpPipeTests
+{
+    [Fact]
+    public async Task ADuplexPipeCarriesDataBothWays()
+    {
+        using var net = StackFixture.Create("tcppipe");
+        using TcpSocket listener = TcpConnectionTests.Listen(net, 7080);
+        (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(net, listener, 7080);
+        using (c)
+        using (s)
+        {
+            TcpDuplexPipe cp = c.GetPipe();
+            TcpDuplexPipe sp = s.GetPipe();
+            await cp.Output.WriteAsync("ping"u8.ToArray());
+            await cp.CompleteOutputAsync();
+            var received = new List<byte>();
+            while (true)
+            {
+                System.IO.Pipelines.ReadResult r = await sp.Input.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+                foreach (ReadOnlyMemory<byte> segment in r.Buffer)
+                {
+                    received.AddRange(segment.ToArray());
+                }
+
+                sp.Input.AdvanceTo(r.Buffer.End);
+                if (r.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            Assert.Equal("ping"u8.ToArray(), received.ToArray());
+            await sp.Output.WriteAsync("pong"u8.ToArray());
+            byte[] pong = new byte[4];
+            await c.GetStream(ownsSocket: false).ReadExactlyAsync(pong).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal("pong"u8.ToArray(), pong);
+            await cp.DisposeAsync();
+            await sp.DisposeAsync();
+        }
+    }
+}

@@ -9,7 +9,8 @@ namespace Vimage.Cli.Commands;
 /// <summary>
 /// netstat(1): -r (routing table), -i (interfaces), -s [-p ip|icmp|udp|arp] (protocol statistics, FreeBSD's text),
 /// -z (zero the statistics, after showing them with -s). -n, -W, -4 and -f inet are accepted; names are never
-/// resolved, so -r prints numerically either way.
+/// resolved, so -r prints numerically either way. Without -r/-i/-s/-z: the active TCP and UDP sockets
+/// (<see cref="NetstatSockets"/>; -a adds listeners and wildcard-bound sockets).
 /// </summary>
 public sealed class NetstatCommand : ICommand
 {
@@ -28,14 +29,14 @@ public sealed class NetstatCommand : ICommand
 
     public string Name => "netstat";
 
-    public string Usage => "netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
+    public string Usage => "netstat [-an] [-p tcp|udp] | netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
 
     /// <summary>FreeBSD netstat's getopt string.</summary>
     public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
 
     public int Run(CommandContext context, string[] args)
     {
-        bool routes = false, interfaces = false, zero = false;
+        bool routes = false, interfaces = false, zero = false, aflag = false;
         int sflag = 0;
         string? protocol = null;
         var getopt = new Getopt("netstat", args, Optstring);
@@ -58,10 +59,12 @@ public sealed class NetstatCommand : ICommand
                 case 'n':
                 case 'W':
                 case '4':
+                    break;
                 case 'a':
+                    aflag = true;
                     break;
                 case 'p':
-                    protocol = Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                    protocol = Protocols.Contains(getopt.Optarg!) || NetstatSockets.Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
                     break;
                 case 'f':
                     if (getopt.Optarg is not ("inet" or "link"))
@@ -82,10 +85,6 @@ public sealed class NetstatCommand : ICommand
             throw new UsageException($"netstat: {args[getopt.Optind]}: unexpected argument");
         }
 
-        if (protocol is not null && sflag == 0 && !zero)
-        {
-            sflag = 1; // netstat -p ip alone shows statistics in FreeBSD only with -s; accept it anyway
-        }
 
         using (Curvnet.Set(context.Vnet))
         {
@@ -126,7 +125,13 @@ public sealed class NetstatCommand : ICommand
             }
         }
 
-        throw new UsageException("netstat: one of -r, -i, -s or -z is required (active sockets are not listed)");
+        if (protocol is not null && !NetstatSockets.Protocols.Contains(protocol))
+        {
+            return 0; // protopr: ip, icmp and arp have no sockets to list
+        }
+
+        NetstatSockets.Print(context.Out, context.Vnet, aflag, narrow: false, protocol);
+        return 0;
     }
 
     private static void Zero(Vnet vnet, string protocol)
@@ -136,6 +141,7 @@ public sealed class NetstatCommand : ICommand
             "ip" => "net.inet.ip.stats",
             "icmp" => "net.inet.icmp.stats",
             "udp" => "net.inet.udp.stats",
+            "tcp" => "net.inet.tcp.stats",
             _ => "net.link.ether.arp.stats",
         };
         if (Sysctl.Exists(oid))
@@ -191,6 +197,8 @@ public sealed class NetstatCommand : ICommand
             case "udp":
                 PrintUdp(o, sflag);
                 break;
+            case "tcp":
+                throw new CommandException("netstat: tcp: statistics are not printed yet (sysctl net.inet.tcp.stats holds them)");
             default:
                 PrintArp(o, sflag);
                 break;

@@ -17,6 +17,12 @@ public enum SysctlError
 
     /// <summary>EEXIST: registering a name twice.</summary>
     Exists = 17,
+
+    /// <summary>ESRCH: a handler found no such object (net.inet.tcp.cc.algorithm naming no loaded module).</summary>
+    NoSuchObject = 3,
+
+    /// <summary>EACCES: a handler refused the write in the current configuration.</summary>
+    AccessDenied = 13,
 }
 
 public sealed class SysctlException(SysctlError error, string message) : Exception(message)

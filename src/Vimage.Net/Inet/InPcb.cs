@@ -99,6 +99,15 @@ public sealed class InPcbInfo
         }
     }
 
+    /// <summary>in_pcblist's walk: a copy of every PCB of the table (netstat, sockstat).</summary>
+    public InPcb[] Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _all];
+        }
+    }
+
     /// <summary>in_pcballoc: false once the vnet is being torn down.</summary>
     public bool Attach(InPcb pcb)
     {

@@ -628,6 +628,11 @@ public static partial class Tcp
             {
                 bool fin = (thflags & TcpFlags.TH_FIN) != 0;
                 thflags &= ~TcpFlags.TH_FIN;
+                if ((tp.t_flags & TcpCbFlags.TF_SACK_PERMIT) != 0 && tlen > 0 && TcpSeq.Gt(seq, tp.rcv_nxt))
+                {
+                    tp.t_sackreport.Update(tp.rcv_nxt, seq, seq + (uint)tlen); // tcp_update_sack_list
+                }
+
                 if (tlen > 0 || fin)
                 {
                     Mbuf piece = data ?? MbufPool.GetFor(0)!;
@@ -650,6 +655,19 @@ public static partial class Tcp
                 }
 
                 tp.t_flags |= TcpCbFlags.TF_ACKNOW;
+            }
+
+            if (tp.t_sackreport.Count > 0)
+            {
+                // Blocks now at or below rcv_nxt go; none are left once the queue is empty.
+                if (tp.t_segq.IsEmpty)
+                {
+                    tp.t_sackreport.Clean();
+                }
+                else
+                {
+                    tp.t_sackreport.Update(tp.rcv_nxt, tp.rcv_nxt, tp.rcv_nxt);
+                }
             }
         }
         else

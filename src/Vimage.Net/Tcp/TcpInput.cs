@@ -146,7 +146,7 @@ public static partial class Tcp
 
         if ((f & TcpFlags.TH_ACK) != 0 && (f & TcpFlags.TH_SYN) == 0)
         {
-            switch (SyncacheExpand(lp, src, th.SourcePort, dst, th.DestinationPort, in th, out Tcpcb? ntp))
+            switch (SyncacheExpand(lp, src, th.SourcePort, dst, th.DestinationPort, in th, in to, out Tcpcb? ntp))
             {
                 case ExpandResult.Created:
                     lock (ntp!.Lock)

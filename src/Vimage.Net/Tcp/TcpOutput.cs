@@ -10,59 +10,50 @@ namespace Vimage.Net.Tcp;
 /// TCP_NODELAY, sender and receiver SWS avoidance, window updates, SYN/FIN/RST, a forced window probe), builds it in a
 /// pooled mbuf (header, options in FreeBSD's order, data copied from so_snd at its offset, checksum) and advances
 /// snd_nxt/snd_max with the retransmit timer and RTT timing. Segments are not handed to ip_output under the
-/// connection lock: they wait in a per-thread queue that the outermost TCP entry point flushes once it has let go of
-/// every lock (<see cref="FlushOutput"/>). With direct dispatch the peer's input, and its answer back to us, run on
-/// this thread during that flush: queueing keeps it from re-entering a connection mid-update, and keeps each
-/// connection's segments in order.
+/// connection lock: they wait in the connection's own queue, which the outermost TCP entry point drains once it has
+/// let go of every lock (<see cref="FlushOutput"/>), one thread at a time per connection. With direct dispatch the
+/// peer's input, and its answer back to us, run on this thread during that drain: queueing keeps it from
+/// re-entering a connection mid-update, and the single drainer keeps each connection's segments in order (FreeBSD
+/// gets that by calling ip_output under the INP lock).
 /// </summary>
 public static partial class Tcp
 {
-    private struct PendingSegment
-    {
-        public Mbuf M;
-        public Vnet Vnet;
-        public InAddr Src;
-        public InAddr Dst;
-        public IpOutputOptions Options;
-    }
-
     [ThreadStatic]
-    private static PendingSegment[]? t_out;
+    private static List<TcpOutQueue>? t_dirty;
     [ThreadStatic]
-    private static int t_outHead;
-    [ThreadStatic]
-    private static int t_outCount;
+    private static TcpOutQueue? t_loose;
     [ThreadStatic]
     private static bool t_flushing;
 
-    /// <summary>Queues a built segment (IP payload) for ip_output after the locks are released.</summary>
-    private static void Enqueue(Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
-    {
-        PendingSegment[] q = t_out ??= new PendingSegment[64];
-        if (t_outCount == q.Length)
-        {
-            var bigger = new PendingSegment[q.Length * 2];
-            for (int i = 0; i < t_outCount; i++)
-            {
-                bigger[i] = q[(t_outHead + i) % q.Length];
-            }
+    /// <summary>Queues a segment of <paramref name="tp"/> (IP payload) for ip_output after the locks are released.</summary>
+    private static void Enqueue(Tcpcb tp, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
+        => Enqueue(tp.t_outq, m, src, dst, options);
 
-            t_out = q = bigger;
-            t_outHead = 0;
+    /// <summary>Queues a segment that belongs to no connection (a RST for a closed port, a SYN-ACK from the syncache).</summary>
+    private static void Enqueue(Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
+        => Enqueue(t_loose ??= new TcpOutQueue(), m, src, dst, options);
+
+    private static void Enqueue(TcpOutQueue q, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
+    {
+        q.Push(new PendingSegment { M = m, Vnet = Curvnet.Current!, Src = src, Dst = dst, Options = options });
+        List<TcpOutQueue> dirty = t_dirty ??= new List<TcpOutQueue>(16);
+        if (dirty.Count == 0 || dirty[^1] != q)
+        {
+            dirty.Add(q);
         }
 
-        q[(t_outHead + t_outCount) % q.Length] = new PendingSegment { M = m, Vnet = Curvnet.Current!, Src = src, Dst = dst, Options = options };
-        t_outCount++;
         Stat(TcpStat.tcps_sndtotal);
     }
 
     /// <summary>
-    /// Sends what this thread queued, in order, each in its own vnet. A flush already running lower on the stack
-    /// (this thread is inside its ip_output) is left to send what nested input queued, so nothing overtakes.
+    /// Sends what this thread queued. Each connection's segments leave in order through one thread at a time: a
+    /// queue another thread is already draining is left to it (it drains until empty). A flush already running
+    /// lower on this thread's stack (we are inside its ip_output) is left to send what nested input queued.
     /// </summary>
     internal static void FlushOutput()
     {
-        if (t_flushing || t_outCount == 0)
+        List<TcpOutQueue>? dirty = t_dirty;
+        if (t_flushing || dirty is null || dirty.Count == 0)
         {
             return;
         }
@@ -70,13 +61,29 @@ public static partial class Tcp
         t_flushing = true;
         try
         {
-            while (t_outCount > 0)
+            for (int i = 0; i < dirty.Count; i++)
             {
-                PendingSegment[] q = t_out!;
-                PendingSegment p = q[t_outHead];
-                q[t_outHead] = default;
-                t_outHead = (t_outHead + 1) % q.Length;
-                t_outCount--;
+                Drain(dirty[i]);
+            }
+        }
+        finally
+        {
+            dirty.Clear();
+            t_flushing = false;
+        }
+    }
+
+    private static void Drain(TcpOutQueue q)
+    {
+        if (!q.TryBeginDrain())
+        {
+            return;
+        }
+
+        try
+        {
+            while (q.TryPop(out PendingSegment p))
+            {
                 if (!p.Vnet.TryEnter())
                 {
                     p.M.Free();
@@ -90,10 +97,6 @@ public static partial class Tcp
                         IpOutput.Send(p.M, p.Src, p.Dst, IpProto.Tcp, p.Options);
                     }
                 }
-                catch (Exception)
-                {
-                    Interlocked.Increment(ref s_timerFailures);
-                }
                 finally
                 {
                     p.Vnet.Exit();
@@ -102,7 +105,7 @@ public static partial class Tcp
         }
         finally
         {
-            t_flushing = false;
+            q.EndDrain();
         }
     }
 
@@ -311,6 +314,11 @@ public static partial class Tcp
 
         Span<byte> opt = stackalloc byte[TcpHeader.MaxOptionLength];
         int optlen = TcpOptions.Write(in to, opt);
+        if ((flags & (TcpFlags.TH_SYN | TcpFlags.TH_RST)) == 0 && (tp.t_flags & TcpCbFlags.TF_SACK_PERMIT) != 0 && tp.t_sackreport.Count > 0)
+        {
+            optlen += WriteSackBlocks(tp.t_sackreport, opt[optlen..], (to.Flags & TcpOptFlags.TOF_TS) != 0);
+        }
+
         if (len + optlen > tp.maxseg)
         {
             len = Math.Max(0, tp.maxseg - optlen);
@@ -460,8 +468,33 @@ public static partial class Tcp
             TimerActivate(tp, TcpTimerKind.TT_DELACK, 0);
         }
 
-        Enqueue(m, e.Local, e.Foreign, OutOptions(tp));
+        Enqueue(tp, m, e.Local, e.Foreign, OutOptions(tp));
         return 0;
+    }
+
+    /// <summary>tcp_addoptions' SACK part: NOP, NOP, then the blocks (most recent first), 4 at most (3 beside timestamps).</summary>
+    private static int WriteSackBlocks(SackReport report, Span<byte> p, bool timestamps)
+    {
+        Span<SackBlock> blocks = stackalloc SackBlock[SackReport.TCP_MAX_SACK];
+        int n = report.CopyForOption(blocks, timestamps);
+        n = Math.Min(n, (p.Length - 4) / 8);
+        if (n <= 0)
+        {
+            return 0;
+        }
+
+        p[0] = TcpOptions.TCPOPT_NOP;
+        p[1] = TcpOptions.TCPOPT_NOP;
+        p[2] = TcpOptions.TCPOPT_SACK;
+        p[3] = (byte)(2 + 8 * n);
+        for (int i = 0; i < n; i++)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p[(4 + 8 * i)..], blocks[i].Start);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(p[(8 + 8 * i)..], blocks[i].End);
+        }
+
+        Stat(TcpStat.tcps_sack_send_blocks);
+        return 4 + 8 * n;
     }
 
     /// <summary>
@@ -493,6 +526,106 @@ public static partial class Tcp
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
         TcpHeader.SetChecksum(seg, e.Local, e.Foreign);
         Stat(TcpStat.tcps_sndctrl);
-        Enqueue(m, e.Local, e.Foreign, OutOptions(tp));
+        Enqueue(tp, m, e.Local, e.Foreign, OutOptions(tp));
+    }
+}
+
+/// <summary>A segment waiting for ip_output.</summary>
+internal struct PendingSegment
+{
+    public Mbuf M;
+    public Vnet Vnet;
+    public InAddr Src;
+    public InAddr Dst;
+    public IpOutputOptions Options;
+}
+
+/// <summary>A connection's queue of built segments (FIFO), drained by one thread at a time.</summary>
+internal sealed class TcpOutQueue
+{
+    private readonly Lock _gate = new();
+    private PendingSegment[] _q = [];
+    private int _head;
+    private int _count;
+    private bool _draining;
+
+    public void Push(in PendingSegment p)
+    {
+        lock (_gate)
+        {
+            if (_count == _q.Length)
+            {
+                var bigger = new PendingSegment[Math.Max(4, _q.Length * 2)];
+                for (int i = 0; i < _count; i++)
+                {
+                    bigger[i] = _q[(_head + i) % _q.Length];
+                }
+
+                _q = bigger;
+                _head = 0;
+            }
+
+            _q[(_head + _count) % _q.Length] = p;
+            _count++;
+        }
+    }
+
+    public bool TryBeginDrain()
+    {
+        lock (_gate)
+        {
+            if (_draining || _count == 0)
+            {
+                return false;
+            }
+
+            _draining = true;
+            return true;
+        }
+    }
+
+    /// <summary>The next segment; when there is none the drain ends in the same step, so nothing pushed meanwhile is stranded.</summary>
+    public bool TryPop(out PendingSegment p)
+    {
+        lock (_gate)
+        {
+            if (_count == 0)
+            {
+                p = default;
+                _draining = false;
+                return false;
+            }
+
+            p = _q[_head];
+            _q[_head] = default;
+            _head = (_head + 1) % _q.Length;
+            _count--;
+            return true;
+        }
+    }
+
+    public void EndDrain()
+    {
+        lock (_gate)
+        {
+            _draining = false;
+        }
+    }
+
+    /// <summary>Frees what is still queued (the vnet is going).</summary>
+    public void Purge()
+    {
+        lock (_gate)
+        {
+            if (_draining)
+            {
+                return; // its drainer frees or sends the rest
+            }
+        }
+
+        while (TryPop(out PendingSegment p))
+        {
+            p.M.Free();
+        }
     }
 }

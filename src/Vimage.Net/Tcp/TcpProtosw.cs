@@ -34,6 +34,8 @@ public sealed class TcpProtosw() : InProtosw(SockType.SOCK_STREAM, IpProto.Tcp, 
 {
     public override IpProtocolInput? Input => Tcp.InputHandler;
 
+    public override IcmpHandler? CtlInput => Tcp.CtlInputHandler;
+
     /// <summary>tcp_usr_attach.</summary>
     public override int Attach(Socket so, int protocol)
     {

@@ -64,6 +64,26 @@ public sealed class TcpSocket : IDisposable
         set => _so.ProtocolOption(TcpOptionNames.IPPROTO_TCP, TcpOptionNames.TCP_NODELAY, true, value ? 1 : 0);
     }
 
+    /// <summary>TCP_CONGESTION: the connection's congestion-control module (net.inet.tcp.cc.available); ESRCH for an unknown name.</summary>
+    public string Congestion
+    {
+        get => Tcpcb.t_ccv.Algo?.Name ?? "";
+        set
+        {
+            Tcpcb tp = Tcpcb;
+            int error;
+            lock (tp.Lock)
+            {
+                error = Tcp.SetCongestion(tp, value);
+            }
+
+            if (error != 0)
+            {
+                throw new NetSocketException(error, "setsockopt");
+            }
+        }
+    }
+
     /// <summary>SO_LINGER in seconds: -1 off, 0 close resets the connection, n close waits up to n s.</summary>
     public int Linger
     {
@@ -137,6 +157,9 @@ public sealed class TcpSocket : IDisposable
 
     /// <summary>A <see cref="System.IO.Stream"/> over the connection (sync and async; disposing it closes the socket when <paramref name="ownsSocket"/>).</summary>
     public TcpStream GetStream(bool ownsSocket = true) => new(this, ownsSocket);
+
+    /// <summary>An <see cref="System.IO.Pipelines.IDuplexPipe"/> view of the connection (System.IO.Pipelines).</summary>
+    public TcpDuplexPipe GetPipe(bool ownsSocket = false) => new(this, ownsSocket);
 
     /// <summary>close(2).</summary>
     public void Close() => _so.Close();

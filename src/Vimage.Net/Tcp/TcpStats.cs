@@ -252,6 +252,35 @@ public enum TcpStat
 
     /// <summary>Drop FIN_WAIT_2 connection after time limit.</summary>
     tcps_finwait2_drops,
+
+    /// <summary>SACK recovery episodes.</summary>
+    tcps_sack_recovery_episode,
+
+    /// <summary>SACK rexmit segments.</summary>
+    tcps_sack_rexmits,
+
+    /// <summary>SACK rexmit bytes.</summary>
+    tcps_sack_rexmit_bytes,
+
+    /// <summary>SACK blocks (options) received.</summary>
+    tcps_sack_rcv_blocks,
+
+    /// <summary>SACK blocks (options) sent.</summary>
+    tcps_sack_send_blocks,
+
+    /// <summary>SACK lost retransmission recovered.</summary>
+    tcps_sack_lostrexmt,
+
+    /// <summary>times scoreboard overflowed.</summary>
+    tcps_sack_sboverflow,
+
+    // The ECN, TSO, MTU-discovery ... fields join here.
+
+    /// <summary>DSACK blocks received.</summary>
+    tcps_dsack_count,
+
+    /// <summary>DSACK bytes received.</summary>
+    tcps_dsack_bytes,
 }
 
 /// <summary>TCP's knobs and statistics (netinet/tcp_subr.c, tcp_input.c): per vnet unless noted.</summary>

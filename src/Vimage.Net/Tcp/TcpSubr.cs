@@ -40,8 +40,11 @@ public static partial class Tcp
             tp.t_flags |= TcpCbFlags.TF_REQ_SCALE | TcpCbFlags.TF_REQ_TSTMP;
         }
 
-        tp.t_ccv.Algo = NewReno.Instance;
-        tp.t_ccv.Algo.cb_init(tp.t_ccv);
+        tp.t_ccv.Algo = CcModules.Default; // net.inet.tcp.cc.algorithm of the vnet (CUBIC unless changed)
+        if (tp.t_ccv.Algo.cb_init(tp.t_ccv) != 0)
+        {
+            tp.t_ccv.Algo = NewReno.Instance;
+        }
         inp.Ppcb = tp;
         return tp;
     }
@@ -181,6 +184,37 @@ public static partial class Tcp
         tp.t_softerror = 0;
     }
 
+    /// <summary>TCP_CONGESTION: switches the connection to module <paramref name="name"/> (ESRCH when no module has that name).</summary>
+    internal static int SetCongestion(Tcpcb tp, string name)
+    {
+        CcAlgo? algo = CcModules.Find(name);
+        if (algo is null)
+        {
+            return Errno.ESRCH;
+        }
+
+        if (algo == tp.t_ccv.Algo)
+        {
+            return 0;
+        }
+
+        tp.t_ccv.Algo?.cb_destroy(tp.t_ccv);
+        tp.t_ccv.Algo = algo;
+        int error = algo.cb_init(tp.t_ccv);
+        if (error != 0)
+        {
+            tp.t_ccv.Algo = NewReno.Instance;
+            return error;
+        }
+
+        if (TcpFsm.HaveEstablished(tp.t_state))
+        {
+            algo.conn_init(tp.t_ccv);
+        }
+
+        return 0;
+    }
+
     /// <summary>cc_conn_init: the initial window (RFC 6928, net.inet.tcp.initcwnd_segments) once established.</summary>
     internal static void CcConnInit(Tcpcb tp)
     {
@@ -277,6 +311,8 @@ public static partial class Tcp
                     tp.t_flags |= TcpCbFlags.TF_CLOSED;
                     tp.So.SoIsDisconnected();
                 }
+
+                tp.t_outq.Purge();
             }
 
             inp.Socket.Abort("its vnet was destroyed");

@@ -23,6 +23,9 @@ internal sealed class SyncacheEntry
     public int Rxmits;
     public byte Ttl;
     public byte Tos;
+
+    /// <summary>sc_wnd: the window offered, from the listener's receive buffer.</summary>
+    public uint Wnd;
     public SyncacheEntry? Next;
 }
 
@@ -32,8 +35,9 @@ internal sealed class SyncacheEntry
 /// (a full bucket loses its oldest: tcps_sc_bucketoverflow), at most net.inet.tcp.syncache.cachelimit in all
 /// (tcps_sc_cacheoverflow): a SYN flood costs a bounded table, never sockets. SYN-ACKs are retransmitted from the
 /// stack's 100 ms tick (rexmit_initial, backed off, at most syncache.rexmtlimit times, then tcps_sc_stale).
-/// Where FreeBSD answers from SYN cookies once a bucket is full (net.inet.tcp.syncookies), <see cref="CookieHook"/> is
-/// the place; without it the oldest entry is evicted.
+/// With net.inet.tcp.syncookies (the default) every SYN-ACK's ISS is a SYN cookie (syncookie_generate), so an ACK whose
+/// entry was evicted by a flood still completes the handshake (syncookie_lookup) within a cookie lifetime of the last
+/// overflow; net.inet.tcp.syncookies_only keeps no entries at all.
 /// </summary>
 internal sealed class TcpSyncache
 {
@@ -49,11 +53,10 @@ internal sealed class TcpSyncache
     /// <summary>Entries now.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>
-    /// The SYN-cookie hook (syncookie_generate when the bucket overflows): given the would-be entry, answers the SYN
-    /// statelessly and returns true; null or false evicts the bucket's oldest entry instead.
-    /// </summary>
-    public static Func<SyncacheEntry, bool>? CookieHook { get; set; }
+    private long _lastOverflowMs = long.MinValue / 2;
+
+    /// <summary>sch_last_overflow: when an entry last had to be evicted (cookies are honoured for a lifetime after).</summary>
+    public long LastOverflowMs => Volatile.Read(ref _lastOverflowMs);
 
     private int Bucket(InAddr faddr, ushort fport, InAddr laddr, ushort lport)
     {
@@ -94,20 +97,16 @@ internal sealed class TcpSyncache
         {
             if (_lengths[b] >= bucketLimit)
             {
-                if (CookieHook is { } cookie && cookie(sc))
-                {
-                    Tcp.Stat(TcpStat.tcps_sc_sendcookie);
-                    return false;
-                }
-
                 Tcp.Stat(TcpStat.tcps_sc_bucketoverflow);
                 RemoveOldest(b);
+                _lastOverflowMs = NetTimers.NowMs;
             }
 
             if (_count >= cacheLimit)
             {
                 Tcp.Stat(TcpStat.tcps_sc_cacheoverflow);
-                RemoveOldest(b >= 0 && _lengths[b] > 0 ? b : FirstNonEmpty());
+                RemoveOldest(_lengths[b] > 0 ? b : FirstNonEmpty());
+                _lastOverflowMs = NetTimers.NowMs;
             }
 
             // Newest last: the bucket list is in arrival order, so its head is the oldest.
@@ -274,10 +273,10 @@ public static partial class Tcp
             Local = dst,
             LocalPort = dport,
             Irs = th.Seq,
-            Iss = NewIsn(dst, dport, src, sport),
             PeerMss = (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : (ushort)0,
             Ttl = lp.Inp.Ttl,
             Tos = lp.Inp.Tos,
+            Wnd = (uint)Math.Max(0, lp.So.ReceiveSpace),
             RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial),
         };
         if (V_tcp_do_rfc1323 != 0 && (to.Flags & TcpOptFlags.TOF_SCALE) != 0)
@@ -299,11 +298,18 @@ public static partial class Tcp
             sc.Flags |= TcpCbFlags.TF_SACK_PERMIT;
         }
 
-        if (!cache.Insert(sc, V_tcp_syncache_bucketlimit, V_tcp_syncache_cachelimit))
+        // syncache_add: with cookies on, the ISS is a cookie carrying the peer's MSS, window shift and SACK.
+        sc.Iss = TcpSyncookies.Enabled
+            ? TcpSyncookies.Generate(dst, dport, src, sport, sc.Irs, sc.PeerMss == 0 ? V_tcp_mssdflt : sc.PeerMss,
+                (sc.Flags & TcpCbFlags.TF_RCVD_SCALE) != 0 ? sc.RequestedSScale : -1, (sc.Flags & TcpCbFlags.TF_SACK_PERMIT) != 0)
+            : NewIsn(dst, dport, src, sport);
+        if (TcpSyncookies.Enabled && TcpSyncookies.Only)
         {
+            SendSynAck(sc); // stateless: nothing is kept
             return;
         }
 
+        cache.Insert(sc, V_tcp_syncache_bucketlimit, V_tcp_syncache_cachelimit);
         Stat(TcpStat.tcps_sc_added);
         SendSynAck(sc);
     }
@@ -340,13 +346,51 @@ public static partial class Tcp
         }
 
         Span<byte> seg = m.Append(TcpHeader.MinLength + optlen);
-        ushort win = (ushort)Math.Min(V_tcp_recvspace, 65535);
+        ushort win = (ushort)Math.Min(sc.Wnd, 65535);
         new TcpHeader(sc.LocalPort, sc.ForeignPort, sc.Iss, sc.Irs + 1, TcpHeader.MinLength + optlen, TcpFlags.TH_SYN | TcpFlags.TH_ACK, win, 0).Write(seg);
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
         TcpHeader.SetChecksum(seg, sc.Local, sc.Foreign);
         sc.RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial) * Tcpcb.SynBackoff[Math.Min(sc.Rxmits, Tcpcb.TCP_MAXRXTSHIFT)];
         Stat(TcpStat.tcps_sndctrl);
         Enqueue(m, sc.Local, sc.Foreign, new IpOutputOptions(Ttl: sc.Ttl, Tos: sc.Tos, DontFragment: V_path_mtu_discovery != 0));
+    }
+
+    /// <summary>syncookie_lookup's reconstruction: the entry the cookie stands for (options from the cookie, timestamps from the ACK).</summary>
+    private static SyncacheEntry FromCookie(Tcpcb lp, InAddr src, ushort sport, InAddr dst, ushort dport, in TcpHeader th, in TcpOpt to, SyncookieOptions opts)
+    {
+        var sc = new SyncacheEntry
+        {
+            Foreign = src,
+            ForeignPort = sport,
+            Local = dst,
+            LocalPort = dport,
+            Irs = th.Seq - 1,
+            Iss = th.Ack - 1,
+            PeerMss = (ushort)opts.Mss,
+            Ttl = lp.Inp.Ttl,
+            Tos = lp.Inp.Tos,
+            Wnd = (uint)Math.Max(0, lp.So.ReceiveSpace),
+        };
+        if (opts.WScale >= 0 && V_tcp_do_rfc1323 != 0)
+        {
+            sc.Flags |= TcpCbFlags.TF_REQ_SCALE | TcpCbFlags.TF_RCVD_SCALE;
+            sc.RequestedSScale = (byte)opts.WScale;
+            sc.RequestRScale = RequestRScale();
+        }
+
+        if (opts.SackOk && V_tcp_do_sack != 0)
+        {
+            sc.Flags |= TcpCbFlags.TF_SACK_PERMIT;
+        }
+
+        if ((to.Flags & TcpOptFlags.TOF_TS) != 0 && V_tcp_do_rfc1323 != 0)
+        {
+            sc.Flags |= TcpCbFlags.TF_REQ_TSTMP | TcpCbFlags.TF_RCVD_TSTMP;
+            sc.TsRecent = to.TsVal;
+            sc.TsOffset = NewIsn(dst, dport, src, sport, 0) ^ 0x5a5a5a5a;
+        }
+
+        return sc;
     }
 
     /// <summary>syncache_expand's outcome.</summary>
@@ -363,25 +407,34 @@ public static partial class Tcp
     /// acknowledge our SYN (ack = ISS + 1, seq within the window); then sonewconn makes the socket (listen queue
     /// overflow: tcps_listendrop) and a tcpcb in SYN_RECEIVED that the ACK itself moves to ESTABLISHED.
     /// </summary>
-    private static ExpandResult SyncacheExpand(Tcpcb lp, InAddr src, ushort sport, InAddr dst, ushort dport, in TcpHeader th, out Tcpcb? ntp)
+    private static ExpandResult SyncacheExpand(Tcpcb lp, InAddr src, ushort sport, InAddr dst, ushort dport, in TcpHeader th, in TcpOpt to, out Tcpcb? ntp)
     {
         ntp = null;
         TcpSyncache cache = V_tcp_syncache;
         SyncacheEntry? sc = cache.Lookup(src, sport, dst, dport, remove: false);
         if (sc is null)
         {
-            return ExpandResult.NotFound;
-        }
+            // syncookie_lookup: no entry (never kept, or evicted by a flood): the ACK may carry our cookie.
+            if (!TcpSyncookies.Enabled || (!TcpSyncookies.Only && NetTimers.NowMs - cache.LastOverflowMs > TcpSyncookies.SYNCOOKIE_LIFETIME * 1000L)
+                || !TcpSyncookies.TryValidate(dst, dport, src, sport, th.Seq, th.Ack, out SyncookieOptions opts))
+            {
+                return ExpandResult.NotFound;
+            }
 
-        if (th.Ack != sc.Iss + 1 || TcpSeq.Leq(th.Seq, sc.Irs) || TcpSeq.Gt(th.Seq, sc.Irs + 1 + (uint)V_tcp_recvspace))
-        {
-            Stat(TcpStat.tcps_sc_badack);
-            return ExpandResult.BadAck;
+            sc = FromCookie(lp, src, sport, dst, dport, th, to, opts);
         }
-
-        if (cache.Lookup(src, sport, dst, dport, remove: true) is null)
+        else
         {
-            return ExpandResult.NotFound; // another thread completed it
+            if (th.Ack != sc.Iss + 1 || TcpSeq.Leq(th.Seq, sc.Irs) || TcpSeq.Gt(th.Seq, sc.Irs + 1 + sc.Wnd))
+            {
+                Stat(TcpStat.tcps_sc_badack);
+                return ExpandResult.BadAck;
+            }
+
+            if (cache.Lookup(src, sport, dst, dport, remove: true) is null)
+            {
+                return ExpandResult.NotFound; // another thread completed it
+            }
         }
 
         Socket? so = Socket.SoNewConn(lp.So);
@@ -411,7 +464,7 @@ public static partial class Tcp
         tp.snd_nxt = tp.snd_max = sc.Iss + 1;
         tp.snd_recover = sc.Iss + 1;
         tp.rcv_nxt = tp.last_ack_sent = sc.Irs + 1;
-        tp.rcv_adv = tp.rcv_nxt + (uint)Math.Min(V_tcp_recvspace, 65535);
+        tp.rcv_adv = tp.rcv_nxt + Math.Min(sc.Wnd, 65535);
         tp.snd_wl1 = sc.Irs;
         if ((sc.Flags & TcpCbFlags.TF_RCVD_SCALE) != 0)
         {

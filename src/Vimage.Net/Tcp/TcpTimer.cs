@@ -86,6 +86,7 @@ public static class TcpTimerWheel
                 tick = s_cursor + 1;
             }
 
+            wake = false;
             if (c.Slot >= 0)
             {
                 if (c.DueTick == tick)
@@ -93,12 +94,15 @@ public static class TcpTimerWheel
                     return;
                 }
 
-                Unlink(c);
+                Unlink(c); // moved, still counted
+            }
+            else
+            {
+                wake = s_pending++ == 0;
             }
 
             c.DueTick = tick;
             Link(c, (int)(tick & (Slots - 1)));
-            wake = s_pending++ == 0;
             if (s_thread is null)
             {
                 s_thread = new Thread(Run) { IsBackground = true, Name = "tcp callout wheel" };
@@ -164,6 +168,24 @@ public static class TcpTimerWheel
 
             Expired.Clear();
         }
+    }
+
+    /// <summary>What is scheduled (diagnostics): each entry's connection.</summary>
+    internal static List<string> Describe()
+    {
+        var list = new List<string>();
+        lock (Gate)
+        {
+            foreach (TcpCallout? head in Heads)
+            {
+                for (TcpCallout? c = head; c is not null; c = c.Next)
+                {
+                    list.Add($"{c.Tp.Vnet.Name} {TcpFsm.Name(c.Tp.t_state)} flags {c.Tp.t_flags} timers {string.Join(",", c.Tp.t_timers)}");
+                }
+            }
+        }
+
+        return list;
     }
 
     private static void CollectSlot(int slot, long now)

@@ -172,6 +172,12 @@ public sealed class Tcpcb : ICcConnection
 
     internal readonly TcpCallout t_callout;
 
+    /// <summary>Segments built under the lock, waiting for ip_output (sent in order by one thread).</summary>
+    internal readonly TcpOutQueue t_outq = new();
+
+    /// <summary>sackblks / rcv_numsacks: the SACK blocks we report while data is queued out of order (RFC 2018 §4).</summary>
+    internal readonly SackReport t_sackreport = new();
+
     /// <summary>t_segq: the reassembly queue (RFC 9293 §3.10.7.4).</summary>
     internal readonly TcpReassQueue t_segq = new();
 

@@ -27,7 +27,13 @@ public abstract class CcAlgo
     /// <summary>ack_received: an ACK of <see cref="CcVar.bytes_this_ack"/> bytes arrived.</summary>
     public abstract void ack_received(CcVar ccv, CcAckType type);
 
-    /// <summary>cong_signal: loss (three duplicate ACKs or SACK), a retransmit timeout, a spurious one, or ECN.</summary>
+    /// <summary>
+    /// cong_signal: loss (three duplicate ACKs or SACK), a retransmit timeout, a spurious one, or ECN. As in FreeBSD,
+    /// the module sets ssthresh (and cwnd for ECN and RTO) and enters recovery; the tcpcb's cc_cong_signal
+    /// (tcp_input.c) does the rest before calling it: snd_recover = snd_max on NDUPACK, t_dupacks = t_bytes_acked = 0
+    /// and EXIT_RECOVERY on RTO, and restoring cwnd/ssthresh/snd_recover on RTO_ERR. cwnd during fast recovery is
+    /// the tcpcb's (tcp_do_segment's inflation, or PRR/RFC 6675 with SACK).
+    /// </summary>
     public abstract void cong_signal(CcVar ccv, CcSignal type);
 
     /// <summary>post_recovery: fast recovery ended (a full ACK).</summary>

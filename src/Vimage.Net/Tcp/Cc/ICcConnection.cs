@@ -68,4 +68,10 @@ public interface ICcConnection
 
     /// <summary>The stack's clock in microseconds (a virtual clock under test): what modules time epochs with.</summary>
     long NowUs { get; }
+
+    /// <summary>
+    /// tcp_compute_initwnd(tcp_maxseg(tp)): the restart window after idle (RFC 5681 §4.1). The tcpcb overrides
+    /// this with net.inet.tcp.initcwnd_segments; the default is RFC 6928's 10 segments.
+    /// </summary>
+    uint InitialWindow => CcModules.InitialWindow(t_maxseg, 10);
 }
