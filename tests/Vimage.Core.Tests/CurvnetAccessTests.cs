@@ -231,4 +231,26 @@ public class CurvnetAccessTests
             Assert.Null(e); // without VIMAGE a V_x is the plain static: there is only vnet0
         }
     }
+
+    /// <summary>
+    /// CURVNET_RESTORE out of order, or twice through the same scope, is refused and changes nothing: the scope
+    /// carries its depth (no per-set ticket), and a disposed scope carries none.
+    /// </summary>
+    [Fact]
+    public void RestoresOutOfOrderOrTwiceAreRefusedAndChangeNothing()
+    {
+        Vnet v = Vnet.Vnet0;
+        Vnet? before = Curvnet.Current;
+        CurvnetScope outer = Curvnet.Set(v);
+        CurvnetScope inner = Curvnet.Set(v);
+        Assert.Throws<InvalidOperationException>(() => outer.Dispose());
+        Assert.Same(v, Curvnet.Current);
+        inner.Dispose();
+        Assert.Throws<InvalidOperationException>(() => inner.Dispose());
+        Assert.Same(v, Curvnet.Current);
+        outer.Dispose();
+        Assert.Same(before, Curvnet.Current);
+        Assert.Throws<InvalidOperationException>(() => outer.Dispose());
+        Assert.Same(before, Curvnet.Current);
+    }
 }

@@ -25,9 +25,6 @@ public static class Curvnet
     [ThreadStatic]
     private static int t_depth;
 
-    [ThreadStatic]
-    private static int t_ticket;
-
     /// <summary>
     /// VNET_DEBUG's recursion tracking: records nested sets in <see cref="RecursionLog"/>. Off by default. The
     /// accessors' liveness check is a start-up switch instead (<see cref="CheckedAccess"/>), so the JIT folds it.
@@ -67,26 +64,33 @@ public static class Curvnet
         t_current = vnet;
         t_base = vnet.DataBase;
         t_refs = vnet.Refs;
-        int ticket = ++t_ticket;
-        t_depth++;
-        return new CurvnetScope(previous, t_depth, ticket);
+        int depth = ++t_depth;
+        return new CurvnetScope(previous, depth);
     }
 
-    internal static void Restore(Vnet? previous, int depth, int ticket)
+    // The scope carries its depth (a disposed scope carries 0), so an out-of-order or repeated RESTORE is caught
+    // without a per-set ticket: each thread-static touched here costs on every inline hop.
+    internal static void Restore(Vnet? previous, int depth)
     {
-        if (depth != t_depth || ticket <= 0)
+        int current = t_depth;
+        if (depth != current || depth <= 0)
         {
-            throw new InvalidOperationException(
-                $"unbalanced CURVNET_RESTORE: restoring scope at depth {depth}, but the thread is at depth {t_depth}");
+            ThrowUnbalanced(depth, current);
         }
 
-        t_depth--;
+        t_depth = current - 1;
         t_current = previous;
         // Re-read from the vnet, not from the scope: a vnet destroyed meanwhile has a zero base, so later accesses
         // throw instead of reaching a region that may already serve another vnet.
         t_base = previous?.DataBase ?? 0;
         t_refs = previous?.Refs;
     }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowUnbalanced(int depth, int current)
+        => throw new InvalidOperationException(
+            $"unbalanced CURVNET_RESTORE: restoring scope at depth {depth}, but the thread is at depth {current}");
 
     /// <summary>
     /// The slow path of an access: no current vnet, or <see cref="CheckedAccess"/> on. Throws for no (or a dead)
@@ -114,20 +118,18 @@ public static class Curvnet
 public struct CurvnetScope : IDisposable
 {
     private readonly Vnet? _previous;
-    private readonly int _depth;
-    private int _ticket;
+    private int _depth;
 
-    internal CurvnetScope(Vnet? previous, int depth, int ticket)
+    internal CurvnetScope(Vnet? previous, int depth)
     {
         _previous = previous;
         _depth = depth;
-        _ticket = ticket;
     }
 
     public void Dispose()
     {
-        Curvnet.Restore(_previous, _depth, _ticket);
-        _ticket = 0;
+        Curvnet.Restore(_previous, _depth);
+        _depth = 0;
     }
 }
 

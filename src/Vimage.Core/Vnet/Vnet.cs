@@ -137,9 +137,15 @@ public sealed unsafe class Vnet
     {
         if (Magic != MagicLive || State == VnetState.Destroyed)
         {
-            throw new ObjectDisposedException($"vnet {Id} ({Name})", $"vnet {Id} ({Name}) has been destroyed (magic 0x{Magic:x8})");
+            ThrowDestroyed();
         }
     }
+
+    // Out of line so EnsureUsable stays small enough to inline into CURVNET_SET.
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void ThrowDestroyed()
+        => throw new ObjectDisposedException($"vnet {Id} ({Name})", $"vnet {Id} ({Name}) has been destroyed (magic 0x{Magic:x8})");
 
     public override string ToString() => $"vnet{Id} ({Name}, {State})";
 }

@@ -34,10 +34,11 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
     private long _receiveDrops;
 
     // The one outstanding async receive: outstanding from the call until GetResult, waiting until a record,
-    // an error, cancellation or close takes it. Its continuation runs on the thread pool, not on the delivering
-    // thread: with direct dispatch that thread holds a receive queue's delivery lock, and code after an await that
-    // blocked there waiting for more packets would stall that queue (SocketTests' close-under-traffic test did).
+    // an error, cancellation or close takes it. Its continuation runs on the thread pool, except when a user's send
+    // delivered the record inline: then it runs when that send returns (SoWakeups), never under a delivery lock —
+    // code after an await that blocked there would stall the queue (SocketTests' close-under-traffic test did).
     private ManualResetValueTaskSourceCore<SocketReceiveResult> _core = new() { RunContinuationsAsynchronously = true };
+    private SocketReceiveResult _deferredResult;
     private bool _asyncOutstanding;
     private bool _asyncWaiting;
     private Memory<byte> _asyncBuffer;
@@ -597,8 +598,21 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
 
         m.Free();
         registration.Unregister();
-        _core.SetResult(result);
+        _deferredResult = result;
+        if (!SoWakeups.TryDefer(this))
+        {
+            _core.RunContinuationsAsynchronously = true;
+            _core.SetResult(result);
+        }
+
         return SbAppendResult.Queued;
+    }
+
+    /// <summary>SoWakeups' completion of a receive <see cref="AppendAddr"/> filled: the continuation runs here, inline.</summary>
+    internal void CompleteDeferredReceive()
+    {
+        _core.RunContinuationsAsynchronously = false;
+        _core.SetResult(_deferredResult);
     }
 
     /// <summary>so_error + sorwakeup (udp_notify, in_pcbnotifyall): reported once to the next receive or send.</summary>
@@ -665,18 +679,26 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
             }
         }
 
-        EnterVnet();
         int error;
+        SoWakeups.Enter();
         try
         {
-            using (Curvnet.Set(Vnet))
+            EnterVnet();
+            try
             {
-                error = Proto.Send(this, data, in to);
+                using (Curvnet.Set(Vnet))
+                {
+                    error = Proto.Send(this, data, in to);
+                }
+            }
+            finally
+            {
+                Vnet.Exit();
             }
         }
         finally
         {
-            Vnet.Exit();
+            SoWakeups.Exit(); // receivers this send woke continue here, out of the stack and its vnets
         }
 
         ThrowOnError(error, op);
