@@ -18,7 +18,7 @@ public static class NetTimers
     public static long Failures => Interlocked.Read(ref s_failures);
 
     /// <summary>Milliseconds since start: the time base the timers compare against (like ticks); follows the virtual clock when one is on.</summary>
-    public static long NowMs => ClockOverride?.Invoke() ?? VirtualMs() ?? Environment.TickCount64;
+    public static long NowMs => ClockOverride?.Invoke() ?? VirtualMs() ?? (Environment.TickCount64 + (Volatile.Read(ref s_realOffsetUs) / 1000));
 
     /// <summary>Tests move time forward (ARP's timers) without waiting; null means the real clock.</summary>
     internal static Func<long>? ClockOverride { get; set; }
@@ -31,8 +31,15 @@ public static class NetTimers
     /// </summary>
     public static long NowUs => UsClockOverride?.Invoke() ?? VirtualUs() ?? RealUs;
 
-    /// <summary>The real monotonic clock behind <see cref="NowUs"/>.</summary>
-    public static long RealUs => (long)((System.Diagnostics.Stopwatch.GetTimestamp() - StartTimestamp) * (1_000_000.0 / System.Diagnostics.Stopwatch.Frequency));
+    /// <summary>
+    /// The real monotonic clock behind <see cref="NowUs"/>; after a stretch of virtual time it continues from where
+    /// the virtual clock stopped (the stack's time never goes back).
+    /// </summary>
+    public static long RealUs => (long)((System.Diagnostics.Stopwatch.GetTimestamp() - StartTimestamp) * (1_000_000.0 / System.Diagnostics.Stopwatch.Frequency))
+        + Volatile.Read(ref s_realOffsetUs);
+
+    /// <summary>How far virtual time ran ahead of the real clock (added to it once back on it).</summary>
+    private static long s_realOffsetUs;
 
     /// <summary>A virtual microsecond clock (tests; later a virtual-time driver); null means the real one.</summary>
     internal static Func<long>? UsClockOverride { get; set; }
@@ -89,17 +96,32 @@ public static class NetTimers
 
             long us = RealUs;
             s_virtualUsBase = us;
-            s_virtualMsBase = Environment.TickCount64;
+            s_virtualMsBase = Environment.TickCount64 + (Volatile.Read(ref s_realOffsetUs) / 1000);
             s_nextSlowUs = us + (long)Interval.TotalMicroseconds;
             Volatile.Write(ref s_virtualUs, us);
         }
     }
 
-    /// <summary>Back to the real clock; what fell due meanwhile runs on the timers' own threads.</summary>
+    /// <summary>
+    /// Back to the real clock, which continues from the virtual time reached (no step back: deadlines, rate-limit
+    /// windows and RTT samples taken on the virtual clock stay consistent); what falls due runs on the timers' threads.
+    /// </summary>
     public static void UseRealClock()
     {
         lock (AdvanceGate)
         {
+            long v = Volatile.Read(ref s_virtualUs);
+            if (v < 0)
+            {
+                return;
+            }
+
+            long ahead = v - RealUs;
+            if (ahead > 0)
+            {
+                Interlocked.Add(ref s_realOffsetUs, ahead);
+            }
+
             Volatile.Write(ref s_virtualUs, -1);
         }
     }
