@@ -398,6 +398,9 @@ static void sysctl_from_shell(void)
 	CHECK(rc == 0 && strcmp(out, "net.inet.tcp.delacktime: 40 -> 100\n") == 0, "sysctl -w: rc %d '%s'", rc, out);
 	rc = run_shell("sysctl -n net.inet.tcp.nosuchknob 2>&1", out, sizeof(out));
 	CHECK(rc == 1 && strstr(out, "unknown oid 'net.inet.tcp.nosuchknob'"), "unknown oid: rc %d '%s'", rc, out);
+	/* A PCPU statistics node: its registration reflects over the counter type, which NativeAOT must have kept. */
+	rc = run_shell("sysctl net.inet.tcp.stats 2>&1 | head -c 200", out, sizeof(out));
+	CHECK(rc == 0 && strstr(out, "tcps_connattempt=") && strstr(out, "tcps_accepts="), "sysctl net.inet.tcp.stats: rc %d '%s'", rc, out);
 	rc = run_shell("sysctl net.inet.tcp.delacktime=0 2>&1", out, sizeof(out));
 	CHECK(rc == 1, "out-of-range value accepted: rc %d '%s'", rc, out);
 
