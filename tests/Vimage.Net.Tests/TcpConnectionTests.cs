@@ -155,6 +155,32 @@ public class TcpConnectionTests
             await Task.WhenAll(t1, t2, r1, r2).WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(SHA256.HashData(up), SHA256.HashData(gotUp!));
             Assert.Equal(SHA256.HashData(down), SHA256.HashData(gotDown!));
+
+            // Autotuning (sendbuf_auto, recvbuf_auto) grew the buffers past sendspace / recvspace.
+            Assert.True(c.SendBufferSize > 32768 || s.SendBufferSize > 32768, $"send buffers {c.SendBufferSize} {s.SendBufferSize}");
+            Assert.True(c.ReceiveBufferSize > 65536 || s.ReceiveBufferSize > 65536, $"receive buffers {c.ReceiveBufferSize} {s.ReceiveBufferSize}");
+        }
+    }
+
+    [Fact]
+    public async Task AnExplicitBufferSizeTurnsAutotuningOff()
+    {
+        using var net = StackFixture.Create("tcpnoauto");
+        var listener = TcpSocket.Create(net.B);
+        listener.ReceiveBufferSize = 65536; // SO_RCVBUF clears SB_AUTOSIZE, inherited by accepted sockets
+        listener.Bind(InAddr.Any, 7009);
+        listener.Listen();
+        (TcpSocket c, TcpSocket s) = Pair(net, listener, 7009);
+        using (listener)
+        using (c)
+        using (s)
+        {
+            Assert.False(s.Socket.ReceiveBufferState.Auto);
+            Assert.True(c.Socket.ReceiveBufferState.Auto);
+            var reader = Task.Run(() => ReadExactly(s, 4 << 20));
+            c.Send(new byte[4 << 20]);
+            await reader.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(65536, s.ReceiveBufferSize);
         }
     }
 

@@ -13,6 +13,9 @@ public sealed partial class SockBuf
     /// <summary>Pieces up to this size are copied into the previous buffer's free tail instead of holding a cluster each.</summary>
     private const int CompressBelow = 512;
 
+    /// <summary>SB_AUTOSIZE: the protocol may grow the buffer (cleared when the user sets SO_SNDBUF / SO_RCVBUF).</summary>
+    public bool AutoSize { get; internal set; } = true;
+
     /// <summary>sbspace: bytes (and buffer storage) left before hiwat / mbmax.</summary>
     public int Space => (int)Math.Max(0, Math.Min(Hiwat - Cc, MbMax - MbCnt));
 

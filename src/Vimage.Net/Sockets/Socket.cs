@@ -206,6 +206,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
                 lock (_lock)
                 {
                     SockBuf sb = option == SoOption.SO_SNDBUF ? Snd : Rcv;
+                    sb.AutoSize = false; // sosetopt clears SB_AUTOSIZE
                     sb.Hiwat = value;
                     sb.Lowat = Math.Min(sb.Lowat, value); // sbreserve keeps lowat <= hiwat
                 }
@@ -269,6 +270,19 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
     /// <summary>setsockopt / getsockopt at a protocol level (pr_ctloutput).</summary>
     public int ProtocolOption(int level, int name, bool set, int value)
     {
+        if (Type == SockType.SOCK_STREAM)
+        {
+            // A stream protocol takes its connection lock (and may send): never under the socket lock.
+            lock (_lock)
+            {
+                ThrowIfClosed();
+            }
+
+            int err = InVnet(so => so.Proto.CtlOutput(so, level, name, set, ref value));
+            ThrowOnError(err, set ? "setsockopt" : "getsockopt");
+            return value;
+        }
+
         lock (_lock)
         {
             ThrowIfClosed();

@@ -196,6 +196,7 @@ public sealed partial class Socket
         ArgumentNullException.ThrowIfNull(head);
         SoOptions options;
         int sndHiwat, rcvHiwat, linger;
+        bool sndAuto, rcvAuto;
         lock (head._lock)
         {
             if (head._closed || head._comp is null || (head.Options & SoOptions.SO_ACCEPTCONN) == 0)
@@ -212,6 +213,8 @@ public sealed partial class Socket
             options = head.Options & ~SoOptions.SO_ACCEPTCONN;
             sndHiwat = head.Snd.Hiwat;
             rcvHiwat = head.Rcv.Hiwat;
+            sndAuto = head.Snd.AutoSize;
+            rcvAuto = head.Rcv.AutoSize;
             linger = head._lingerSeconds;
         }
 
@@ -229,6 +232,8 @@ public sealed partial class Socket
         }
 
         so.Reserve(sndHiwat, rcvHiwat);
+        so.Snd.AutoSize = sndAuto;
+        so.Rcv.AutoSize = rcvAuto;
         head.Vnet.AddSocket();
         return so;
     }
@@ -289,6 +294,52 @@ public sealed partial class Socket
         lock (_lock)
         {
             Snd.CopyOut(offset, dst);
+        }
+    }
+
+    /// <summary>
+    /// sbreserve for autotuning (tcp_autorcvbuf / tcp_autosndbuf): grows so_rcv or so_snd to <paramref name="newsize"/>
+    /// (at most kern.ipc.maxsockbuf) unless the user fixed its size. Returns the size now.
+    /// </summary>
+    public int SbAutoGrow(bool receive, int newsize)
+    {
+        lock (_lock)
+        {
+            SockBuf sb = receive ? Rcv : Snd;
+            if (sb.AutoSize && newsize > sb.Hiwat)
+            {
+                sb.Hiwat = Math.Min(newsize, SockBuf.MaxSockBuf);
+                if (!receive)
+                {
+                    WakeWritersLocked();
+                }
+            }
+
+            return sb.Hiwat;
+        }
+    }
+
+    /// <summary>so_snd's size and use, and whether it may grow (one lock for tcp_autosndbuf's test).</summary>
+    public (int Hiwat, int Used, bool Auto) SendBufferState
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (Snd.Hiwat, Snd.Cc, Snd.AutoSize);
+            }
+        }
+    }
+
+    /// <summary>so_rcv's size and whether it may grow.</summary>
+    public (int Hiwat, bool Auto) ReceiveBufferState
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (Rcv.Hiwat, Rcv.AutoSize);
+            }
         }
     }
 

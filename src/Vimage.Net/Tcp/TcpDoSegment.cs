@@ -618,6 +618,7 @@ public static partial class Tcp
                 tp.rcv_nxt += (uint)tlen;
                 if (tlen > 0)
                 {
+                    AutoRcvBuf(tp, so, tlen);
                     Stat(TcpStat.tcps_rcvpack);
                     StatAdd(TcpStat.tcps_rcvbyte, tlen);
                     so.SbAppendStream(data!);
@@ -712,6 +713,40 @@ public static partial class Tcp
         }
 
         return Exit.Done;
+    }
+
+    /// <summary>
+    /// tcp_autorcvbuf (net.inet.tcp.recvbuf_auto): when more than 3/8 of the buffer arrived in order within an RTT
+    /// (at least 1 ms), the buffer grows by half, up to net.inet.tcp.recvbuf_max, unless the user set SO_RCVBUF.
+    /// </summary>
+    private static void AutoRcvBuf(Tcpcb tp, Socket so, int tlen)
+    {
+        if (V_tcp_do_autorcvbuf == 0)
+        {
+            return;
+        }
+
+        long now = NetTimers.NowUs;
+        if (tp.rfbuf_ts == 0)
+        {
+            tp.rfbuf_ts = now;
+        }
+
+        if (tp.t_srtt != 0 && now - tp.rfbuf_ts > Math.Max(tp.t_srtt, 1000))
+        {
+            (int hiwat, bool auto) = so.ReceiveBufferState;
+            if (auto && tp.rfbuf_cnt > hiwat / 2 / 4 * 3 && hiwat < V_tcp_autorcvbuf_max)
+            {
+                so.SbAutoGrow(receive: true, Math.Min(hiwat + hiwat / 2, V_tcp_autorcvbuf_max));
+            }
+
+            tp.rfbuf_ts = now;
+            tp.rfbuf_cnt = 0;
+        }
+        else
+        {
+            tp.rfbuf_cnt += tlen;
+        }
     }
 
     /// <summary>tcp_twcheck: TIME_WAIT answers a retransmitted FIN (and restarts 2·MSL), ACKs stray data, ignores RSTs (RFC 1337).</summary>

@@ -180,6 +180,18 @@ public static partial class Tcp
             int sbavail = so.SendQueued;
             int off = synState ? 0 : (int)(tp.snd_nxt - tp.snd_una);
             long sendwin = Math.Min(tp.snd_wnd, tp.snd_cwnd);
+            if (V_tcp_do_autosndbuf != 0 && !synState)
+            {
+                // tcp_autosndbuf: the peer's window could take more than the buffer holds and the buffer is nearly
+                // full of data the windows allow: grow by sendbuf_inc, up to sendbuf_max.
+                (int hiwat, int used, bool auto) = so.SendBufferState;
+                if (auto && tp.snd_wnd / 4 * 5 >= hiwat && used >= hiwat / 8 * 7 && used < V_tcp_autosndbuf_max
+                    && sendwin >= used - (tp.snd_nxt - tp.snd_una))
+                {
+                    so.SbAutoGrow(receive: false, Math.Min(hiwat + V_tcp_autosndbuf_inc, V_tcp_autosndbuf_max));
+                }
+            }
+
             if ((tp.t_flags & TcpCbFlags.TF_FORCEDATA) != 0)
             {
                 if (sendwin == 0)

@@ -165,6 +165,10 @@ public sealed class Tcpcb : ICcConnection
     /// <summary>t_badrxtwin: until then an ACK of the first retransmission shows it was spurious.</summary>
     public long t_badrxtwin;
 
+    /// <summary>rfbuf_ts / rfbuf_cnt: receive-buffer autotuning's measurement (start, bytes in order since).</summary>
+    public long rfbuf_ts;
+    public int rfbuf_cnt;
+
     public readonly CcVar t_ccv;
 
     /// <summary>t_timers[]: when each timer expires, µs (0: off).</summary>
