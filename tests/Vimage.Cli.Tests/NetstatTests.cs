@@ -109,11 +109,6 @@ public sealed class NetstatTests
             "\t0 dropped due to full socket buffers\n\t0 not for hashed pcb\n\t0 delivered\n\t0 datagrams output\n" +
             "\t0 times multicast source filter matched\n", u);
 
-        string t = cli.Ok("netstat -s -p tcp");
-        Assert.StartsWith("tcp:\n\t0 packets sent\n\t\t0 data packets (0 bytes)\n\t\t0 data packets (0 bytes) retransmitted\n", t);
-        Assert.Contains("\t0 connections closed (including 0 drops)\n", t);
-        Assert.Contains("\t0 syncache entries added\n\t\t0 retransmitted\n", t);
-
         string a = cli.Ok("netstat -s -p arp");
         Assert.StartsWith("arp:\n\t0 ARP requests sent\n\t0 ARP replies sent\n\t0 ARP requests received\n\t0 ARP replies received\n", a);
         Assert.Contains("\t0 ARP entrys timed out\n", a);
@@ -135,12 +130,6 @@ public sealed class NetstatTests
             Assert.Contains("usage: netstat", r.Err);
         }
 
-        CliResult tcp = cli.Run("netstat -s -p tcp");
-        Assert.Equal(0, tcp.Exit);
-        Assert.StartsWith("tcp:\n\t", tcp.Out);
-        Assert.Contains("packets sent\n", tcp.Out);
-        Assert.Contains(" connection requests\n", tcp.Out);
-        Assert.Contains("\t\t", tcp.Out); // second-level lines as tcp_stats prints them
         Assert.Equal((1, "netstat: sctp: unknown or uninstrumented protocol\n"), (cli.Run("netstat -p sctp").Exit, cli.Run("netstat -p sctp").Err));
     }
 

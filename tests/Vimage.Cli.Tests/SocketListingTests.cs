@@ -67,6 +67,32 @@ public sealed class SocketListingTests
     }
 
     [Fact]
+    public void NetstatPrintsTcpStatisticsInFreeBsdsWords()
+    {
+        using var cli = new CliFixture();
+        using (var pair = new Pair(47003))
+        {
+            string s = cli.Ok("netstat -s -p tcp");
+            string[] lines = s.Split('\n');
+            Assert.Equal("tcp:", lines[0]);
+            Assert.Matches(@"^\t\d+ packets? sent$", lines[1]);
+            Assert.Matches(@"^\t\t\d+ data packets? \(\d+ bytes?\)$", lines[2]);
+            Assert.Matches(@"^\t\t\d+ ack-only packets? \(\d+ delayed\)$", lines[6]);
+            Assert.Contains("\t0 SACK scoreboard overflow\n", s);
+            Assert.Contains("\t\t0 discarded due to memory problems\n", s);
+            Assert.Matches(@"\n\t\d+ connections? established \(including accepts\)\n", s);
+            Assert.Contains("\nTCP connection count by state:\n", s);
+            Assert.Matches(@"\n\t[1-9]\d* connections? +in LISTEN state\n", s);
+            Assert.Matches(@"\n\t([2-9]|\d\d+) connections in ESTABLISHED state\n", s);
+            Assert.EndsWith("in TIME_WAIT state\n", s);
+
+            string terse = cli.Ok("netstat -ss -p tcp");
+            Assert.DoesNotContain("\t0 ", terse); // -ss leaves zero counters out
+            Assert.StartsWith("tcp:\n", cli.Ok("netstat -s"));
+        }
+    }
+
+    [Fact]
     public void NetstatListsUdpSocketsWithoutState()
     {
         using var cli = new CliFixture();

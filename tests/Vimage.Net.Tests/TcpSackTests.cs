@@ -269,6 +269,138 @@ public class TcpSackTests
     }
 
     [Fact]
+    public void ALostRetransmissionIsDetectedAndTheHolesResent()
+    {
+        InVnet(v =>
+        {
+            long lost = Tcp.Tcp.Fetch(v, TcpStat.tcps_sack_lostrexmt);
+            var sb = new SackScoreboard();
+            sb.DoAck(1000, 11_000, 1000, [B(2000, 4000), B(5000, 6000)]); // holes [1000, 2000) and [4000, 5000)
+            sb.Retransmitted(sb.Output(out _), 1000);
+            sb.Retransmitted(sb.Output(out _), 1000);
+            Assert.Equal(-1, sb.Output(out int rexmit));
+            Assert.Equal(2000, rexmit);
+            Assert.False(sb.LostRetransmission(inRecovery: true, snd_recover: 11_000)); // fack 6000: too early to tell
+
+            // New data sent in recovery (up to 13000) is SACKed, the retransmissions are not: they were lost.
+            sb.DoAck(1000, 13_000, 1000, [B(2000, 4000), B(5000, 6000), B(12_000, 13_000)]);
+            Assert.Equal(13_000u, sb.snd_fack);
+            Assert.False(sb.LostRetransmission(inRecovery: false, snd_recover: 11_000));
+            Assert.True(sb.LostRetransmission(inRecovery: true, snd_recover: 11_000));
+            Assert.Equal(lost + 1, Tcp.Tcp.Fetch(v, TcpStat.tcps_sack_lostrexmt));
+            Assert.Equal(
+                [new SackHole(1000, 2000, 1000), new SackHole(4000, 5000, 4000), new SackHole(6000, 12_000, 6000)],
+                sb.Holes());
+            Assert.Equal(0, sb.sack_bytes_rexmit);
+            Assert.Equal(new SackHole(1000, 2000, 1000), sb[sb.Output(out _)]);
+            sb.Free();
+        });
+    }
+
+    /// <summary>
+    /// Model check: a receiver gets a random subset of 40 segments (some of them retransmissions the scoreboard
+    /// picked) and reports up to four of its blocks per ACK, in random order, mixed with invalid blocks. After every
+    /// ACK the scoreboard must be consistent: holes ordered, disjoint and inside [snd_una, snd_fack); every byte
+    /// it considers SACKed really arrived; sacked_bytes, sack_bytes_rexmit and the vnet's hole count exact.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 0u)]
+    [InlineData(2, 0xffff_c000u)]
+    [InlineData(3, 0x7fff_f000u)]
+    public void RandomAcksKeepTheScoreboardConsistentWithTheReceiver(int seed, uint bs)
+    {
+        InVnet(vnet =>
+        {
+            const int Segs = 40, Seg = 1000;
+            var rng = new Random(seed);
+            int mostHoles = 0, retransmissions = 0;
+            for (int round = 0; round < 200; round++)
+            {
+                var sb = new SackScoreboard();
+                var got = new bool[Segs];
+                uint una = bs, max = bs + (Segs * Seg);
+                for (int step = 0; step < 30 && TcpSeq.Lt(una, max); step++)
+                {
+                    for (int k = rng.Next(1, 6); k > 0; k--)
+                    {
+                        got[rng.Next(Segs)] = true;
+                    }
+
+                    int h = sb.Output(out _);
+                    if (h >= 0 && rng.Next(2) == 0)
+                    {
+                        SackHole hole = sb[h];
+                        int len = Math.Min(Seg, TcpSeq.Delta(hole.End, hole.Rxmit));
+                        sb.Retransmitted(h, len);
+                        retransmissions++;
+                        if (rng.Next(3) > 0)
+                        {
+                            got[(int)((hole.Rxmit - bs) / Seg)] = true; // the retransmission arrives (usually)
+                        }
+                    }
+
+                    int first = Array.IndexOf(got, false);
+                    uint ack = first < 0 ? max : bs + (uint)(first * Seg);
+                    var blocks = new List<SackBlock>();
+                    for (int i = Math.Max(first, 0); first >= 0 && i < Segs; i++)
+                    {
+                        if (got[i] && (i == 0 || !got[i - 1]))
+                        {
+                            int j = i;
+                            while (j < Segs && got[j])
+                            {
+                                j++;
+                            }
+
+                            blocks.Add(B(bs + (uint)(i * Seg), bs + (uint)(j * Seg)));
+                        }
+                    }
+
+                    SackBlock[] report = [.. blocks.OrderBy(_ => rng.Next()).Take(4)];
+                    if (rng.Next(4) == 0)
+                    {
+                        report = [.. report, B(una - 500, una - 100), B(max + 1, max + 900), B(una + 3000, una + 2000)];
+                    }
+
+                    sb.DoAck(una, max, ack, report.OrderBy(_ => rng.Next()).ToArray());
+                    una = TcpSeq.Max(una, ack);
+
+                    SackHole[] holes = sb.Holes();
+                    mostHoles = Math.Max(mostHoles, holes.Length);
+                    long holeBytes = 0, rexmit = 0;
+                    uint prevEnd = una;
+                    foreach (SackHole x in holes)
+                    {
+                        Assert.True(TcpSeq.Leq(prevEnd, x.Start) && TcpSeq.Lt(x.Start, x.End) && TcpSeq.Leq(x.End, sb.snd_fack), $"hole {x} after {prevEnd}");
+                        Assert.True(TcpSeq.Leq(x.Start, x.Rxmit) && TcpSeq.Leq(x.Rxmit, x.End));
+                        holeBytes += x.End - x.Start;
+                        rexmit += x.Rxmit - x.Start;
+                        prevEnd = x.End;
+                    }
+
+                    if (holes.Length > 0)
+                    {
+                        Assert.Equal(TcpSeq.Delta(sb.snd_fack, una) - holeBytes, sb.sacked_bytes);
+                        for (uint q = una; TcpSeq.Lt(q, sb.snd_fack); q += Seg)
+                        {
+                            bool inHole = holes.Any(x => TcpSeq.Leq(x.Start, q) && TcpSeq.Lt(q, x.End));
+                            Assert.True(inHole || got[(int)((q - bs) / Seg)], $"byte {q - bs} counted as SACKed but never arrived");
+                        }
+                    }
+
+                    Assert.Equal(rexmit, sb.sack_bytes_rexmit);
+                    Assert.Equal(holes.Length, (int)Sysctl.Get("net.inet.tcp.sack.globalholes", vnet)!);
+                }
+
+                sb.Free();
+                Assert.Equal(0, (int)Sysctl.Get("net.inet.tcp.sack.globalholes", vnet)!);
+            }
+
+            Assert.True(mostHoles >= 5 && retransmissions > 500, $"the model barely exercised the scoreboard: {mostHoles} holes, {retransmissions} retransmissions");
+        });
+    }
+
+    [Fact]
     public void AdjustSkipsSackedDataAfterATimeout()
     {
         InVnet(vnet =>

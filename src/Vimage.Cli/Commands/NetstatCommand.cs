@@ -3,7 +3,6 @@ using Vimage.Net;
 using Vimage.Net.Arp;
 using Vimage.Net.Inet;
 using Vimage.Net.Route;
-using Vimage.Net.Tcp;
 
 namespace Vimage.Cli.Commands;
 
@@ -30,7 +29,7 @@ public sealed class NetstatCommand : ICommand
 
     public string Name => "netstat";
 
-    public string Usage => "netstat [-an] [-p tcp|udp] | netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p ip|icmp|udp|arp] | netstat -z";
+    public string Usage => "netstat [-an] [-p tcp|udp] | netstat -r [-nW] [-f inet] | netstat -i [-nW] | netstat -s [-s] [-z] [-p tcp|udp|ip|icmp|arp] | netstat -z";
 
     /// <summary>FreeBSD netstat's getopt string.</summary>
     public const string Optstring = "46AaBbc:deF:f:ghI:iLlM:mN:nOoPp:Qq:RrSTsuWw:xz";
@@ -65,7 +64,7 @@ public sealed class NetstatCommand : ICommand
                     aflag = true;
                     break;
                 case 'p':
-                    protocol = Protocols.Contains(getopt.Optarg!) || NetstatSockets.Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
+                    protocol = Protocols.Contains(getopt.Optarg!) ? getopt.Optarg : throw new CommandException($"netstat: {getopt.Optarg}: unknown or uninstrumented protocol");
                     break;
                 case 'f':
                     if (getopt.Optarg is not ("inet" or "link"))
@@ -199,7 +198,7 @@ public sealed class NetstatCommand : ICommand
                 PrintUdp(o, sflag);
                 break;
             case "tcp":
-                PrintTcp(o, sflag);
+                NetstatTcpStats.Print(o, Curvnet.Current ?? Vnet.Vnet0, sflag);
                 break;
             default:
                 PrintArp(o, sflag);
@@ -300,91 +299,6 @@ public sealed class NetstatCommand : ICommand
 
             o.WriteLine(NetFormat.Invariant($"\t\t{IcmpNames[type]}: {count}"));
         }
-    }
-
-    /// <summary>tcp_stats() of usr.bin/netstat/inet.c: the lines for the counters the stack keeps (host cache, SACK and ECN lines are left out).</summary>
-    internal static void PrintTcp(TextWriter o, int sflag)
-    {
-        static long S(TcpStat f) => Tcp.Fetch(f);
-        string Pl(long n) => NetFormat.Plural(n);
-        void L(int depth, long n, string text)
-        {
-            if (n != 0 || sflag <= 1)
-            {
-                o.WriteLine(new string('\t', depth) + NetFormat.Invariant($"{n} {text}"));
-            }
-        }
-
-        void L2(int depth, long n, long m, string text)
-        {
-            if (n != 0 || m != 0 || sflag <= 1)
-            {
-                o.WriteLine(new string('\t', depth) + text);
-            }
-        }
-
-        o.WriteLine("tcp:");
-        L(1, S(TcpStat.tcps_sndtotal), $"packet{Pl(S(TcpStat.tcps_sndtotal))} sent");
-        L2(2, S(TcpStat.tcps_sndpack), S(TcpStat.tcps_sndbyte), NetFormat.Invariant($"{S(TcpStat.tcps_sndpack)} data packet{Pl(S(TcpStat.tcps_sndpack))} ({S(TcpStat.tcps_sndbyte)} byte{Pl(S(TcpStat.tcps_sndbyte))})"));
-        L2(2, S(TcpStat.tcps_sndrexmitpack), S(TcpStat.tcps_sndrexmitbyte), NetFormat.Invariant($"{S(TcpStat.tcps_sndrexmitpack)} data packet{Pl(S(TcpStat.tcps_sndrexmitpack))} ({S(TcpStat.tcps_sndrexmitbyte)} byte{Pl(S(TcpStat.tcps_sndrexmitbyte))}) retransmitted"));
-        L(2, S(TcpStat.tcps_sndrexmitbad), $"data packet{Pl(S(TcpStat.tcps_sndrexmitbad))} unnecessarily retransmitted");
-        L(2, S(TcpStat.tcps_mturesent), $"resend{Pl(S(TcpStat.tcps_mturesent))} initiated by MTU discovery");
-        L2(2, S(TcpStat.tcps_sndacks), S(TcpStat.tcps_delack), NetFormat.Invariant($"{S(TcpStat.tcps_sndacks)} ack-only packet{Pl(S(TcpStat.tcps_sndacks))} ({S(TcpStat.tcps_delack)} delayed)"));
-        L(2, S(TcpStat.tcps_sndurg), $"URG only packet{Pl(S(TcpStat.tcps_sndurg))}");
-        L(2, S(TcpStat.tcps_sndprobe), $"window probe packet{Pl(S(TcpStat.tcps_sndprobe))}");
-        L(2, S(TcpStat.tcps_sndwinup), $"window update packet{Pl(S(TcpStat.tcps_sndwinup))}");
-        L(2, S(TcpStat.tcps_sndctrl), $"control packet{Pl(S(TcpStat.tcps_sndctrl))}");
-        L(1, S(TcpStat.tcps_rcvtotal), $"packet{Pl(S(TcpStat.tcps_rcvtotal))} received");
-        L2(2, S(TcpStat.tcps_rcvackpack), S(TcpStat.tcps_rcvackbyte), NetFormat.Invariant($"{S(TcpStat.tcps_rcvackpack)} ack{Pl(S(TcpStat.tcps_rcvackpack))} (for {S(TcpStat.tcps_rcvackbyte)} byte{Pl(S(TcpStat.tcps_rcvackbyte))})"));
-        L(2, S(TcpStat.tcps_rcvdupack), $"duplicate ack{Pl(S(TcpStat.tcps_rcvdupack))}");
-        L(2, S(TcpStat.tcps_rcvacktoomuch), $"ack{Pl(S(TcpStat.tcps_rcvacktoomuch))} for unsent data");
-        L2(2, S(TcpStat.tcps_rcvpack), S(TcpStat.tcps_rcvbyte), NetFormat.Invariant($"{S(TcpStat.tcps_rcvpack)} packet{Pl(S(TcpStat.tcps_rcvpack))} ({S(TcpStat.tcps_rcvbyte)} byte{Pl(S(TcpStat.tcps_rcvbyte))}) received in-sequence"));
-        L2(2, S(TcpStat.tcps_rcvduppack), S(TcpStat.tcps_rcvdupbyte), NetFormat.Invariant($"{S(TcpStat.tcps_rcvduppack)} completely duplicate packet{Pl(S(TcpStat.tcps_rcvduppack))} ({S(TcpStat.tcps_rcvdupbyte)} byte{Pl(S(TcpStat.tcps_rcvdupbyte))})"));
-        L(2, S(TcpStat.tcps_pawsdrop), $"old duplicate packet{Pl(S(TcpStat.tcps_pawsdrop))}");
-        L2(2, S(TcpStat.tcps_rcvpartduppack), S(TcpStat.tcps_rcvpartdupbyte), NetFormat.Invariant($"{S(TcpStat.tcps_rcvpartduppack)} packet{Pl(S(TcpStat.tcps_rcvpartduppack))} with some dup. data ({S(TcpStat.tcps_rcvpartdupbyte)} byte{Pl(S(TcpStat.tcps_rcvpartdupbyte))} duped)"));
-        L2(2, S(TcpStat.tcps_rcvoopack), S(TcpStat.tcps_rcvoobyte), NetFormat.Invariant($"{S(TcpStat.tcps_rcvoopack)} out-of-order packet{Pl(S(TcpStat.tcps_rcvoopack))} ({S(TcpStat.tcps_rcvoobyte)} byte{Pl(S(TcpStat.tcps_rcvoobyte))})"));
-        L2(2, S(TcpStat.tcps_rcvpackafterwin), S(TcpStat.tcps_rcvbyteafterwin), NetFormat.Invariant($"{S(TcpStat.tcps_rcvpackafterwin)} packet{Pl(S(TcpStat.tcps_rcvpackafterwin))} ({S(TcpStat.tcps_rcvbyteafterwin)} byte{Pl(S(TcpStat.tcps_rcvbyteafterwin))}) of data after window"));
-        L(2, S(TcpStat.tcps_rcvwinprobe), $"window probe{Pl(S(TcpStat.tcps_rcvwinprobe))}");
-        L(2, S(TcpStat.tcps_rcvwinupd), $"window update packet{Pl(S(TcpStat.tcps_rcvwinupd))}");
-        L(2, S(TcpStat.tcps_rcvafterclose), $"packet{Pl(S(TcpStat.tcps_rcvafterclose))} received after close");
-        L(2, S(TcpStat.tcps_rcvbadsum), $"discarded for bad checksum{Pl(S(TcpStat.tcps_rcvbadsum))}");
-        L(2, S(TcpStat.tcps_rcvbadoff), $"discarded for bad header offset field{Pl(S(TcpStat.tcps_rcvbadoff))}");
-        L(2, S(TcpStat.tcps_rcvshort), "discarded because packet too short");
-        L(2, S(TcpStat.tcps_rcvreassfull), "discarded due to memory problems");
-        L(1, S(TcpStat.tcps_connattempt), $"connection request{Pl(S(TcpStat.tcps_connattempt))}");
-        L(1, S(TcpStat.tcps_accepts), $"connection accept{Pl(S(TcpStat.tcps_accepts))}");
-        L(1, S(TcpStat.tcps_badsyn), $"bad connection attempt{Pl(S(TcpStat.tcps_badsyn))}");
-        L(1, S(TcpStat.tcps_listendrop), $"listen queue overflow{Pl(S(TcpStat.tcps_listendrop))}");
-        L(1, S(TcpStat.tcps_badrst), $"ignored RSTs in the window{Pl(S(TcpStat.tcps_badrst))}");
-        L(1, S(TcpStat.tcps_connects), $"connection{Pl(S(TcpStat.tcps_connects))} established (including accepts)");
-        L2(1, S(TcpStat.tcps_closed), S(TcpStat.tcps_drops), NetFormat.Invariant($"{S(TcpStat.tcps_closed)} connection{Pl(S(TcpStat.tcps_closed))} closed (including {S(TcpStat.tcps_drops)} drop{Pl(S(TcpStat.tcps_drops))})"));
-        L(1, S(TcpStat.tcps_conndrops), $"embryonic connection{Pl(S(TcpStat.tcps_conndrops))} dropped");
-        L2(1, S(TcpStat.tcps_rttupdated), S(TcpStat.tcps_segstimed), NetFormat.Invariant($"{S(TcpStat.tcps_rttupdated)} segment{Pl(S(TcpStat.tcps_rttupdated))} updated rtt (of {S(TcpStat.tcps_segstimed)} attempt{Pl(S(TcpStat.tcps_segstimed))})"));
-        L(1, S(TcpStat.tcps_rexmttimeo), $"retransmit timeout{Pl(S(TcpStat.tcps_rexmttimeo))}");
-        L(2, S(TcpStat.tcps_timeoutdrop), $"connection{Pl(S(TcpStat.tcps_timeoutdrop))} dropped by rexmit timeout");
-        L(1, S(TcpStat.tcps_persisttimeo), $"persist timeout{Pl(S(TcpStat.tcps_persisttimeo))}");
-        L(2, S(TcpStat.tcps_persistdrop), $"connection{Pl(S(TcpStat.tcps_persistdrop))} dropped by persist timeout");
-        L(1, S(TcpStat.tcps_finwait2_drops), "Connections (fin_wait_2) dropped because of timeout");
-        L(1, S(TcpStat.tcps_keeptimeo), $"keepalive timeout{Pl(S(TcpStat.tcps_keeptimeo))}");
-        L(2, S(TcpStat.tcps_keepprobe), $"keepalive probe{Pl(S(TcpStat.tcps_keepprobe))} sent");
-        L(2, S(TcpStat.tcps_keepdrops), $"connection{Pl(S(TcpStat.tcps_keepdrops))} dropped by keepalive");
-        L(1, S(TcpStat.tcps_predack), $"correct ACK header prediction{Pl(S(TcpStat.tcps_predack))}");
-        L(1, S(TcpStat.tcps_preddat), $"correct data packet header prediction{Pl(S(TcpStat.tcps_preddat))}");
-        L(1, S(TcpStat.tcps_sc_added), $"syncache entr{NetFormat.Pluralies(S(TcpStat.tcps_sc_added))} added");
-        L(2, S(TcpStat.tcps_sc_retransmitted), "retransmitted");
-        L(2, S(TcpStat.tcps_sc_dupsyn), "dupsyn");
-        L(2, S(TcpStat.tcps_sc_dropped), "dropped");
-        L(2, S(TcpStat.tcps_sc_completed), "completed");
-        L(2, S(TcpStat.tcps_sc_bucketoverflow), "bucket overflow");
-        L(2, S(TcpStat.tcps_sc_cacheoverflow), "cache overflow");
-        L(2, S(TcpStat.tcps_sc_reset), "reset");
-        L(2, S(TcpStat.tcps_sc_stale), "stale");
-        L(2, S(TcpStat.tcps_sc_aborted), "aborted");
-        L(2, S(TcpStat.tcps_sc_badack), "badack");
-        L(2, S(TcpStat.tcps_sc_unreach), "unreach");
-        L(2, S(TcpStat.tcps_sc_zonefail), "zone failures");
-        L(1, S(TcpStat.tcps_sc_sendcookie), $"cookie{Pl(S(TcpStat.tcps_sc_sendcookie))} sent");
-        L(1, S(TcpStat.tcps_sc_recvcookie), $"cookie{Pl(S(TcpStat.tcps_sc_recvcookie))} received");
     }
 
     /// <summary>udp_stats() of usr.bin/netstat/inet.c.</summary>

@@ -369,6 +369,41 @@ public sealed partial class SackScoreboard
         return result;
     }
 
+    /// <summary>
+    /// tcp_sack_lost_retransmission's scoreboard part (lost retransmission detection): in recovery, once snd_fack is
+    /// past snd_recover while the first hole was wholly retransmitted below snd_fack, that retransmission was lost.
+    /// Every hole retransmitted wholly below snd_fack is made retransmittable again (its bytes leave
+    /// sack_bytes_rexmit, which FreeBSD leaves counted) and the hint returns to the first hole. Returns true, counted
+    /// as tcps_sack_lostrexmt; the tcpcb then sets cwnd = ssthresh, exits recovery, signals CC_NDUPACK and sets
+    /// cwnd to one segment, as FreeBSD does.
+    /// </summary>
+    public bool LostRetransmission(bool inRecovery, uint snd_recover)
+    {
+        if (!inRecovery || !TcpSeq.Gt(snd_fack, snd_recover) || _head < 0)
+        {
+            return false;
+        }
+
+        ref Node first = ref _h[_head];
+        if (!TcpSeq.Geq(first.Rxmit, first.End) || !TcpSeq.Geq(snd_fack, first.Rxmit))
+        {
+            return false;
+        }
+
+        Tcp.Stat(TcpStat.tcps_sack_lostrexmt);
+        _nexthole = _head;
+        for (int i = _head; i >= 0; i = _h[i].Next)
+        {
+            if (TcpSeq.Geq(snd_fack, _h[i].Rxmit) && TcpSeq.Geq(_h[i].Rxmit, _h[i].End))
+            {
+                sack_bytes_rexmit -= Rexmitted(in _h[i]);
+                _h[i].Rxmit = _h[i].Start;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>tcp_sack_adjust: after a timeout, moves snd_nxt past data the peer already SACKed.</summary>
     public uint Adjust(uint snd_nxt)
     {
