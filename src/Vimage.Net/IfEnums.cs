@@ -24,6 +24,9 @@ public enum IfFlags
 public enum IfType
 {
     IFT_ETHER = 0x6,
+
+    /// <summary>IFT_PPP: what if_tuntap gives a tun (raw IP, no link header).</summary>
+    IFT_PPP = 0x17,
     IFT_LOOP = 0x18,
 }
 

@@ -18,6 +18,11 @@ internal static class KernelLink
 
     public static void RegisterStaticAssemblies()
     {
+        if (!RuntimeFeature.IsDynamicCodeSupported)
+        {
+            return; // NativeAOT (libvimage_packetdrill.so) ran every module initializer at start-up, and has no assembly references to walk
+        }
+
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var pending = new Queue<Assembly>(AssemblyLoadContext.Default.Assemblies);
         while (pending.Count > 0)

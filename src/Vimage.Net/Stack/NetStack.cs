@@ -66,7 +66,7 @@ public static partial class NetStack
 
     private static void OnAttached(Ifnet ifp)
     {
-        if (ifp.Type == IfType.IFT_LOOP)
+        if (ifp.Type is IfType.IFT_LOOP or IfType.IFT_PPP) // no link header: tunoutput is looutput's shape
         {
             ifp.InputHandler = LoopbackIo.Input;
             ifp.OutputHandler = LoopbackIo.Output;

@@ -42,6 +42,32 @@ public static class TcpTimerWheel
     private static int s_pending;
     private static Thread? s_thread;
 
+    // Hook for virtual time: NetTimers.AdvanceTo runs the wheel at each instant an entry is due.
+    static TcpTimerWheel() => NetTimers.RegisterClockDriven(RunDue, NextDueUs);
+
+    /// <summary>When the earliest scheduled entry is due, in microseconds of the stack clock (long.MaxValue: none).</summary>
+    public static long NextDueUs()
+    {
+        lock (Gate)
+        {
+            if (s_pending == 0)
+            {
+                return long.MaxValue;
+            }
+
+            long min = long.MaxValue;
+            foreach (TcpCallout? head in Heads)
+            {
+                for (TcpCallout? c = head; c is not null; c = c.Next)
+                {
+                    min = Math.Min(min, c.DueTick);
+                }
+            }
+
+            return min == long.MaxValue ? min : min * 1000;
+        }
+    }
+
     /// <summary>Entries scheduled now (all vnets).</summary>
     public static int Pending => Volatile.Read(ref s_pending);
 
