@@ -65,8 +65,8 @@ public sealed class IfconfigFreeBsdTests
         Assert.Contains("\tinet 192.0.2.1/26 broadcast 192.0.2.63\n", cli.Ok($"ifconfig -f inet:cidr {e}a"));
         Assert.Contains("\tinet 192.0.2.1 netmask 255.255.255.192 broadcast 192.0.2.63\n", cli.Ok($"ifconfig -f inet:dotted {e}a"));
         Assert.Contains("\tinet 192.0.2.1 netmask 0xffffffc0 broadcast", cli.Ok($"ifconfig -f inet:hex {e}a"));
-        Assert.Matches(@"\tether 02-00-00-00-[0-9a-f]{2}-0a\n", cli.Ok($"ifconfig -f ether:dash {e}a"));
-        Assert.Matches(@"\tether 0200\.0000\.[0-9a-f]{2}0a\n", cli.Ok($"ifconfig -f ether:dotted,inet:cidr {e}a"));
+        Assert.Matches(@"\tether 02(-[0-9a-f]{2}){4}-0a\n", cli.Ok($"ifconfig -f ether:dash {e}a"));
+        Assert.Matches(@"\tether 02[0-9a-f]{2}\.[0-9a-f]{4}\.[0-9a-f]{2}0a\n", cli.Ok($"ifconfig -f ether:dotted,inet:cidr {e}a"));
     }
 
     [Fact]

@@ -212,7 +212,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
             return 0;
         }
 
-        if (o.Sflag > 0 || (o.Protocol is not null && !o.Zero))
+        if (o.Sflag > 0)
         {
             xo.Open("statistics");
             xo.Field("__version", "2");

@@ -94,6 +94,7 @@ public sealed partial class NetstatCommand
         w.P(S("tcps_rcvbadsum"), "discard-bad-checksum", "\tdiscarded for bad checksum{0}");
         w.P(S("tcps_rcvbadoff"), "discard-bad-header-offset", "\tdiscarded for bad header offset field{0}");
         w.P1(S("tcps_rcvshort"), "discard-too-short", "\tdiscarded because packet too short");
+        w.P1(S("tcps_rcvmemdrop"), "discard-memory-problems", "\tdiscarded due to memory problems");
         w.P1(S("tcps_rcvreassfull"), "discard-reassembly-queue-full", "\tdiscarded due to full reassembly queue");
         w.P(S("tcps_connattempt"), "connection-requests", "connection request{0}");
         w.P(S("tcps_accepts"), "connections-accepts", "connection accept{0}");
@@ -169,23 +170,30 @@ public sealed partial class NetstatCommand
         w.P(S("tcps_pmtud_blackhole_failed"), "pmtud-failed", "Path MTU discovery black hole detection failure{0}");
         xo.Close();
 
-        // net.inet.tcp.states (a count per state): printed when the TCP code exports it.
-        if (Sysctl.Exists("net.inet.tcp.states") && Sysctl.Get("net.inet.tcp.states") is long[] states && states.Length >= TcpStates.Length)
+        // net.inet.tcp.states: connections per state, counted from the PCB list (the syncache's embryonic
+        // connections are not PCBs here). "connection " keeps FreeBSD's column for one connection.
+        long[] states = new long[TcpStates.Length];
+        foreach (XTcpcb t in Tcp.PcbList(Curvnet.Current ?? Vnet.Vnet0))
         {
-            xo.Open("TCP connection count by state");
-            xo.Text("TCP connection count by state:\n");
-            for (int i = 0; i < TcpStates.Length; i++)
+            if ((uint)t.State < (uint)states.Length)
             {
-                if (sflag > 1 && states[i] == 0)
-                {
-                    continue;
-                }
+                states[(int)t.State]++;
+            }
+        }
 
-                xo.Stat(states[i], TcpStates[i], NetFormat.Invariant($"\t{states[i]} {(states[i] == 1 ? "connection" : "connections")} in {TcpStates[i]} state"));
+        xo.Open("TCP connection count by state");
+        xo.Text("TCP connection count by state:\n");
+        for (int i = 0; i < TcpStates.Length; i++)
+        {
+            if (sflag > 1 && states[i] == 0)
+            {
+                continue;
             }
 
-            xo.Close();
+            xo.Stat(states[i], TcpStates[i], NetFormat.Invariant($"\t{states[i]} {(states[i] == 1 ? "connection " : "connections")} in {TcpStates[i]} state"));
         }
+
+        xo.Close();
 
         xo.Close();
     }

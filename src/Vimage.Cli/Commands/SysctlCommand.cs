@@ -292,6 +292,9 @@ public sealed class SysctlCommand : ICommand
             {
                 SysctlError.PermissionDenied => "Operation not permitted",
                 SysctlError.UnknownOid => "No such file or directory",
+                SysctlError.NoSuchObject => "No such process",
+                SysctlError.AccessDenied => "Permission denied",
+                SysctlError.IsNode => "Is a directory",
                 _ => "Invalid argument",
             };
             Warn(context, f, output, $"sysctl: {item}{at}: {errno}", quietable: false);
