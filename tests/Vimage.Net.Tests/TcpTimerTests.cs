@@ -52,6 +52,35 @@ public class TcpTimerTests
         }
     }
 
+    /// <summary>
+    /// tcp_reass accepts the segment that fills the first hole even with the queue at net.inet.tcp.reass.maxqueuelen
+    /// (FreeBSD: the limit applies only when th_seq != rcv_nxt). Dropping it too froze a lossy transfer with Linux:
+    /// every retransmission of the hole was refused as "reassembly queue full" while the queue waited for it.
+    /// </summary>
+    [SkippableFact]
+    public void TheSegmentFillingTheHoleIsAcceptedWithTheReassemblyQueueFull()
+    {
+        Skip.IfNot(Vnet.IsVimage, TwoStacks);
+        using var net = StackFixture.Create("tcpreassfull");
+        using var knobs = new SysctlScope().Set("net.inet.tcp.reass.maxqueuelen", 4, net.B);
+        using TcpSocket listener = Listen(net, 7036);
+        (TcpSocket c, TcpSocket s) = Pair(net, listener, 7036);
+        using (c)
+        using (s)
+        {
+            ushort cport = c.LocalPort;
+            int dataSegments = 0;
+            using var hook = new TcpDropHook(net.B, (sp, dp, f, len) => sp == cport && dp == 7036 && len > 0 && Interlocked.Increment(ref dataSegments) == 2);
+            long full = T(net.B, TcpStat.tcps_rcvreassfull);
+            byte[] data = RandomNumberGenerator.GetBytes(30_000); // about 20 segments: far more than 4 queue behind the hole
+            c.NoDelay = true;
+            c.Send(data);
+            Assert.Equal(data, ReadExactly(s, data.Length));
+            Assert.Equal(1, hook.Dropped);
+            Assert.True(T(net.B, TcpStat.tcps_rcvreassfull) > full, "the queue did fill up behind the hole");
+        }
+    }
+
     [SkippableFact]
     public void RetransmitTimeoutDoublesUntilTheConnectionIsDropped()
     {

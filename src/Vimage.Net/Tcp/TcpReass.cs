@@ -144,7 +144,10 @@ public static partial class Tcp
         if (m is not null)
         {
             int len = m.Length;
-            if (!tp.t_segq.Insert(seq, m, fin, V_tcp_reass_maxqueuelen))
+            // The limit is for segments beyond a hole (tcp_reass: th_seq != rcv_nxt): the one that fills the first
+            // hole is always taken, or a full queue would wait forever for the segment it refuses.
+            int limit = TcpSeq.Leq(seq, tp.rcv_nxt) ? int.MaxValue : V_tcp_reass_maxqueuelen;
+            if (!tp.t_segq.Insert(seq, m, fin, limit))
             {
                 if (tp.t_segq.Count >= V_tcp_reass_maxqueuelen)
                 {
