@@ -148,6 +148,35 @@ public sealed class InPcbInfo
         }
     }
 
+    /// <summary>
+    /// in_pcbconnect: picks the source address for <paramref name="dst"/> when the PCB has none (in_pcbladdr), binds
+    /// an ephemeral port when it is unbound, then fixes the 4-tuple (<see cref="Connect"/>). Returns 0 or an errno.
+    /// </summary>
+    public int PcbConnect(InPcb pcb, InAddr dst, ushort dport)
+    {
+        PcbEnds ends = pcb.Ends;
+        InAddr local = ends.Local;
+        if (local.IsAny)
+        {
+            int e = Udp.SelectSource(dst, out local);
+            if (e != 0)
+            {
+                return e;
+            }
+        }
+
+        if (!ends.IsBound)
+        {
+            int e = Bind(pcb, InAddr.Any, 0);
+            if (e != 0)
+            {
+                return e;
+            }
+        }
+
+        return Connect(pcb, local, dst, dport);
+    }
+
     /// <summary>in_pcbbind: port 0 picks an ephemeral port. Returns 0 or an errno (EADDRINUSE, EADDRNOTAVAIL, EINVAL).</summary>
     public int Bind(InPcb pcb, InAddr local, ushort port)
     {

@@ -70,27 +70,7 @@ public sealed class UdpProtosw() : InProtosw(SockType.SOCK_DGRAM, IpProto.Udp, P
 
         InPcb pcb = PcbOf(so);
         InAddr dst = Udp.RewriteDestination(InAddr.From(in nam));
-        PcbEnds ends = pcb.Ends;
-        InAddr local = ends.Local;
-        if (local.IsAny)
-        {
-            int e = Udp.SelectSource(dst, out local);
-            if (e != 0)
-            {
-                return e;
-            }
-        }
-
-        if (!ends.IsBound)
-        {
-            int e = pcb.Info.Bind(pcb, InAddr.Any, 0);
-            if (e != 0)
-            {
-                return e;
-            }
-        }
-
-        return pcb.Info.Connect(pcb, local, dst, nam.Port);
+        return pcb.Info.PcbConnect(pcb, dst, nam.Port);
     }
 
     /// <summary>udp_disconnect.</summary>

@@ -371,33 +371,13 @@ public static partial class Tcp
     internal static int Connect(Tcpcb tp, InAddr dst, ushort dport)
     {
         InPcb inp = tp.Inp;
-        PcbEnds ends = inp.Ends;
-        InAddr local = ends.Local;
-        if (local.IsAny)
-        {
-            int e = Udp.SelectSource(dst, out local);
-            if (e != 0)
-            {
-                return e;
-            }
-        }
-
-        if (!ends.IsBound)
-        {
-            int e = inp.Info.Bind(inp, InAddr.Any, 0);
-            if (e != 0)
-            {
-                return e;
-            }
-        }
-
-        int error = inp.Info.Connect(inp, local, dst, dport);
+        int error = inp.Info.PcbConnect(inp, dst, dport);
         if (error != 0)
         {
             return error;
         }
 
-        ends = inp.Ends;
+        PcbEnds ends = inp.Ends;
         tp.iss = NewIsn(ends.Local, ends.LocalPort, dst, dport);
         tp.snd_una = tp.snd_nxt = tp.snd_max = tp.snd_up = tp.iss;
         tp.snd_recover = tp.iss;
