@@ -100,6 +100,22 @@ public class TcpConnectionTests
         Assert.Equal("stream"u8.ToArray(), six);
     }
 
+    /// <summary>
+    /// A port that is bound but not listening is closed too: tcp_input answers a SYN to a TCPS_CLOSED tcpcb with a
+    /// RST (dropwithreset), it does not drop it silently (the client used to wait for its SYN retransmissions).
+    /// </summary>
+    [Fact]
+    public void ConnectToABoundButNotListeningPortIsRefused()
+    {
+        using var net = StackFixture.Create("tcpbound");
+        using var bound = TcpSocket.Create(net.B);
+        bound.Bind(InAddr.Any, 7097);
+        using var c = TcpSocket.Create(net.A);
+        var e = Assert.Throws<NetSocketException>(() => c.Connect(net.AddrB, 7097, Wait));
+        Assert.Equal(Errno.ECONNREFUSED, e.Errno);
+        Assert.Equal(TcpState.TCPS_CLOSED, bound.State);
+    }
+
     [Fact]
     public void ConnectToAClosedPortIsRefused()
     {

@@ -76,7 +76,7 @@ public static partial class Tcp
                 break;
             }
 
-            bool retry = false;
+            bool retry = false, closed = false;
             lock (tp.Lock)
             {
                 if ((tp.t_flags & TcpCbFlags.TF_CLOSED) != 0)
@@ -87,6 +87,12 @@ public static partial class Tcp
                 {
                     ListenInput(tp, m, hlen, src, dst, in th, in to, dataLength);
                     return;
+                }
+                else if (tp.t_state == TcpState.TCPS_CLOSED)
+                {
+                    // tcp_input: a bound socket that neither listens nor connects is a closed port
+                    // (BANDLIM_RST_CLOSEDPORT, straight to dropwithreset).
+                    closed = true;
                 }
                 else if (tp.t_state == TcpState.TCPS_TIME_WAIT && (th.Flags & TcpFlags.TH_SYN) != 0 && (th.Flags & TcpFlags.TH_ACK) == 0
                     && TcpSeq.Gt(th.Seq, tp.rcv_nxt))
@@ -100,6 +106,12 @@ public static partial class Tcp
                     DoSegment(tp, m, hlen, in th, in to, dataLength);
                     return;
                 }
+            }
+
+            if (closed)
+            {
+                DropWithReset(m, src, dst, th, dataLength);
+                return;
             }
 
             if (!retry)
