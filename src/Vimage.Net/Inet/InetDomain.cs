@@ -40,6 +40,17 @@ public abstract class InProtosw(SockType type, int protocol, PrFlags flags) : Pr
         return 0;
     }
 
+    /// <summary>
+    /// in_getsockaddr (netinet/in_pcb.c): the PCB's local address and port, for every inet protocol with an inpcb
+    /// (a protocol without one answers as pr_sockaddr's default does).
+    /// </summary>
+    public override Sockaddr SockAddr(Socket so)
+        => so.Pcb is InPcb { Ends: var e } ? e.Local.ToSockaddr(e.LocalPort) : Sockaddr.Unspec;
+
+    /// <summary>in_getpeeraddr: the PCB's foreign address and port.</summary>
+    public override Sockaddr PeerAddr(Socket so)
+        => so.Pcb is InPcb { Ends: var e } ? e.Foreign.ToSockaddr(e.ForeignPort) : Sockaddr.Unspec;
+
     /// <summary>The inet PCB of a socket of this protocol.</summary>
     protected static InPcb PcbOf(Socket so) => (InPcb)(so.Pcb ?? throw new InvalidOperationException("socket has no inpcb"));
 }

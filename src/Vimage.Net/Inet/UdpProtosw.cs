@@ -118,18 +118,6 @@ public sealed class UdpProtosw() : InProtosw(SockType.SOCK_DGRAM, IpProto.Udp, P
         return Udp.Output(data, ends.Local, ends.LocalPort, dst, dport, options);
     }
 
-    public override Sockaddr SockAddr(Socket so)
-    {
-        PcbEnds e = PcbOf(so).Ends;
-        return e.Local.ToSockaddr(e.LocalPort);
-    }
-
-    public override Sockaddr PeerAddr(Socket so)
-    {
-        PcbEnds e = PcbOf(so).Ends;
-        return e.Foreign.ToSockaddr(e.ForeignPort);
-    }
-
     /// <summary>ip_ctloutput: IP_TTL and IP_TOS.</summary>
     public override int CtlOutput(Socket so, int level, int name, bool set, ref int value)
         => level == InOptions.IPPROTO_IP ? IpCtlOutput(PcbOf(so), name, set, ref value) : Errno.ENOPROTOOPT;

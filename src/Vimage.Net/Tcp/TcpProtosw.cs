@@ -283,18 +283,6 @@ public sealed class TcpProtosw() : InProtosw(SockType.SOCK_STREAM, IpProto.Tcp, 
         Tcp.FlushOutput();
     }
 
-    public override Sockaddr SockAddr(Socket so)
-    {
-        PcbEnds e = PcbOf(so).Ends;
-        return e.Local.ToSockaddr(e.LocalPort);
-    }
-
-    public override Sockaddr PeerAddr(Socket so)
-    {
-        PcbEnds e = PcbOf(so).Ends;
-        return e.Foreign.ToSockaddr(e.ForeignPort);
-    }
-
     /// <summary>tcp_ctloutput: TCP_NODELAY, TCP_NOPUSH, TCP_MAXSEG (read), the keepalive times; IP_TTL/IP_TOS at IPPROTO_IP.</summary>
     public override int CtlOutput(Socket so, int level, int name, bool set, ref int value)
     {
