@@ -165,18 +165,7 @@ public static partial class Tcp
                 }
 
                 tp.t_flags |= TcpCbFlags.TF_ACKNOW;
-                if ((tp.t_flags & TcpCbFlags.TF_NEEDFIN) != 0)
-                {
-                    tp.t_state = TcpState.TCPS_FIN_WAIT_1;
-                    tp.t_flags &= ~TcpCbFlags.TF_NEEDFIN;
-                }
-                else
-                {
-                    tp.t_state = TcpState.TCPS_ESTABLISHED;
-                }
-
-                CcConnInit(tp);
-                TimerActivate(tp, TcpTimerKind.TT_KEEP, MsToUs(V_tcp_keepidle));
+                EnterEstablished(tp);
                 so.SoIsConnected();
             }
             else
@@ -364,18 +353,7 @@ public static partial class Tcp
             }
 
             Stat(TcpStat.tcps_connects);
-            if ((tp.t_flags & TcpCbFlags.TF_NEEDFIN) != 0)
-            {
-                tp.t_state = TcpState.TCPS_FIN_WAIT_1;
-                tp.t_flags &= ~TcpCbFlags.TF_NEEDFIN;
-            }
-            else
-            {
-                tp.t_state = TcpState.TCPS_ESTABLISHED;
-            }
-
-            CcConnInit(tp);
-            TimerActivate(tp, TcpTimerKind.TT_KEEP, MsToUs(V_tcp_keepidle));
+            EnterEstablished(tp);
             tp.snd_wl1 = seq - 1;
             if (!so.SoIsConnected())
             {
@@ -493,6 +471,26 @@ public static partial class Tcp
         }
 
         return Step6(tp, so, ref data, thflags, seq, ack, tiwin, tlen, needoutput);
+    }
+
+    /// <summary>
+    /// The handshake completed (SYN_SENT with the SYN-ACK, SYN_RECEIVED with the ACK): ESTABLISHED, or FIN_WAIT_1
+    /// when the user already closed (TF_NEEDFIN); congestion control starts and the keepalive timer is armed.
+    /// </summary>
+    private static void EnterEstablished(Tcpcb tp)
+    {
+        if ((tp.t_flags & TcpCbFlags.TF_NEEDFIN) != 0)
+        {
+            tp.t_state = TcpState.TCPS_FIN_WAIT_1;
+            tp.t_flags &= ~TcpCbFlags.TF_NEEDFIN;
+        }
+        else
+        {
+            tp.t_state = TcpState.TCPS_ESTABLISHED;
+        }
+
+        CcConnInit(tp);
+        TimerActivate(tp, TcpTimerKind.TT_KEEP, MsToUs(V_tcp_keepidle));
     }
 
     /// <summary>process_ACK: RTT sample, retransmit timer, congestion control, sbdrop of what was acknowledged.</summary>
