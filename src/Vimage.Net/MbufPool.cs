@@ -72,7 +72,10 @@ public sealed class MbufPool
             return null;
         }
 
-        Mbuf? m = _buckets[CpuId.Current].TryPop() ?? _shared.TryPop();
+        // A thread that migrates frees on another CPU than it allocated on, so free buffers pile up in the other
+        // CPUs' caches: take those before creating one (UMA's zone bucket cache serves the same purpose), or the
+        // working set would be created again once per CPU and steady state would keep allocating.
+        Mbuf? m = _buckets[CpuId.Current].TryPop() ?? _shared.TryPop() ?? Steal();
         if (m is null)
         {
             if (Interlocked.Increment(ref _created) <= Limit)
@@ -81,15 +84,10 @@ public sealed class MbufPool
             }
             else
             {
-                // At the limit, free buffers may still sit in other CPUs' caches: that is not exhaustion.
                 Interlocked.Decrement(ref _created);
-                m = Steal();
-                if (m is null)
-                {
-                    account?.Uncharge(Zone);
-                    Interlocked.Increment(ref _failures);
-                    return null;
-                }
+                account?.Uncharge(Zone);
+                Interlocked.Increment(ref _failures);
+                return null;
             }
         }
 
