@@ -143,7 +143,15 @@ internal static class LabMode
         long managed0 = GC.GetTotalMemory(true);
         var clock = Stopwatch.StartNew();
         LabPlan plan = LabParser.Parse("bench.yml", Yaml(shape, n));
+        List<(string Step, long Rss, long Managed)>? marks = Environment.GetEnvironmentVariable("VIMAGE_LAB_BREAKDOWN") is null ? null : [];
+        if (marks is not null)
+        {
+            LabDeployer.StepHook = step => marks.Add((step, Rss(), GC.GetTotalMemory(true)));
+        }
+
         LabRuntime lab = LabDeployer.Deploy(context, plan);
+        LabDeployer.StepHook = null;
+        PrintBreakdown(marks, n);
         deploy = clock.Elapsed.TotalSeconds;
         plan = null!;
         long rss1 = Rss();
@@ -161,6 +169,16 @@ internal static class LabMode
         labs.DestroyAll();
         destroy = clock.Elapsed.TotalSeconds;
         GC.KeepAlive(lab);
+    }
+
+    /// <summary>VIMAGE_LAB_BREAKDOWN: RSS and managed heap per node grown by each deploy step (full GCs between steps skew the times).</summary>
+    private static void PrintBreakdown(List<(string Step, long Rss, long Managed)>? marks, int n)
+    {
+        for (int i = 0; marks is not null && i + 1 < marks.Count; i++)
+        {
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{marks[i].Step,-12} RSS {(marks[i + 1].Rss - marks[i].Rss) / (double)n / 1024,7:0.0} KiB/node, managed {(marks[i + 1].Managed - marks[i].Managed) / (double)n / 1024,7:0.0} KiB/node"));
+        }
     }
 
     private static (double Seconds, double Bytes) BareVnets(int n)

@@ -15,6 +15,7 @@ public static partial class Sysctl
     private static readonly ReaderWriterLockSlim Lock = new(LockRecursionPolicy.NoRecursion);
     private static readonly SortedDictionary<string, SysctlOid> Leaves = new(StringComparer.Ordinal);
     private static readonly Dictionary<string, int> Nodes = new(StringComparer.Ordinal); // node -> leaves below
+    private static readonly List<SysctlNodeHandler> Handlers = []; // nodes whose leaves are made on demand
 
     /// <summary>Looks an OID up, or throws ENOENT.</summary>
     public static SysctlOid Find(string name)
@@ -38,6 +39,19 @@ public static partial class Sysctl
             Lock.ExitReadLock();
         }
 
+        if (HandlerFor(key) is { } handler)
+        {
+            if (handler.Find(key) is { } made)
+            {
+                return made;
+            }
+
+            if (handler.IsNode(key))
+            {
+                throw new SysctlException(SysctlError.IsNode, $"sysctl: {key}: is a node, not a value (list it with -a)");
+            }
+        }
+
         throw new SysctlException(SysctlError.UnknownOid, $"sysctl: unknown oid '{key}'");
     }
 
@@ -46,12 +60,17 @@ public static partial class Sysctl
         Lock.EnterReadLock();
         try
         {
-            return Leaves.ContainsKey(name) || Nodes.ContainsKey(name);
+            if (Leaves.ContainsKey(name) || Nodes.ContainsKey(name))
+            {
+                return true;
+            }
         }
         finally
         {
             Lock.ExitReadLock();
         }
+
+        return HandlerFor(name) is { } handler && (handler.IsNode(name) || handler.Find(name) is not null);
     }
 
     /// <summary>Reads an OID as seen from <paramref name="vnet"/> (default: the current vnet, else vnet0).</summary>
@@ -109,18 +128,39 @@ public static partial class Sysctl
         string node = prefix.Trim();
         Lock.EnterReadLock();
         List<SysctlOid> result;
+        SysctlNodeHandler[] handlers;
         try
         {
-            result = Leaves.Values
-                .Where(o => node.Length == 0 || o.Name == node || o.Name.StartsWith(node + ".", StringComparison.Ordinal))
-                .Where(o => includeOpaque || o.Type != SysctlType.Opaque || o.Name == node)
-                .Where(o => includeSkipped || (o.Flags & SysctlFlags.SKIP) == 0 || o.Name == node)
-                .ToList();
+            result = Leaves.Values.Where(o => node.Length == 0 || SysctlNodeHandler.IsAtOrBelow(o.Name, node)).ToList();
+            handlers = [.. Handlers];
         }
         finally
         {
             Lock.ExitReadLock();
         }
+
+        bool merged = false;
+        foreach (SysctlNodeHandler handler in handlers)
+        {
+            if (node.Length == 0 || SysctlNodeHandler.IsAtOrBelow(handler.Root, node))
+            {
+                result.AddRange(handler.Walk(handler.Root));
+                merged = true;
+            }
+            else if (handler.Covers(node))
+            {
+                result.AddRange(handler.Walk(node));
+                merged = true;
+            }
+        }
+
+        if (merged)
+        {
+            result.Sort(static (x, y) => string.CompareOrdinal(x.Name, y.Name));
+        }
+
+        result.RemoveAll(o => (!includeOpaque && o.Type == SysctlType.Opaque && o.Name != node)
+                              || (!includeSkipped && (o.Flags & SysctlFlags.SKIP) != 0 && o.Name != node));
 
         if (result.Count == 0 && node.Length != 0 && !Exists(node))
         {
@@ -132,6 +172,15 @@ public static partial class Sysctl
 
     /// <summary>Adds an OID whose value comes from handlers (SYSCTL_ADD_PROC). With VNET they run with the vnet current.</summary>
     public static SysctlOid AddProc<T>(string name, SysctlFlags flags, string description, Func<T> read, Action<T>? write = null,
+        long min = long.MinValue, long max = long.MaxValue, int maxLength = 255, Assembly? owner = null)
+    {
+        SysctlOid oid = MakeProc(name, flags, description, read, write, min, max, maxLength, owner);
+        Add(oid);
+        return oid;
+    }
+
+    /// <summary>An OID like <see cref="AddProc"/>'s but not registered: what a <see cref="SysctlNodeHandler"/> hands out.</summary>
+    public static SysctlOid MakeProc<T>(string name, SysctlFlags flags, string description, Func<T> read, Action<T>? write = null,
         long min = long.MinValue, long max = long.MaxValue, int maxLength = 255, Assembly? owner = null)
     {
         ArgumentNullException.ThrowIfNull(read);
@@ -149,8 +198,61 @@ public static partial class Sysctl
                 return null;
             }),
         };
-        Add(oid);
         return oid;
+    }
+
+    /// <summary>Hangs <paramref name="handler"/> at its root: names below it are resolved by the handler.</summary>
+    public static void AddNodeHandler(SysctlNodeHandler handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        string root = CheckName(handler.Root);
+        Lock.EnterWriteLock();
+        try
+        {
+            if (Leaves.ContainsKey(root) || Nodes.ContainsKey(root) || Handlers.Any(h => h.Covers(root) || SysctlNodeHandler.IsAtOrBelow(h.Root, root)))
+            {
+                throw new SysctlException(SysctlError.Exists, $"sysctl: {root}: already registered");
+            }
+
+            foreach (string node in Ancestors(root))
+            {
+                if (Leaves.ContainsKey(node))
+                {
+                    throw new SysctlException(SysctlError.Exists, $"sysctl: {root}: {node} is a value, not a node");
+                }
+            }
+
+            Handlers.Add(handler);
+            foreach (string node in Ancestors(root))
+            {
+                Nodes[node] = Nodes.GetValueOrDefault(node) + 1;
+            }
+        }
+        finally
+        {
+            Lock.ExitWriteLock();
+        }
+    }
+
+    private static SysctlNodeHandler? HandlerFor(string name)
+    {
+        Lock.EnterReadLock();
+        try
+        {
+            foreach (SysctlNodeHandler handler in Handlers)
+            {
+                if (handler.Covers(name))
+                {
+                    return handler;
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            Lock.ExitReadLock();
+        }
     }
 
     /// <summary>Removes an OID (and nodes left empty).</summary>
@@ -185,7 +287,7 @@ public static partial class Sysctl
         Lock.EnterWriteLock();
         try
         {
-            if (Leaves.ContainsKey(oid.Name) || Nodes.ContainsKey(oid.Name))
+            if (Leaves.ContainsKey(oid.Name) || Nodes.ContainsKey(oid.Name) || Handlers.Any(h => h.Covers(oid.Name)))
             {
                 throw new SysctlException(SysctlError.Exists, $"sysctl: {oid.Name}: already registered");
             }

@@ -58,7 +58,6 @@ public sealed partial class IflibContext
             }
 
             next.Start();
-            IflibSysctl.Rebuild(this);
             _device.QueuesFree(old.Config);
             old.Dispose();
             KickAll(next);

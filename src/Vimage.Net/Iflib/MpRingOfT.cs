@@ -69,7 +69,7 @@ public sealed class MpRing<T> : IDisposable where T : class
     private const int ShiftFlags = 48;
     private const int SleepEveryRounds = 64;
 
-    private readonly T[] _items; // empty slots hold null
+    private T[]? _items; // empty slots hold null; allocated by the first enqueue (an idle ring costs no slots)
     private readonly int _mask;
     private readonly DrainFn _drain;
     private readonly CanDrainFn _canDrain;
@@ -108,7 +108,6 @@ public sealed class MpRing<T> : IDisposable where T : class
 
         Size = size;
         _mask = size - 1;
-        _items = new T[size];
         _drain = drain;
         _canDrain = canDrain;
 
@@ -174,7 +173,7 @@ public sealed class MpRing<T> : IDisposable where T : class
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public T ItemAt(int index)
     {
-        T item = _items[index & _mask];
+        T? item = _items?[index & _mask];
         return item is null ? ThrowEmptySlot(index) : item;
     }
 
@@ -186,7 +185,7 @@ public sealed class MpRing<T> : IDisposable where T : class
     public void SetItemAt(int index, T item)
     {
         ArgumentNullException.ThrowIfNull(item);
-        _items[index & _mask] = item;
+        _items![index & _mask] = item;
     }
 
     /// <summary>How many items lie in <c>[from, to)</c>, indices wrapping at <see cref="Size"/>.</summary>
@@ -287,7 +286,10 @@ public sealed class MpRing<T> : IDisposable where T : class
         Counter64.Free(ref _stalls);
         Counter64.Free(ref _restarts);
         Counter64.Free(ref _abdications);
-        Array.Clear(_items);
+        if (_items is { } items)
+        {
+            Array.Clear(items);
+        }
     }
 
     private int EnqueueCore(ReadOnlySpan<T> items, int budget, bool abdicate)
@@ -334,11 +336,12 @@ public sealed class MpRing<T> : IDisposable where T : class
 
         // (3) Fill the reservation. Nobody else writes these slots: they are beyond pidx_tail and behind the
         // consumer's published cidx.
+        T[] slots = _items ?? AllocateSlots();
         int first = Math.Min(n, Size - start);
-        items[..first].CopyTo(_items.AsSpan(start, first));
+        items[..first].CopyTo(slots.AsSpan(start, first));
         if (first < n)
         {
-            items[first..].CopyTo(_items.AsSpan(0, n - first));
+            items[first..].CopyTo(slots.AsSpan(0, n - first));
         }
 
         // (4) Move pidx_tail (the CAS is a full fence: the stores above are visible to whoever sees the new pidx).
@@ -532,12 +535,24 @@ public sealed class MpRing<T> : IDisposable where T : class
 
     private void ClearSlots(int cidx, int n)
     {
+        T[] slots = _items!; // n > 0: an enqueue allocated them
         int first = Math.Min(n, Size - cidx);
-        Array.Clear(_items, cidx, first);
+        Array.Clear(slots, cidx, first);
         if (first < n)
         {
-            Array.Clear(_items, 0, n - first);
+            Array.Clear(slots, 0, n - first);
         }
+    }
+
+    /// <summary>
+    /// The slot array, made once by whichever producer fills a slot first (the ring's size is fixed, so this is
+    /// the only allocation a ring ever makes after construction). Published before the producer moves pidx_tail,
+    /// so the consumer always sees it.
+    /// </summary>
+    private T[] AllocateSlots()
+    {
+        _ = Interlocked.CompareExchange(ref _items, new T[Size], null);
+        return _items!;
     }
 
     /// <summary>space_available: size − 1 − (pidx_head − cidx).</summary>

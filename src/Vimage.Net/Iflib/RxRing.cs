@@ -8,7 +8,7 @@ namespace Vimage.Net.Iflib;
 public sealed class RxRing
 {
     private readonly object _lock = new();
-    private readonly Mbuf?[] _slots;
+    private Mbuf?[]? _slots; // made by the first post: an idle interface's ring costs no slots
     private readonly int _mask;
     private int _pidx;
     private int _cidx;
@@ -20,11 +20,10 @@ public sealed class RxRing
             throw new ArgumentOutOfRangeException(nameof(size), $"ring size {size} must be a power of two >= 2");
         }
 
-        _slots = new Mbuf?[size];
         _mask = size - 1;
     }
 
-    public int Size => _slots.Length;
+    public int Size => _mask + 1;
 
     /// <summary>get_inuse.</summary>
     public int InUse
@@ -54,6 +53,7 @@ public sealed class RxRing
                 return false;
             }
 
+            _slots ??= new Mbuf?[Size];
             _slots[_pidx] = m;
             _pidx = (_pidx + 1) & _mask;
             return true;
@@ -69,7 +69,7 @@ public sealed class RxRing
                 return null;
             }
 
-            Mbuf m = _slots[_cidx]!;
+            Mbuf m = _slots![_cidx]!;
             _slots[_cidx] = null;
             _cidx = (_cidx + 1) & _mask;
             return m;
