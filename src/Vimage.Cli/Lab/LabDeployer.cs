@@ -23,11 +23,13 @@ public sealed class LabDeployer
     private static readonly Lazy<CommandDispatcher> s_dispatcher = new(CommandDispatcher.CreateDefault);
 
     /// <summary>
-    /// A lab link's epair: one queue each way with 256 descriptors and a 512-entry TX mp_ring (ifconfig's epairs
+    /// A lab link's epair: one queue each way with 256 descriptors and a 128-entry TX mp_ring (ifconfig's epairs
     /// have 1024 and iflib's 2048): rings are most of an epair's memory, and hundreds of frames in flight per link
-    /// are plenty for an emulated network. dev.epair.N.iflib.override_ntxds/nrxds still resize a link at run time.
+    /// are plenty for an emulated network. An epair's mp_ring holds frames only while the peer's RX ring is full,
+    /// and RX slots are made as they fill (RxRing), so an idle or lightly used link costs about 1 KiB of ring per
+    /// end. dev.epair.N.iflib.override_ntxds/nrxds still resize a link at run time.
     /// </summary>
-    public static IflibQueueConfig LinkQueues { get; set; } = new(1, 1, 256, 256, TxRingSize: 512);
+    public static IflibQueueConfig LinkQueues { get; set; } = new(1, 1, 256, 256, TxRingSize: 128);
 
     private readonly CommandContext _context;
     private readonly LabRegistry _labs;

@@ -70,8 +70,12 @@ internal readonly record struct PcbKey(uint Local, ushort LocalPort, uint Foreig
 public sealed class InPcbInfo
 {
     private const int HashSize = 256;
+
+    // Until the first bind the port hash is this shared empty one (never written): most vnets' raw and UDP tables
+    // never hold a bound PCB, so the buckets are made by the first bind.
+    private static readonly InPcb[]?[] NoBuckets = new InPcb[]?[HashSize];
     private readonly object _lock = new();
-    private readonly InPcb[]?[] _hash = new InPcb[]?[HashSize];
+    private InPcb[]?[] _hash = NoBuckets;
     private readonly HashSet<InPcb> _all = [];
     private int _lastPort;
     private bool _dead;
@@ -84,7 +88,7 @@ public sealed class InPcbInfo
     {
         if (exactHash)
         {
-            _exact = new System.Collections.Concurrent.ConcurrentDictionary<PcbKey, InPcb>(Environment.ProcessorCount, 1024);
+            _exact = new System.Collections.Concurrent.ConcurrentDictionary<PcbKey, InPcb>(); // grows with the connections
         }
     }
 
@@ -142,7 +146,7 @@ public sealed class InPcbInfo
             _dead = true;
             InPcb[] all = [.. _all];
             _all.Clear();
-            Array.Clear(_hash);
+            Volatile.Write(ref _hash, NoBuckets);
             _exact?.Clear();
             return all;
         }
@@ -473,6 +477,11 @@ public sealed class InPcbInfo
 
     private void AddToHash(InPcb pcb, ushort port)
     {
+        if (ReferenceEquals(_hash, NoBuckets))
+        {
+            Volatile.Write(ref _hash, new InPcb[]?[HashSize]); // under _lock: one writer
+        }
+
         ref InPcb[]? slot = ref _hash[port & (HashSize - 1)];
         Volatile.Write(ref slot, [.. slot ?? [], pcb]);
     }

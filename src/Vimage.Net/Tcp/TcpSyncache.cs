@@ -44,9 +44,14 @@ internal sealed class TcpSyncache
     /// <summary>TCP_SYNCACHE_HASHSIZE.</summary>
     public const int HashSize = 512;
 
+    // Every vnet has a syncache, most never see a SYN: the buckets are made by the first insert, until then
+    // lookups walk these shared empty ones (never written: only an insert fills a bucket).
+    private static readonly SyncacheEntry?[] NoBuckets = new SyncacheEntry?[HashSize];
+    private static readonly int[] NoLengths = new int[HashSize];
+
     private readonly Lock _lock = new();
-    private readonly SyncacheEntry?[] _buckets = new SyncacheEntry?[HashSize];
-    private readonly int[] _lengths = new int[HashSize];
+    private SyncacheEntry?[] _buckets = NoBuckets;
+    private int[] _lengths = NoLengths;
     private readonly uint _hashSecret = (uint)Random.Shared.Next();
     private int _count;
 
@@ -95,6 +100,12 @@ internal sealed class TcpSyncache
         int b = Bucket(sc.Foreign, sc.ForeignPort, sc.Local, sc.LocalPort);
         lock (_lock)
         {
+            if (ReferenceEquals(_buckets, NoBuckets))
+            {
+                _buckets = new SyncacheEntry?[HashSize];
+                _lengths = new int[HashSize];
+            }
+
             if (_lengths[b] >= bucketLimit)
             {
                 Tcp.Stat(TcpStat.tcps_sc_bucketoverflow);
@@ -176,8 +187,8 @@ internal sealed class TcpSyncache
     {
         lock (_lock)
         {
-            Array.Clear(_buckets);
-            Array.Clear(_lengths);
+            _buckets = NoBuckets;
+            _lengths = NoLengths;
             _count = 0;
         }
     }
