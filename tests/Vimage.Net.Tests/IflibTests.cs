@@ -229,6 +229,40 @@ public class IflibTests
         }
     }
 
+    [Fact]
+    public void ADevicesIflibTreeIsListedInNameOrderAndFollowsItsQueues()
+    {
+        (Ifnet a, _) = UpPair();
+        try
+        {
+            string root = $"dev.epair.{Ctx(a).Unit}";
+            string[] names = Sysctl.Walk(root).Select(o => o.Name).ToArray();
+            Assert.Equal(10 + 11 + 5, names.Length); // device knobs, then txq0's and rxq0's statistics
+            Assert.Equal(names.Order(StringComparer.Ordinal), names);
+            Assert.Equal($"{root}.%desc", names[0]);
+            Assert.Contains($"{root}.iflib.txq0.r_enqueues", names);
+            Assert.Contains($"{root}.iflib.rxq0.in_use", names);
+            Assert.Contains(Sysctl.Walk(), o => o.Name == $"{root}.iflib.rxq0.in_use"); // sysctl -a
+            Assert.Contains(Sysctl.Walk("dev.epair"), o => o.Name == $"{root}.%desc");
+            Assert.Contains($"{root}.%desc: {a.Name}", Sysctl.List(root));
+            Assert.Equal("# of txqs to use, 0 => use default #", Sysctl.Find($"{root}.iflib.override_ntxqs").Description);
+            Assert.Equal(SysctlError.IsNode, Assert.Throws<SysctlException>(() => Sysctl.Find($"{root}.iflib.txq0")).Error);
+            Assert.Equal(SysctlError.UnknownOid, Assert.Throws<SysctlException>(() => Sysctl.Find($"{root}.iflib.txq0.nope")).Error);
+
+            Sysctl.Set($"{root}.iflib.override_ntxqs", "12", Vnet.Vnet0); // past 10 queues iflib names them txq00..txq11
+            names = Sysctl.Walk($"{root}.iflib").Select(o => o.Name).ToArray();
+            Assert.Equal(9 + (12 * 11) + 5, names.Length);
+            Assert.Contains($"{root}.iflib.txq11.cpu", names);
+            Assert.Contains($"{root}.iflib.txq00.cpu", names);
+            Assert.DoesNotContain($"{root}.iflib.txq0.cpu", names);
+            Assert.Equal(0L, Sysctl.Get($"{root}.iflib.txq07.r_drops", Vnet.Vnet0));
+        }
+        finally
+        {
+            Destroy(a);
+        }
+    }
+
     private static string Diagnose(Ifnet ifp)
     {
         IflibContext ctx = Ctx(ifp);
