@@ -209,24 +209,43 @@ public static partial class Routes
     }
 }
 
-/// <summary>An immutable routing table: one hash table per prefix length, longest first.</summary>
+/// <summary>
+/// An immutable routing table: one hash table per prefix length, longest first. A new snapshot shares the hash
+/// tables of the prefix lengths it does not change, so adding a route copies one table, not all of them (a lab
+/// node's static routes are one route per prefix length).
+/// </summary>
 internal sealed class RouteSnapshot
 {
     public static readonly RouteSnapshot Empty = new([]);
 
-    private readonly Dictionary<uint, Rtentry>?[] _byLength = new Dictionary<uint, Rtentry>?[33];
+    private readonly Dictionary<uint, Rtentry>?[] _byLength;
     private readonly int[] _lengths;
 
     private RouteSnapshot(Rtentry[] entries)
+        : this(entries, Index(entries))
+    {
+    }
+
+    private RouteSnapshot(Rtentry[] entries, Dictionary<uint, Rtentry>?[] byLength)
     {
         Entries = entries;
+        _byLength = byLength;
+        _lengths = LengthsOf(byLength);
+    }
+
+    private static Dictionary<uint, Rtentry>?[] Index(Rtentry[] entries)
+    {
+        var byLength = new Dictionary<uint, Rtentry>?[33];
         foreach (Rtentry r in entries)
         {
-            (_byLength[r.PrefixLength] ??= [])[r.Destination.Value] = r;
+            (byLength[r.PrefixLength] ??= [])[r.Destination.Value] = r;
         }
 
-        _lengths = Enumerable.Range(0, 33).Where(l => _byLength[l] is not null).OrderDescending().ToArray();
+        return byLength;
     }
+
+    private static int[] LengthsOf(Dictionary<uint, Rtentry>?[] byLength)
+        => Enumerable.Range(0, 33).Where(l => byLength[l] is not null).OrderDescending().ToArray();
 
     public Rtentry[] Entries { get; }
 
@@ -243,7 +262,25 @@ internal sealed class RouteSnapshot
         return null;
     }
 
-    public RouteSnapshot With(IEnumerable<Rtentry> added) => new([.. Entries, .. added]);
+    public RouteSnapshot With(IEnumerable<Rtentry> added)
+    {
+        Rtentry[] more = [.. added];
+        var byLength = (Dictionary<uint, Rtentry>?[])_byLength.Clone();
+        var copied = new bool[33];
+        foreach (Rtentry r in more)
+        {
+            int length = r.PrefixLength;
+            if (!copied[length])
+            {
+                byLength[length] = byLength[length] is { } shared ? new Dictionary<uint, Rtentry>(shared) : [];
+                copied[length] = true;
+            }
+
+            byLength[length]![r.Destination.Value] = r;
+        }
+
+        return new RouteSnapshot([.. Entries, .. more], byLength);
+    }
 
     public RouteSnapshot Without(Func<Rtentry, bool> remove) => new(Entries.Where(r => !remove(r)).ToArray());
 }
