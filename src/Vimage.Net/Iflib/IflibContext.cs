@@ -118,7 +118,7 @@ public sealed partial class IflibContext : IIfDriver
     {
         _device.Init();
         ifp.SetRunning(true);
-        KickAll(Volatile.Read(ref _queues));
+        KickPending(Volatile.Read(ref _queues));
     }
 
     void IIfDriver.Stop(Ifnet ifp)
@@ -454,6 +454,29 @@ public sealed partial class IflibContext : IIfDriver
             ifp.Count(IfCounter.IFCOUNTER_IQDROPS);
             chain.Free();
             chain = next;
+        }
+    }
+
+    /// <summary>
+    /// Init's kick: only queues holding frames from before IFF_RUNNING (frames that come later are drained by
+    /// their senders), so bringing up thousands of idle interfaces wakes no worker.
+    /// </summary>
+    private static void KickPending(IflibQueueSet qs)
+    {
+        foreach (IflibTxQueue txq in qs.Tx)
+        {
+            if (!txq.Ring.IsIdle)
+            {
+                txq.CompletionTask.Enqueue();
+            }
+        }
+
+        foreach (IflibRxQueue rxq in qs.Rx)
+        {
+            if (rxq.Ring.InUse > 0)
+            {
+                rxq.Task.Enqueue();
+            }
         }
     }
 
