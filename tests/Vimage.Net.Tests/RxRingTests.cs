@@ -27,7 +27,9 @@ public class RxRingTests
         Assert.Equal(RxRing.InitialSlots, ring.Allocated);
         for (int i = 0; i < 5; i++)
         {
-            Assert.Same(expected.Dequeue(), ring.Take());
+            Mbuf taken = ring.Take()!;
+            Assert.Same(expected.Dequeue(), taken);
+            taken.Free();
             Mbuf m = pool.Get()!;
             Assert.True(ring.Post(m));
             expected.Enqueue(m);
