@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using Vimage.Net.Bpf;
 
 namespace Vimage.Net.Tests;
@@ -132,8 +131,6 @@ public class PcapFilterTests
     /// <summary>The frame indexes Linux tcpdump -r prints for <paramref name="expression"/>.</summary>
     private static int[] TcpdumpKeeps(string expression)
     {
-        string? tcpdump = new[] { "/usr/bin/tcpdump", "/usr/sbin/tcpdump", "/sbin/tcpdump" }.FirstOrDefault(File.Exists);
-        Assert.True(tcpdump is not null, "tcpdump is required for the filter cross-check: run scripts/setup.sh (or apt-get install -y tcpdump).");
         string file = Path.Combine(Path.GetTempPath(), $"vimage-filter-{Environment.ProcessId}-{Guid.NewGuid():N}.pcap");
         try
         {
@@ -145,18 +142,7 @@ public class PcapFilterTests
                 }
             }
 
-            var start = new ProcessStartInfo(tcpdump!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (string arg in new[] { "-n", "-tt", "-r", file, expression })
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            using Process p = Process.Start(start)!;
-            Task<string> error = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            Assert.True(p.WaitForExit(30_000), "tcpdump did not finish");
-            Assert.True(p.ExitCode == 0, $"tcpdump '{expression}' exited {p.ExitCode}: {error.Result}");
-            return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            return [.. PcapTests.RunTcpdump("-n", "-tt", "-r", file, expression).Split('\n', StringSplitOptions.RemoveEmptyEntries)
                 .Where(l => char.IsAsciiDigit(l[0]))
                 .Select(l => int.Parse(l[..l.IndexOf('.', StringComparison.Ordinal)], System.Globalization.CultureInfo.InvariantCulture))];
         }
