@@ -148,6 +148,7 @@ usage_errors_head()
 
 usage_errors_body()
 {
+	vnet_init
 	atf_check -s exit:1 -e inline:"nc: cannot use -z and -l\n" nc -z -l 7000
 	atf_check -s exit:1 -e inline:"nc: must use -l with -k\n" nc -k 192.0.2.1 7000
 	atf_check -s exit:1 -e inline:"nc: cannot use -p and -l\n" nc -l -p 5 7000
