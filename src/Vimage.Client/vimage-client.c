@@ -3,7 +3,9 @@
  *
  * Invoked as "vimage-client COMMAND ARGS..." or through a shim named after the command (ifconfig, route, ...):
  * sends {"argv": [...], "cwd": "..."} to the host over its Unix socket, copies the streamed out/err frames to
- * stdout/stderr and exits with the command's status. With VIMAGE_JAIL=J set (jexec J cmd), the command runs
+ * stdout/stderr ("data" frames, base64, byte for byte to stdout) and exits with the command's status. When the
+ * command reads stdin the host sends a grant ({"read": N}); the client then sends at most N bytes of its stdin
+ * ({"in": base64}) or {"eof": true}, so stdin is consumed only as fast as the command takes it. With VIMAGE_JAIL=J set (jexec J cmd), the command runs
  * inside jail J. "jexec J cmd" for a command the host does not serve (sh, awk, ...) execs it with VIMAGE_JAIL=J,
  * so the shims it runs act inside the jail.
  *
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -306,9 +309,95 @@ json_string(char *s, char *end)
 	return in < end ? out - s : -1;
 }
 
-/* One response frame: {"out": "..."}, {"err": "..."}, {"error": "..."} or {"exit": N}. Returns the exit or -1. */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Decodes base64 in place (padding and anything outside the alphabet end it); returns the length. */
+static size_t
+unbase64(char *s, size_t n)
+{
+	size_t out = 0;
+	unsigned acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *c = s[i] != '\0' ? strchr(b64, s[i]) : NULL;
+		if (c == NULL)
+			break;
+		acc = (acc << 6) | (unsigned)(c - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			s[out++] = (char)((acc >> bits) & 0xFF);
+		}
+	}
+	return out;
+}
+
+/* Sends all of p on the socket without SIGPIPE (a host gone is noticed by the reader); -1 on error. */
 static int
-handle(char *p, size_t n, int *exit_status)
+send_full(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Answers a grant: one read(2) of stdin, sent as {"in": base64}, or {"eof": true} at end of file (or error). */
+static int
+send_stdin(int fd, size_t grant)
+{
+	static unsigned char in[65536];
+	static char frame[4 + 16 + 65536 / 3 * 4 + 8];
+	ssize_t r;
+	size_t len = 0;
+
+	if (grant > sizeof(in))
+		grant = sizeof(in);
+	do
+		r = read(0, in, grant);
+	while (r < 0 && errno == EINTR);
+	if (r <= 0) {
+		len = (size_t)snprintf(frame + 4, sizeof(frame) - 4, "{\"eof\":true}");
+	} else {
+		char *o = frame + 4;
+		memcpy(o, "{\"in\":\"", 7);
+		len = 7;
+		for (ssize_t i = 0; i < r; i += 3) {
+			unsigned v = (unsigned)in[i] << 16;
+			if (i + 1 < r)
+				v |= (unsigned)in[i + 1] << 8;
+			if (i + 2 < r)
+				v |= in[i + 2];
+			o[len++] = b64[(v >> 18) & 63];
+			o[len++] = b64[(v >> 12) & 63];
+			o[len++] = i + 1 < r ? b64[(v >> 6) & 63] : '=';
+			o[len++] = i + 2 < r ? b64[v & 63] : '=';
+		}
+		memcpy(o + len, "\"}", 2);
+		len += 2;
+	}
+	frame[0] = (char)(len >> 24);
+	frame[1] = (char)(len >> 16);
+	frame[2] = (char)(len >> 8);
+	frame[3] = (char)len;
+	if (send_full(fd, frame, len + 4) != 0)
+		return -1;
+	return r <= 0 ? 1 : 0;
+}
+
+/*
+ * One response frame: {"out": "..."}, {"err": "..."}, {"data": "base64"}, {"error": "..."}, {"read": N} or
+ * {"exit": N}. Returns 1 with the exit status, 2 with a grant in *grant, 0 otherwise, -1 for a bad frame.
+ */
+static int
+handle(char *p, size_t n, int *exit_status, size_t *grant)
 {
 	char *end = p + n, *key, *v;
 	long len;
@@ -329,10 +418,16 @@ handle(char *p, size_t n, int *exit_status)
 		*exit_status = atoi(p);
 		return 1;
 	}
+	if (strcmp(key, "read") == 0) {
+		*grant = (size_t)strtoul(p, NULL, 10);
+		return 2;
+	}
 	if (p >= end || *p != '"' || (len = json_string(v = p + 1, end)) < 0)
 		return -1;
 	if (strcmp(key, "out") == 0)
 		write_full(1, v, (size_t)len);
+	else if (strcmp(key, "data") == 0)
+		write_full(1, v, unbase64(v, (size_t)len));
 	else if (strcmp(key, "err") == 0)
 		write_full(2, v, (size_t)len);
 	else if (strcmp(key, "error") == 0) {
@@ -354,7 +449,8 @@ main(int argc, char **argv)
 	struct buf req = {0};
 	unsigned char hdr[4];
 	char *frame = NULL;
-	int fd, status = -1;
+	int fd, status = -1, stdin_done = 0;
+	size_t grant = 0;
 
 	if (strcmp(self, "vimage-client") == 0 || strcmp(self, "vimage") == 0) {
 		args++; /* vimage-client COMMAND ARGS... */
@@ -390,7 +486,7 @@ main(int argc, char **argv)
 		puts_raw(&req, ",\"cwd\":");
 		put_json(&req, cwd);
 	}
-	puts_raw(&req, "}");
+	puts_raw(&req, ",\"stdin\":true}");
 
 	socket_path(path, sizeof(path));
 	fd = connect_host(path);
@@ -403,7 +499,24 @@ main(int argc, char **argv)
 
 	for (;;) {
 		uint32_t n;
-		int r = read_full(fd, hdr, 4);
+		struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = 0, .events = POLLIN } };
+		int r;
+
+		/* Waiting for the host, and for stdin while a grant is open. */
+		if (poll(pfd, grant > 0 && !stdin_done ? 2 : 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die(EX_OSERR, "poll: %s%s", strerror(errno), "");
+		}
+		if (grant > 0 && !stdin_done && pfd[1].revents != 0 && !(pfd[0].revents & POLLIN)) {
+			r = send_stdin(fd, grant);
+			grant = 0;
+			if (r == 1)
+				stdin_done = 1;
+			/* a send error means the host is gone: the reader below reports it */
+			continue;
+		}
+		r = read_full(fd, hdr, 4);
 		if (r == 0) {
 			fprintf(stderr, "vimage: the host at %s closed the connection without an exit status\n", path);
 			return EX_UNAVAILABLE;
@@ -414,7 +527,7 @@ main(int argc, char **argv)
 			return EX_PROTOCOL;
 		}
 		frame[n] = '\0';
-		r = handle(frame, n, &status);
+		r = handle(frame, n, &status, &grant);
 		if (r < 0) {
 			fprintf(stderr, "vimage: bad response from the host at %s\n", path);
 			return EX_PROTOCOL;

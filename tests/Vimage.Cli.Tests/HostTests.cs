@@ -218,6 +218,9 @@ public sealed class HostProcess : IDisposable
 
     public string Log => _host.Log;
 
+    /// <summary>A raw connection to the host.</summary>
+    public Socket Connect() => _host.Connect();
+
     /// <summary>A client process: dotnet vimage.dll ARGS.</summary>
     public (int Exit, string Out, string Err) Run(params string[] args) => HostProcesses.Run(Env, args);
 

@@ -163,10 +163,36 @@ public sealed class NetstatOptionTests
     {
         using var cli = new CliFixture();
         Assert.Equal("routing:\n\t0 bad routing redirects\n\t0 dynamically created routes\n\t0 new gateways due to redirects\n\t0 destinations found unreachable\n\t0 uses of a wildcard route\n", cli.Ok("netstat -rs"));
-        CliResult w = cli.Run("netstat -i -w 1");
-        Assert.Equal(1, w.Exit);
-        Assert.StartsWith("netstat: -w: ", w.Err);
         Assert.Equal(1, cli.Run("netstat -rn extra").Exit); // netstat's usage() exits 1
+    }
+
+    [Fact]
+    public async Task Wait_interval_prints_sidewaysintpr_lines_of_differences_and_q_ends_it()
+    {
+        using var cli = new CliFixture();
+        string e = Setup(cli);
+        var output = new StringWriter { NewLine = "\n" };
+        var error = new StringWriter { NewLine = "\n" };
+        var context = new Vimage.Cli.Commands.CommandContext(Vimage.Core.Vnet.Vnet0, output, error, cli.Jails);
+        Task<int> netstat = Task.Run(() => new Vimage.Cli.Commands.NetstatCommand().Run(context, ["-w", "1", "-q", "2", "-I", e + "a"]));
+        Assert.True(CliFixture.WaitFor(() => output.ToString().Contains("colls\n", StringComparison.Ordinal)), "no header");
+
+        // Traffic during the first interval: an echo to an unknown neighbour sends an ARP request out of e+"a".
+        CliFixture.SendEcho(Vimage.Core.Vnet.Vnet0, "192.0.2.99");
+        Assert.Same(netstat, await Task.WhenAny(netstat, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.Equal(0, await netstat);
+        string[] lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, lines.Length); // two header lines, then -q 2 rows
+        Assert.Equal($"            input {e + "a",14}           output", lines[0]);
+        Assert.Equal("   packets  errs idrops      bytes    packets  errs      bytes colls", lines[1]);
+        long[] first = lines[2].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+        Assert.Equal(8, first.Length);
+        Assert.True(first[4] >= 1 && first[6] >= 42, $"the ARP request is not in the first interval: {lines[2]}");
+        Assert.Equal(0, first[1]);
+
+        CliResult missing = cli.Run("netstat -w 1 -q 1 -I nosuch0");
+        Assert.Equal(65, missing.Exit); // fill_iftot's xo_err(EX_DATAERR, ...)
+        Assert.Equal("netstat: interface nosuch0 not found\n", missing.Err);
     }
 }
 

@@ -422,7 +422,8 @@ public sealed class PcapTests : IDisposable
         Assert.Contains("IP 10.0.0.1.12345 > 10.0.0.2.9999: UDP, length 12", lines[1]);
     }
 
-    private static string RunTcpdump(params string[] args)
+    /// <summary>Linux tcpdump ARGS to completion (exit 0 required): its stdout.</summary>
+    internal static string RunTcpdump(params string[] args)
     {
         string? tcpdump = FindOnPath("tcpdump");
         Assert.True(tcpdump is not null,

@@ -26,6 +26,12 @@ public sealed class CommandContext(Vnet vnet, TextWriter output, TextWriter erro
 
     public JailRegistry Jails { get; } = jails;
 
+    /// <summary>The client's stdin, when it streams one (the host protocol's grants); null reads as empty (EOF).</summary>
+    public Stream? Input { get; init; }
+
+    /// <summary>Binary stdout (nc's data); null: bytes go to <see cref="Out"/> as UTF-8 text.</summary>
+    public Stream? BinaryOut { get; init; }
+
     public CancellationToken Cancel { get; } = cancel;
 
     /// <summary>True when running inside a jail (jexec): host-only operations are refused there.</summary>
@@ -41,7 +47,7 @@ public sealed class CommandContext(Vnet vnet, TextWriter output, TextWriter erro
     public CommandContext In(Jail jail)
     {
         CancellationTokenSource linked = CancellationTokenSource.CreateLinkedTokenSource(Cancel, jail.Removed);
-        return new CommandContext(jail.Vnet, Out, Err, Jails, linked.Token, WorkingDirectory) { Jail = jail, _linked = linked };
+        return new CommandContext(jail.Vnet, Out, Err, Jails, linked.Token, WorkingDirectory) { Jail = jail, _linked = linked, Input = Input, BinaryOut = BinaryOut };
     }
 
     public void Dispose() => _linked?.Dispose();

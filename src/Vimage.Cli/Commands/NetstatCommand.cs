@@ -58,6 +58,8 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
         public int Sflag;
         public string? Protocol;
         public string? Interface;
+        public int Interval; // -w wait: sidewaysintpr
+        public int Outputs; // -q howmany, plus one as main() stores it
         public string Family = "";
         public int Fib = -1;
     }
@@ -142,7 +144,13 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                 case '6':
                     throw Unsupported.Option("netstat", flag, "IPv6 is not supported in Vimage");
                 case 'w':
-                    throw Unsupported.Option("netstat", flag, "interval displays are not supported in Vimage (run netstat -I IF -b repeatedly)");
+                    o.Interval = Atoi(getopt.Optarg!);
+                    o.Interfaces = true; // iflag
+                    break;
+                case 'q':
+                    o.Outputs = Atoi(getopt.Optarg!);
+                    o.Outputs += o.Outputs != 0 ? 1 : 0;
+                    break;
                 case 'O':
                     throw Unsupported.Option("netstat", flag, "nexthop groups need multipath routes, which Vimage does not have");
                 default:
@@ -178,6 +186,14 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
 
     private static int Dispatch(CommandContext context, Options o, Xo xo)
     {
+        if (o.Interfaces && o.Sflag == 0 && o.Interval > 0)
+        {
+            xo.Open("statistics");
+            int sideways = SidewaysIntpr(context, o, xo);
+            xo.Close();
+            return sideways;
+        }
+
         if (o.Interfaces && o.Sflag == 0)
         {
             xo.Open("statistics");

@@ -9,7 +9,8 @@ using Vimage.Net.Inet;
 namespace Vimage.Cli.Commands;
 
 /// <summary>
-/// tcpdump(1), the capture part: tcpdump -i IF [-w file.pcap] [-c count] [--duration seconds]. With -w it writes
+/// tcpdump(1), the capture part: tcpdump -i IF [-w file.pcap] [-c count] [--duration seconds] [expression], the
+/// expression a pcap-filter(7) subset compiled once (PcapFilter) and run on each packet by bpf_filter. With -w it writes
 /// a standard pcap file (readable by tcpdump -r and Wireshark); without it prints one line per packet. It runs
 /// until count packets, the duration, or the client going away.
 /// </summary>
@@ -27,7 +28,7 @@ public sealed class TcpdumpCommand : ICommand
 
     public string Name => "tcpdump";
 
-    public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds]";
+    public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds] [expression]";
 
     /// <summary>tcpdump's getopt string (FreeBSD's tcpdump 4.99).</summary>
     public const string Optstring = "aAb:B:c:C:dDeE:fF:G:hHi:I:j:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
@@ -58,9 +59,18 @@ public sealed class TcpdumpCommand : ICommand
             }
         }
 
+        // The expression is the remaining words joined by spaces (copy_argv), compiled once (pcap_compile).
+        BpfProgram? filter = null;
         if (getopt.Optind < args.Length)
         {
-            throw new CommandException("tcpdump: filter expressions are not supported in Vimage: " + string.Join(' ', args[getopt.Optind..]));
+            try
+            {
+                filter = PcapFilter.Compile(string.Join(' ', args[getopt.Optind..]));
+            }
+            catch (PcapFilterException e)
+            {
+                throw new CommandException("tcpdump: " + e.Message);
+            }
         }
 
         if (ifname is null)
@@ -108,7 +118,7 @@ public sealed class TcpdumpCommand : ICommand
                 departing(ifp);
             }
 
-            long received = Capture(context, ifp, file, count, done, out long lost);
+            long received = Capture(context, ifp, file, count, filter, done, out long captured, out long lost);
             if (context.JailRemoved)
             {
                 return PingCommand.ExitKilled; // jail -r killed it: no summary
@@ -120,7 +130,7 @@ public sealed class TcpdumpCommand : ICommand
             }
 
             // tcpdump's closing statistics (pcap_stats): received by filter, of which dropped for lack of buffer space.
-            context.Err.WriteLine($"{received - lost} packets captured");
+            context.Err.WriteLine($"{captured - lost} packets captured");
             context.Err.WriteLine($"{received} packets received by filter");
             context.Err.WriteLine($"{lost} packets dropped by kernel");
             return Volatile.Read(ref disappeared) ? 1 : 0;
@@ -132,19 +142,22 @@ public sealed class TcpdumpCommand : ICommand
     }
 
     /// <summary>
-    /// Captures until <paramref name="done"/>; returns the packets the filter took, of which <paramref name="lost"/>
-    /// found the output queue full.
+    /// Captures until <paramref name="done"/>; returns the packets the tap saw (bpf's bd_rcount, "received by
+    /// filter" as FreeBSD counts it), of which <paramref name="captured"/> passed the filter (bd_fcount, at most
+    /// count) and <paramref name="lost"/> of those found the output queue full.
     /// </summary>
-    private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, CancellationTokenSource done, out long lost)
+    private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, BpfProgram? filter, CancellationTokenSource done,
+        out long captured, out long lost)
     {
-        long seen = 0, dropped = 0;
+        long seen = 0, dropped = 0, tapped = 0;
         PcapWriter? pcap = file is null ? null : OpenPcap(context, file);
         if (pcap is not null)
         {
             using PcapWriter writer = pcap;
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
+                Interlocked.Increment(ref tapped);
+                if (filter?.Matches(frame) != false && Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     writer.Write(frame, micros);
                     if (count != 0 && Interlocked.Read(ref seen) >= count)
@@ -162,7 +175,8 @@ public sealed class TcpdumpCommand : ICommand
             var lines = Channel.CreateBounded<string>(new BoundedChannelOptions(QueueLimit) { SingleReader = true });
             using BpfSession session = ifp.Bpf.Attach((frame, _, micros) =>
             {
-                if (Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
+                Interlocked.Increment(ref tapped);
+                if (filter?.Matches(frame) != false && Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     // Full: drop before formatting (no allocation for a packet nobody will see).
                     if (lines.Reader.Count >= QueueLimit || !lines.Writer.TryWrite(Describe(frame, micros)))
@@ -203,7 +217,8 @@ public sealed class TcpdumpCommand : ICommand
         }
 
         lost = Interlocked.Read(ref dropped);
-        return count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
+        captured = count == 0 ? Interlocked.Read(ref seen) : Math.Min(count, Interlocked.Read(ref seen));
+        return Math.Max(Interlocked.Read(ref tapped), captured);
     }
 
     /// <summary>Printed once the capture is attached (tcpdump prints it after pcap_activate): a caller may wait for it.</summary>

@@ -65,6 +65,7 @@ public static class HostClient
         {
             Argv = argv,
             Cwd = Environment.CurrentDirectory,
+            Stdin = true,
         };
         return Exchange(socket, request, output, error, path);
     }
@@ -263,6 +264,7 @@ public static class HostClient
                 // The host may have refused us before reading (too many connections): its frames are still readable.
             }
 
+            StdinPump? stdin = request.Stdin == true ? new StdinPump(stream) : null;
             while (true)
             {
                 byte[]? payload = HostProtocol.ReadFrameAsync(stream, CancellationToken.None).GetAwaiter().GetResult();
@@ -277,6 +279,25 @@ public static class HostClient
                 {
                     output.Write(text);
                     output.Flush();
+                }
+
+                if (response.Data is { } data)
+                {
+                    output.Flush();
+                    if (output is StreamWriter { BaseStream: { } raw })
+                    {
+                        raw.Write(data);
+                        raw.Flush();
+                    }
+                    else
+                    {
+                        output.Write(Encoding.UTF8.GetString(data));
+                    }
+                }
+
+                if (response.Read is { } grant)
+                {
+                    stdin?.Grant(grant);
                 }
 
                 if (response.Err is { } errText)
@@ -314,6 +335,49 @@ public static class HostClient
         finally
         {
             Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Answers the host's grants from our stdin on a thread of its own (a read of stdin may block for long).</summary>
+    private sealed class StdinPump(Stream connection)
+    {
+        private readonly SemaphoreSlim _granted = new(0);
+        private int _size;
+        private Thread? _thread;
+
+        public void Grant(int size)
+        {
+            Volatile.Write(ref _size, Math.Clamp(size, 1, HostLimits.MaxRequest / 2));
+            _thread ??= new Thread(Run) { IsBackground = true, Name = "vimage stdin" };
+            if (!_thread.IsAlive && _thread.ThreadState == System.Threading.ThreadState.Unstarted)
+            {
+                _thread.Start();
+            }
+
+            _granted.Release();
+        }
+
+        private void Run()
+        {
+            using Stream input = Console.OpenStandardInput();
+            try
+            {
+                while (true)
+                {
+                    _granted.Wait();
+                    var buffer = new byte[Volatile.Read(ref _size)];
+                    int n = input.Read(buffer);
+                    connection.Write(HostProtocol.Encode(n > 0 ? new HostRequest { In = buffer[..n] } : new HostRequest { Eof = true }));
+                    if (n == 0)
+                    {
+                        return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+            {
+                // the host is gone: the reader reports it
+            }
         }
     }
 

@@ -24,6 +24,18 @@ public sealed class HostRequest
     /// <summary>Optional environment overrides (informational: the host's environment is process-wide).</summary>
     [JsonPropertyName("env")]
     public Dictionary<string, string>? Env { get; set; }
+
+    /// <summary>True: the client streams its stdin when the host asks (<c>{"read": N}</c>); absent, stdin is empty.</summary>
+    [JsonPropertyName("stdin")]
+    public bool? Stdin { get; set; }
+
+    /// <summary>After the request, on a grant: up to N bytes of the client's stdin (base64 in JSON).</summary>
+    [JsonPropertyName("in")]
+    public byte[]? In { get; set; }
+
+    /// <summary>After the request, on a grant: the client's stdin reached end of file.</summary>
+    [JsonPropertyName("eof")]
+    public bool? Eof { get; set; }
 }
 
 /// <summary>
@@ -43,6 +55,14 @@ public sealed class HostResponse
 
     [JsonPropertyName("exit")]
     public int? Exit { get; set; }
+
+    /// <summary>Binary stdout (base64 in JSON): nc's data, copied to the client's stdout byte for byte.</summary>
+    [JsonPropertyName("data")]
+    public byte[]? Data { get; set; }
+
+    /// <summary>A grant: the command reads stdin; the client may send one <c>in</c> frame of at most N bytes (or <c>eof</c>).</summary>
+    [JsonPropertyName("read")]
+    public int? Read { get; set; }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -362,36 +362,20 @@ public sealed partial class HostServer : IDisposable
         string line = string.Join(' ', args);
         Log($"#{id}: {(line.Length <= 256 ? line : $"{line[..256]}... ({args.Length} arguments, {line.Length} characters)")}"); // a log line per request stays short
 
-        // Watch the connection: the client sends nothing more, so end-of-stream means it went away (or Ctrl-C).
-        _ = Task.Run(async () =>
-        {
-            var sink = new byte[256];
-            long extra = 0;
-            try
-            {
-                // Bytes after the request break the protocol: past a request's worth, the connection is dropped.
-                int n;
-                while ((n = await stream.ReadAsync(sink, cancel.Token).ConfigureAwait(false)) > 0 && (extra += n) <= HostLimits.MaxRequest)
-                {
-                }
-            }
-            catch (OperationCanceledException)
-            {
-                return; // host shutdown: the client is still there and gets the command's exit frame
-            }
-            catch (Exception)
-            {
-                // IO error or disposal: the connection is over.
-            }
-
-            channel.MarkDead();
-        });
+        // Watch the connection: end-of-stream means the client went away (or Ctrl-C). A client that streams stdin
+        // sends only what the command asked for (HostInput's grants); anything else breaks the protocol.
+        HostInput? input = request.Stdin == true ? new HostInput(channel) : null;
+        _ = Task.Run(() => WatchAsync(stream, channel, input, cancel));
 
         var clock = Stopwatch.StartNew();
         using TextWriter output = channel.CreateWriter(error: false);
         using TextWriter error = channel.CreateWriter(error: true);
         string? cwd = request.Cwd is { Length: > 0 } dir && Path.IsPathFullyQualified(dir) ? dir : null;
-        var context = new CommandContext(Vnet.Vnet0, output, error, _jails, cancel.Token, cwd);
+        var context = new CommandContext(Vnet.Vnet0, output, error, _jails, cancel.Token, cwd)
+        {
+            Input = input,
+            BinaryOut = new HostOutput(channel),
+        };
         int status = await Task.Factory.StartNew(
             () =>
             {
@@ -425,6 +409,42 @@ public sealed partial class HostServer : IDisposable
         error.Flush();
         channel.Send(new HostResponse { Exit = status });
         Log($"#{id}: exit {status} in {clock.ElapsedMilliseconds} ms{(channel.IsDead ? " (client gone)" : "")}");
+    }
+
+    /// <summary>Reads the client's frames after the request until it goes away; marks the channel dead then.</summary>
+    private static async Task WatchAsync(NetworkStream stream, ResponseChannel channel, HostInput? input, CancellationTokenSource cancel)
+    {
+        try
+        {
+            if (input is null)
+            {
+                // Bytes after the request break the protocol: past a request's worth, the connection is dropped.
+                var sink = new byte[256];
+                long extra = 0;
+                int n;
+                while ((n = await stream.ReadAsync(sink, cancel.Token).ConfigureAwait(false)) > 0 && (extra += n) <= HostLimits.MaxRequest)
+                {
+                }
+            }
+            else
+            {
+                while (await HostProtocol.ReadFrameAsync(stream, HostLimits.MaxRequest, cancel.Token).ConfigureAwait(false) is { } payload
+                       && HostProtocol.ParseRequest(payload) is var frame
+                       && input.Deliver(frame.In, frame.Eof == true))
+                {
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return; // host shutdown: the client is still there and gets the command's exit frame
+        }
+        catch (Exception)
+        {
+            // IO error, bad frame or disposal: the connection is over.
+        }
+
+        channel.MarkDead();
     }
 
     private string Status()
