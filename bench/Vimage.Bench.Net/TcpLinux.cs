@@ -21,7 +21,7 @@ internal sealed class TcpLinux : TcpSide
     {
         _pair = pair;
         Description = $"veth {pair.IfA} 192.0.2.1/24 + 192.0.2.3/24 in netns {pair.NsA} <-> {pair.IfB} 192.0.2.2/24 in netns {pair.NsB}, kernel {NetnsPair.KernelRelease()}, " +
-            $"cc {Read("/proc/sys/net/ipv4/tcp_congestion_control")}, tcp_rmem {Read("/proc/sys/net/ipv4/tcp_rmem")}, tcp_wmem {Read("/proc/sys/net/ipv4/tcp_wmem")}, " +
+            $"cc {NetnsPair.InNetns(pair.NsA, () => Read("/proc/sys/net/ipv4/tcp_congestion_control"))}, tcp_rmem {Read("/proc/sys/net/ipv4/tcp_rmem")}, tcp_wmem {Read("/proc/sys/net/ipv4/tcp_wmem")}, " +
             $"veth offloads default (GSO/GRO on), RLIMIT_NOFILE {Native.NoFileLimit()}";
     }
 
@@ -41,6 +41,7 @@ internal sealed class TcpLinux : TcpSide
         {
             NetnsPair.Ip($"-n {p.NsA} addr add {SecondClient}/24 dev {p.IfA}");
             NetnsPair.TryRun("ip", $"netns exec {p.NsA} sysctl -qw net.ipv4.ip_local_port_range=\"10000 65535\"");
+
             _ = Native.RaiseNoFileLimit(250_000); // 100,000 connections are 200,000 descriptors
         }, out reason);
         return pair is null ? null : new TcpLinux(pair);
