@@ -86,3 +86,45 @@ internal static unsafe partial class Native
 
     public static int Errno => Marshal.GetLastPInvokeError();
 }
+
+/// <summary>RLIMIT_NOFILE: the tcp mode's 100,000 connections need 200,000 descriptors on the Linux side.</summary>
+internal static unsafe partial class Native
+{
+    private const int RLIMIT_NOFILE = 7;
+
+    /// <summary>
+    /// Raises the descriptor limits to <paramref name="limit"/> (needs CAP_SYS_RESOURCE for the hard limit); where
+    /// that is refused (EPERM in a container), raises the soft limit to the hard one. Returns the soft limit in force.
+    /// </summary>
+    public static ulong RaiseNoFileLimit(ulong limit)
+    {
+        ulong* rl = stackalloc ulong[2];
+        if (GetRLimit(RLIMIT_NOFILE, rl) != 0 || (rl[0] >= limit && rl[1] >= limit))
+        {
+            return rl[0];
+        }
+
+        ulong hard = rl[1];
+        rl[0] = rl[1] = Math.Max(hard, limit);
+        if (SetRLimit(RLIMIT_NOFILE, rl) != 0)
+        {
+            rl[0] = rl[1] = hard;
+            _ = SetRLimit(RLIMIT_NOFILE, rl);
+        }
+
+        return NoFileLimit();
+    }
+
+    /// <summary>The soft descriptor limit.</summary>
+    public static ulong NoFileLimit()
+    {
+        ulong* rl = stackalloc ulong[2];
+        return GetRLimit(RLIMIT_NOFILE, rl) == 0 ? rl[0] : 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int GetRLimit(int resource, ulong* rlim);
+
+    [LibraryImport("libc", EntryPoint = "setrlimit", SetLastError = true)]
+    private static partial int SetRLimit(int resource, ulong* rlim);
+}

@@ -6,6 +6,7 @@ using Vimage.Core;
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- [frames] [--seconds N] [--warmup S] [--mode paced|flood|both] [--rx-budget N] [--no-baseline] [--alloc-trace]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- inet [--seconds N] [--warmup S] [--count N] [--dispatch direct|hybrid|deferred|all] [--no-baseline] [--alloc-trace]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- chain [--routers N] [--seconds N] [--warmup S] [--count N] [--dispatch direct|hybrid|deferred|all] [--no-baseline]
+// dotnet run -c Release --project bench/Vimage.Bench.Net -- tcp [--seconds N] [--warmup S] [--count N] [--idle-connections N] [--connections N] [--idle S] [--rows bulk,rr,memory,cps,many] [--no-baseline] [--alloc-trace]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- lab [--sizes 100,1000,10000] [--shapes chain,tree]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- dummynet [--seconds N] [--svg docs/dummynet.svg]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -13,6 +14,11 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "inet")
 {
     return InetMode.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "tcp")
+{
+    return TcpMode.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "chain")

@@ -64,7 +64,9 @@ internal readonly record struct PcbKey(uint Local, ushort LocalPort, uint Foreig
 /// struct inpcbinfo (one per protocol per vnet: V_udbinfo, later V_tcbinfo): every PCB is listed from socket
 /// creation (inp_list) so the vnet's destructor can close what is left; bound ones sit in a port hash whose
 /// buckets are immutable arrays replaced under the write lock, so input looks sockets up without locking or
-/// allocating. Ephemeral ports come from net.inet.ip.portrange.first/last, sequentially or at a random start
+/// allocating. With the 4-tuple hash (TCP), connected PCBs live there and not in those buckets (FreeBSD's
+/// ipi_hash_exact vs ipi_hash_wild), so 100,000 connections accepted on one port neither make every SYN scan
+/// them nor make each accept copy them; bind's checks see every bound PCB in <c>_ports</c> (ipi_porthashbase). Ephemeral ports come from net.inet.ip.portrange.first/last, sequentially or at a random start
 /// (net.inet.ip.portrange.randomized), as in_pcb_lport_dest does.
 /// </summary>
 public sealed class InPcbInfo
@@ -77,6 +79,9 @@ public sealed class InPcbInfo
     private readonly object _lock = new();
     private InPcb[]?[] _hash = NoBuckets;
     private readonly HashSet<InPcb> _all = [];
+
+    // in_pcbinfo's port hash (ipi_porthashbase): every bound PCB by local port, for bind's conflict checks; under _lock.
+    private readonly Dictionary<ushort, HashSet<InPcb>> _ports = [];
     private int _lastPort;
     private bool _dead;
 
@@ -147,6 +152,7 @@ public sealed class InPcbInfo
             InPcb[] all = [.. _all];
             _all.Clear();
             Volatile.Write(ref _hash, NoBuckets);
+            _ports.Clear();
             _exact?.Clear();
             return all;
         }
@@ -263,7 +269,7 @@ public sealed class InPcbInfo
             }
 
             PcbEnds ends = pcb.Ends;
-            InPcb[]? bucket = _hash[ends.LocalPort & (HashSize - 1)];
+            InPcb[]? bucket = _exact is null ? _hash[ends.LocalPort & (HashSize - 1)] : null; // the 4-tuple hash checks it below
             foreach (InPcb other in bucket ?? [])
             {
                 PcbEnds o = other.Ends;
@@ -277,6 +283,11 @@ public sealed class InPcbInfo
             if (_exact is not null && !_exact.TryAdd(new PcbKey(local.Value, ends.LocalPort, foreign.Value, foreignPort), pcb))
             {
                 return Errno.EADDRINUSE;
+            }
+
+            if (_exact is not null)
+            {
+                RemoveFromBucket(pcb, ends.LocalPort); // connected: found through the 4-tuple hash from now on
             }
 
             pcb.Ends = connected;
@@ -303,7 +314,7 @@ public sealed class InPcbInfo
             }
 
             pcb.Ends = new PcbEnds(local, localPort, foreign, foreignPort);
-            AddToHash(pcb, localPort);
+            AddToPort(pcb, localPort); // not in the buckets: input finds it through the 4-tuple hash
             return 0;
         }
     }
@@ -424,6 +435,11 @@ public sealed class InPcbInfo
     /// <summary>in_pcblookup without INPLOOKUP_WILDCARD: only a connected socket of the exact 4-tuple (ctlinput).</summary>
     public InPcb? LookupConnected(InAddr foreign, ushort fport, InAddr local, ushort lport)
     {
+        if (_exact is not null)
+        {
+            return LookupExact(foreign, fport, local, lport); // connected PCBs are not in the buckets
+        }
+
         InPcb[]? bucket = Volatile.Read(ref _hash[lport & (HashSize - 1)]);
         foreach (InPcb pcb in bucket ?? [])
         {
@@ -437,7 +453,7 @@ public sealed class InPcbInfo
         return null;
     }
 
-    /// <summary>The PCBs hashed with <paramref name="port"/> (callers check the port): udp_multi_input walks it.</summary>
+    /// <summary>The PCBs hashed with <paramref name="port"/> (callers check the port): udp_multi_input walks it. With the 4-tuple hash, the unconnected ones only.</summary>
     public ReadOnlySpan<InPcb> Bucket(ushort port) => Volatile.Read(ref _hash[port & (HashSize - 1)]);
 
     /// <summary>
@@ -446,7 +462,12 @@ public sealed class InPcbInfo
     /// </summary>
     private bool Conflicts(InAddr local, ushort port, bool reuseAddress, bool reusePort, InPcb self)
     {
-        foreach (InPcb other in _hash[port & (HashSize - 1)] ?? [])
+        if (!_ports.TryGetValue(port, out HashSet<InPcb>? group))
+        {
+            return false;
+        }
+
+        foreach (InPcb other in group)
         {
             PcbEnds o = other.Ends;
             if (other == self || o.LocalPort != port)
@@ -482,8 +503,19 @@ public sealed class InPcbInfo
             Volatile.Write(ref _hash, new InPcb[]?[HashSize]); // under _lock: one writer
         }
 
+        AddToPort(pcb, port);
         ref InPcb[]? slot = ref _hash[port & (HashSize - 1)];
         Volatile.Write(ref slot, [.. slot ?? [], pcb]);
+    }
+
+    private void AddToPort(InPcb pcb, ushort port)
+    {
+        if (!_ports.TryGetValue(port, out HashSet<InPcb>? group))
+        {
+            _ports[port] = group = [];
+        }
+
+        group.Add(pcb);
     }
 
     private void RemoveFromHash(InPcb pcb)
@@ -494,7 +526,17 @@ public sealed class InPcbInfo
             return;
         }
 
-        ref InPcb[]? slot = ref _hash[e.LocalPort & (HashSize - 1)];
+        if (_ports.TryGetValue(e.LocalPort, out HashSet<InPcb>? group) && group.Remove(pcb) && group.Count == 0)
+        {
+            _ports.Remove(e.LocalPort);
+        }
+
+        RemoveFromBucket(pcb, e.LocalPort);
+    }
+
+    private void RemoveFromBucket(InPcb pcb, ushort port)
+    {
+        ref InPcb[]? slot = ref _hash[port & (HashSize - 1)];
         if (slot is null || Array.IndexOf(slot, pcb) < 0)
         {
             return;
@@ -503,4 +545,7 @@ public sealed class InPcbInfo
         InPcb[] rest = slot.Where(p => p != pcb).ToArray();
         Volatile.Write(ref slot, rest.Length == 0 ? null : rest);
     }
+
+    /// <summary>How many PCBs the lock-free bucket of <paramref name="port"/> holds (tests: connected TCP PCBs stay out of it).</summary>
+    internal int BucketLength(ushort port) => Volatile.Read(ref _hash[port & (HashSize - 1)])?.Count(p => p.Ends.LocalPort == port) ?? 0;
 }

@@ -1,0 +1,118 @@
+using Vimage.Core;
+using Vimage.Net;
+using Vimage.Net.Inet;
+using Vimage.Net.Tcp;
+
+namespace Vimage.Bench.Net;
+
+/// <summary>
+/// The Vimage side of the tcp mode: vnets <c>vtcp-a</c> (192.0.2.1/24 and 192.0.2.3/24) and <c>vtcp-b</c>
+/// (192.0.2.2/24) joined by one epair; <c>TcpSocket</c>'s blocking calls. Without VIMAGE both are vnet0 (lo0).
+/// </summary>
+internal sealed class TcpVimage : TcpSide
+{
+    private const int Timeout = 10_000; // ms: every blocking call fails instead of hanging the bench
+    private static readonly InAddr AddrB = InAddr.Parse("192.0.2.2");
+    private static readonly InAddr[] Clients = [InAddr.Parse("192.0.2.1"), InAddr.Parse(SecondClient)];
+    private readonly Vnet _va;
+    private readonly Vnet _vb;
+    private readonly Ifnet _a;
+
+    /// <summary>Vnets <c>vtcp-a{suffix}</c> and <c>vtcp-b{suffix}</c> (a fresh pair has no TIME_WAIT left from an earlier row).</summary>
+    public TcpVimage(string suffix = "")
+    {
+        (_va, _vb) = VnetPair.Create("vtcp-a" + suffix, "vtcp-b" + suffix);
+        (_a, Ifnet b) = VnetPair.Epair(_va, _vb, a =>
+        {
+            InAddrs.Add(a, Clients[0], 24);
+            InAddrs.Add(a, Clients[1], 24);
+        }, b => InAddrs.Add(b, AddrB, 24));
+
+        // The same ephemeral range and accept queue as the Linux side (ip_local_port_range, somaxconn).
+        Sysctl.Set("net.inet.ip.portrange.first", "10000", _va);
+        Sysctl.Set("net.inet.ip.portrange.last", "65535", _va);
+        Sysctl.Set("kern.ipc.soacceptqueue", "4096");
+        Description = _va != _vb
+            ? $"{_a.Name} 192.0.2.1/24 + 192.0.2.3/24 in vnet {_va.Name} <-> {b.Name} 192.0.2.2/24 in vnet {_vb.Name}; TcpSocket, cc {Sysctl.Get("net.inet.tcp.cc.algorithm", _va)}, " +
+              $"sendspace/recvspace {Sysctl.Get("net.inet.tcp.sendspace", _va)}/{Sysctl.Get("net.inet.tcp.recvspace", _va)} (autotuned), MTU {_a.Mtu}"
+            : $"{_a.Name} and {b.Name} both in vnet0 (non-VIMAGE build: traffic goes through lo0)";
+    }
+
+    public override string Name => "vimage";
+
+    public override string Description { get; }
+
+    public override string MemoryParts => "GC.GetTotalMemory(true) after a full GC: every TcpSocket, Socket, InPcb, tcpcb, sockbuf and pooled mbuf (mbufs are pinned managed arrays)";
+
+    public override IBenchSocket Listen(ushort port, int backlog)
+    {
+        TcpSocket s = TcpSocket.Create(_vb);
+        s.ReuseAddress = true;
+        s.Bind(InAddr.Any, port);
+        s.Listen(backlog);
+        return new Sock(s);
+    }
+
+    public override IBenchSocket Connect(ushort port, int client = 0)
+    {
+        TcpSocket s = TcpSocket.Create(_va);
+        try
+        {
+            if (client != 0)
+            {
+                s.Bind(Clients[client], 0);
+            }
+
+            s.Connect(AddrB, port, Timeout);
+            return new Sock(s);
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
+    }
+
+    public override T OnClient<T>(Func<T> body) => TcpMeasure.OnThread("vimage client", body);
+
+    public override (long Bytes, string Parts) Memory()
+    {
+        long heap = GC.GetTotalMemory(forceFullCollection: true);
+        return (heap, $"managed heap {heap:N0} B (mbufs out of the pool: {MbufPool.Clusters.Outstanding:N0} clusters, {MbufPool.Jumbo.Outstanding:N0} jumbo)");
+    }
+
+    public override (long A, long B) TimeWait()
+    {
+        static long Count(Vnet v) => Tcp.PcbList(v).Count(x => x.State == TcpState.TCPS_TIME_WAIT);
+        return _va == _vb ? (Count(_va), 0) : (Count(_va), Count(_vb));
+    }
+
+    public override (long Sent, long Retransmitted) Segments()
+        => (Tcp.Fetch(_va, TcpStat.tcps_sndpack), Tcp.Fetch(_va, TcpStat.tcps_sndrexmitpack));
+
+    public override void Dispose()
+    {
+        if (!_a.IsDetached && _va.State == VnetState.Live)
+        {
+            using (Curvnet.Set(_va))
+            {
+                Ifnets.Destroy(_a.Name);
+            }
+        }
+
+        VnetPair.Destroy(_va, _vb);
+    }
+
+    private sealed class Sock(TcpSocket s) : IBenchSocket
+    {
+        public int Send(ReadOnlySpan<byte> data) => s.Send(data, Timeout);
+
+        public int Receive(Span<byte> buffer) => s.Receive(buffer, Timeout);
+
+        public IBenchSocket Accept() => new Sock(s.Accept(Timeout));
+
+        public void SetNoDelay() => s.NoDelay = true;
+
+        public void Dispose() => s.Dispose();
+    }
+}
