@@ -3,6 +3,7 @@ using Vimage.Net;
 using Vimage.Net.Dummynet;
 using Vimage.Net.Inet;
 using Vimage.Net.Ipfw;
+using Vimage.Net.Netdb;
 
 namespace ShopNetwork;
 
@@ -28,6 +29,10 @@ public sealed class ShopTopology : IDisposable
         Link(Client1, 1);
         Link(Client2, 2);
         Sysctl.Set("net.inet.ip.forwarding", "1", Router);
+        foreach (Vnet client in new[] { Client1, Client2 })
+        {
+            Hosts.Add(client, ServerName, ServerAddress); // each client's /etc/hosts: "10.0.0.2 shop"
+        }
 
         // ipfw pipe 1 config delay D plr P seed S; ipfw add 100 pipe 1 ip from any to any out; ipfw add 65000 allow ip
         using (Curvnet.Set(Router))
@@ -51,6 +56,8 @@ public sealed class ShopTopology : IDisposable
     public Vnet Client1 { get; }
 
     public Vnet Client2 { get; }
+
+    public const string ServerName = "shop";
 
     public static InAddr ServerAddress { get; } = InAddr.Parse("10.0.0.2");
 
