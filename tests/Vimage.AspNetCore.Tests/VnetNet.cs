@@ -41,8 +41,8 @@ internal sealed class VnetNet : IDisposable
         Router = New($"{name}-router");
         ClientAddress = InAddr.Parse($"10.{n}.1.2");
         ServerAddress = InAddr.Parse($"10.{n}.2.2");
-        Link(Client, $"{ClientAddress}/24", Router, $"10.{n}.1.1/24");
-        Link(Server, $"{ServerAddress}/24", Router, $"10.{n}.2.1/24");
+        Link(Router, $"10.{n}.1.1/24", Client, $"{ClientAddress}/24"); // both epairs are the router's (unit numbers are per home vnet)
+        Link(Router, $"10.{n}.2.1/24", Server, $"{ServerAddress}/24");
         Sysctl.Set("net.inet.ip.forwarding", "1", Router);
         using (Curvnet.Set(Client))
         {
