@@ -2,10 +2,23 @@ using System.Diagnostics;
 
 namespace Vimage.Bench.Http;
 
-/// <summary>Requests/s and latency percentiles of one measured window.</summary>
-internal readonly record struct LoadResult(long Requests, double Seconds, double P50Us, double P99Us)
+/// <summary>Calls/s and latency percentiles of one or more measured windows (latencies in Stopwatch ticks).</summary>
+internal sealed record LoadResult(long[] Latencies, double Seconds)
 {
+    public long Requests => Latencies.Length;
+
     public double PerSecond => Requests / Seconds;
+
+    public double P50Us => Percentile(0.50);
+
+    public double P99Us => Percentile(0.99);
+
+    /// <summary>Several windows of one side taken as one: all calls over all the time.</summary>
+    public static LoadResult Merge(IEnumerable<LoadResult> windows) =>
+        new(windows.SelectMany(w => w.Latencies).Order().ToArray(), windows.Sum(w => w.Seconds));
+
+    private double Percentile(double p) =>
+        Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)(p * Latencies.Length))] * 1e6 / Stopwatch.Frequency;
 }
 
 /// <summary>
@@ -36,10 +49,6 @@ internal static class Load
 
         await Task.WhenAll(workers).ConfigureAwait(false);
         double seconds = (double)(Stopwatch.GetTimestamp() - start) / Stopwatch.Frequency;
-        long[] all = latencies.SelectMany(l => l).Order().ToArray();
-        return new LoadResult(all.Length, seconds, Percentile(all, 0.50), Percentile(all, 0.99));
+        return new LoadResult(latencies.SelectMany(l => l).Order().ToArray(), seconds);
     }
-
-    private static double Percentile(long[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))] * 1e6 / Stopwatch.Frequency;
 }

@@ -12,26 +12,27 @@ using Vimage.Http;
 using Vimage.Net;
 using Vimage.Net.Inet;
 
-// dotnet run -c Release --project bench/Vimage.Bench.Http -- [--seconds N] [--warmup S] [--concurrency C] [--size BYTES]
+// dotnet run -c Release --project bench/Vimage.Bench.Http -- [--seconds N] [--warmup S] [--rounds R] [--concurrency C] [--size BYTES]
 // HTTP/1.1 GET (HttpClient → Kestrel) and gRPC unary calls (Grpc.Net.Client → Grpc.AspNetCore) between two vnets
 // over an epair, against the same client and server over Linux loopback TCP (127.0.0.1, Kestrel's sockets transport).
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 double seconds = 3, warmup = 1;
-int concurrency = 8, size = 256;
+int concurrency = 8, size = 256, rounds = 3;
 for (int i = 0; i < args.Length; i++)
 {
     bool ok = i + 1 < args.Length && args[i] switch
     {
         "--seconds" => double.TryParse(args[++i], CultureInfo.InvariantCulture, out seconds) && seconds > 0,
         "--warmup" => double.TryParse(args[++i], CultureInfo.InvariantCulture, out warmup) && warmup >= 0,
+        "--rounds" => int.TryParse(args[++i], CultureInfo.InvariantCulture, out rounds) && rounds > 0,
         "--concurrency" => int.TryParse(args[++i], CultureInfo.InvariantCulture, out concurrency) && concurrency > 0,
         "--size" => int.TryParse(args[++i], CultureInfo.InvariantCulture, out size) && size >= 0,
         _ => false,
     };
     if (!ok)
     {
-        Console.Error.WriteLine("usage: Vimage.Bench.Http [--seconds N] [--warmup S] [--concurrency C] [--size BYTES]");
+        Console.Error.WriteLine("usage: Vimage.Bench.Http [--seconds N] [--warmup S] [--rounds R] [--concurrency C] [--size BYTES]");
         return 2;
     }
 }
@@ -49,7 +50,8 @@ if (!Vnet.IsVimage)
     return 0;
 }
 
-Console.WriteLine($"each run: {warmup:0.##} s warm-up, {seconds:0.##} s measured, {concurrency} concurrent callers, {size}-byte responses / payloads");
+Console.WriteLine($"each row: {warmup:0.##} s warm-up per side, then {rounds} rounds of {seconds:0.##} s per side, alternating which side goes first; " +
+    $"{concurrency} concurrent callers, {size}-byte responses / payloads");
 
 // Vimage: client vnet a (192.0.2.1) and server vnet b (192.0.2.2) joined by one epair.
 Vnet a = Vnet.Create("hbench-a"), b = Vnet.Create("hbench-b");
@@ -96,16 +98,22 @@ using GrpcChannel loopbackChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{l
 var message = new EchoMessage { Payload = ByteString.CopyFrom(new byte[size]) };
 
 var rows = new List<(string Name, LoadResult Vimage, LoadResult Loopback)>();
-async Task<LoadResult> Measure(Func<Task> call)
-{
-    await Load.RunAsync(call, concurrency, TimeSpan.FromSeconds(warmup));
-    return await Load.RunAsync(call, concurrency, TimeSpan.FromSeconds(seconds));
-}
-
+// Rounds alternate the order, so load that drifts during the run weighs on both sides alike.
 async Task Row(string name, Func<Task> vimage, Func<Task> loopback)
 {
-    LoadResult lo = await Measure(loopback);
-    LoadResult vi = await Measure(vimage);
+    await Load.RunAsync(loopback, concurrency, TimeSpan.FromSeconds(warmup));
+    await Load.RunAsync(vimage, concurrency, TimeSpan.FromSeconds(warmup));
+    var vis = new List<LoadResult>();
+    var los = new List<LoadResult>();
+    for (int r = 0; r < rounds; r++)
+    {
+        foreach (bool vimageSide in r % 2 == 0 ? new[] { false, true } : [true, false])
+        {
+            (vimageSide ? vis : los).Add(await Load.RunAsync(vimageSide ? vimage : loopback, concurrency, TimeSpan.FromSeconds(seconds)));
+        }
+    }
+
+    LoadResult vi = LoadResult.Merge(vis), lo = LoadResult.Merge(los);
     rows.Add((name, vi, lo));
     Console.WriteLine($"{name}: vimage {vi.PerSecond:N0}/s p50 {vi.P50Us:0} µs p99 {vi.P99Us:0} µs ({vi.Requests:N0} calls); " +
         $"loopback {lo.PerSecond:N0}/s p50 {lo.P50Us:0} µs p99 {lo.P99Us:0} µs ({lo.Requests:N0} calls)");
