@@ -48,13 +48,26 @@ public static class VnetHttp
         {
             throw new SocketException((int)SocketError.HostNotFound, e.Message);
         }
+        catch (ObjectDisposedException e)
+        {
+            throw new SocketException((int)SocketError.NetworkDown, e.Message); // the vnet was destroyed
+        }
 
         if (endPoint.Port is < 0 or > ushort.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(endPoint), endPoint.Port, "port out of range");
         }
 
-        TcpSocket socket = TcpSocket.Create(vnet);
+        TcpSocket socket;
+        try
+        {
+            socket = TcpSocket.Create(vnet);
+        }
+        catch (ObjectDisposedException e)
+        {
+            throw new SocketException((int)SocketError.NetworkDown, e.Message); // the vnet was destroyed
+        }
+
         try
         {
             socket.NoDelay = true; // as SocketsHttpHandler sets on its own sockets
@@ -65,6 +78,11 @@ public static class VnetHttp
         {
             socket.Close();
             throw new SocketException((int)ToSocketError(e.Errno), e.Message);
+        }
+        catch (ObjectDisposedException e)
+        {
+            socket.Close();
+            throw new SocketException((int)SocketError.NetworkDown, e.Message); // the vnet went away during connect
         }
         catch
         {

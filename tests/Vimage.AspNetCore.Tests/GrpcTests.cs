@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Vimage.AspNetCore.Tests.Grpc;
 using Vimage.Http;
-using Vimage.Net.Netdb;
 
 namespace Vimage.AspNetCore.Tests;
 
@@ -21,7 +20,7 @@ public sealed class GrpcTests
         var net = VnetNet.Create(name, routed: true);
         WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, port, a => a.MapGrpcService<EchoService>(),
             listen: o => o.Protocols = HttpProtocols.Http2, services: s => s.AddGrpc());
-        Hosts.Add(net.Client, "echo.grpc.test", net.ServerAddress);
+        net.AddHost("echo.grpc.test");
         GrpcChannel channel = GrpcChannel.ForAddress($"http://echo.grpc.test:{port}", new GrpcChannelOptions { HttpHandler = VnetHttp.Handler(net.Client) });
         return (net, app, channel);
     }
@@ -40,7 +39,7 @@ public sealed class GrpcTests
             EchoReply reply = await Wait.Bounded(client.SayAsync(new EchoRequest { Text = "hi", Payload = ByteString.CopyFrom(payload) }).ResponseAsync, "a unary call");
             Assert.Equal("hi", reply.Text);
             Assert.Equal(payload, reply.Payload.ToByteArray());
-            Assert.StartsWith($"ipv4:{net.ClientAddress}:", reply.Peer);
+            Assert.StartsWith($"ipv4:{net.PeerAddress}:", reply.Peer);
 
             for (int i = 0; i < 50; i++)
             {

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Vimage.Core;
 using Vimage.Http;
 using Vimage.Net.Inet;
-using Vimage.Net.Netdb;
 
 namespace Vimage.AspNetCore.Tests;
 
@@ -34,7 +33,7 @@ public sealed class HttpTests
         using HttpClient client = VnetHttp.CreateClient(net.Client);
 
         string hello = await Wait.Bounded(client.GetStringAsync($"http://{net.ServerAddress}:8080/hello"), "GET");
-        Assert.Equal($"hello HTTP/1.1 from {net.ServerAddress}:8080 to {net.ClientAddress}", hello);
+        Assert.Equal($"hello HTTP/1.1 from {net.ServerAddress}:8080 to {net.PeerAddress}", hello);
 
         byte[] payload = new byte[3 * 1024 * 1024 + 17]; // several windows and pipe pauses
         Random.Shared.NextBytes(payload);
@@ -96,22 +95,15 @@ public sealed class HttpTests
         using var net = VnetNet.Create("hosts");
         await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8083, MapBasics);
         using HttpClient client = VnetHttp.CreateClient(net.Client);
-        Hosts.Add(net.Client, "api.test", net.ServerAddress);
-        try
-        {
-            string hello = await Wait.Bounded(client.GetStringAsync("http://API.test:8083/hello"), "GET by name");
-            Assert.StartsWith("hello HTTP/1.1", hello);
+        net.AddHost("api.test");
+        string hello = await Wait.Bounded(client.GetStringAsync("http://API.test:8083/hello"), "GET by name");
+        Assert.StartsWith("hello HTTP/1.1", hello);
 
-            HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("http://nowhere.test:8083/hello"));
-            Assert.Equal(HttpRequestError.NameResolutionError, e.HttpRequestError);
-            SocketException inner = Assert.IsType<SocketException>(e.InnerException);
-            Assert.Equal(SocketError.HostNotFound, inner.SocketErrorCode);
-            Assert.Contains("nowhere.test: hostname nor servname provided, or not known", inner.Message);
-        }
-        finally
-        {
-            Assert.True(Hosts.Remove(net.Client, "api.test"));
-        }
+        HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => client.GetStringAsync("http://nowhere.test:8083/hello"));
+        Assert.Equal(HttpRequestError.NameResolutionError, e.HttpRequestError);
+        SocketException inner = Assert.IsType<SocketException>(e.InnerException);
+        Assert.Equal(SocketError.HostNotFound, inner.SocketErrorCode);
+        Assert.Contains("nowhere.test: hostname nor servname provided, or not known", inner.Message);
 
         await Wait.Bounded(app.StopAsync(), "the app to stop");
     }

@@ -6,7 +6,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Vimage.Http;
-using Vimage.Net.Netdb;
 
 namespace Vimage.AspNetCore.Tests;
 
@@ -36,7 +35,7 @@ public sealed class TlsTests
                 o.UseHttps(cert);
             });
 
-        Hosts.Add(net.Client, "secure.test", net.ServerAddress);
+        net.AddHost("secure.test");
         SocketsHttpHandler handler = VnetHttp.Handler(net.Client);
         handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented is not null && presented.GetCertHashString() == cert.GetCertHashString();
         using var client = new HttpClient(handler)

@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Netdb;
 
 namespace Vimage.AspNetCore.Tests;
 
@@ -15,6 +16,7 @@ internal sealed class VnetNet : IDisposable
     private static int s_subnet;
     private readonly List<Vnet> _vnets = [];
     private readonly List<Ifnet> _epairs = [];
+    private readonly List<string> _names = [];
 
     private VnetNet(string name, bool routed)
     {
@@ -67,10 +69,25 @@ internal sealed class VnetNet : IDisposable
 
     public bool TwoVnets => Client != Server;
 
+    /// <summary>The source address the server sees: without VIMAGE both ends are local and the route to the server's address is lo0, whose source is that address itself.</summary>
+    public InAddr PeerAddress => TwoVnets ? ClientAddress : ServerAddress;
+
+    /// <summary>Names <see cref="ServerAddress"/> <paramref name="name"/> in the client's hosts table until Dispose (vnet0's table outlives the fixture).</summary>
+    public void AddHost(string name)
+    {
+        Hosts.Add(Client, name, ServerAddress);
+        _names.Add(name);
+    }
+
     public static VnetNet Create(string name, bool routed = false) => new(name, routed);
 
     public void Dispose()
     {
+        foreach (string name in _names.Where(_ => Client.State == VnetState.Live))
+        {
+            Hosts.Remove(Client, name);
+        }
+
         foreach (Vnet v in Enumerable.Reverse(_vnets).Where(v => v.State == VnetState.Live))
         {
             v.Destroy();
