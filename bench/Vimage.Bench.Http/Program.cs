@@ -9,7 +9,6 @@ using Vimage.Bench.Http;
 using Vimage.Bench.Net;
 using Vimage.Core;
 using Vimage.Http;
-using Vimage.Net;
 using Vimage.Net.Inet;
 
 // dotnet run -c Release --project bench/Vimage.Bench.Http -- [--seconds N] [--warmup S] [--rounds R] [--concurrency C] [--size BYTES]
@@ -54,23 +53,9 @@ Console.WriteLine($"each row: {warmup:0.##} s warm-up per side, then {rounds} ro
     $"{concurrency} concurrent callers, {size}-byte responses / payloads");
 
 // Vimage: client vnet a (192.0.2.1) and server vnet b (192.0.2.2) joined by one epair.
-Vnet a = Vnet.Create("hbench-a"), b = Vnet.Create("hbench-b");
+(Vnet a, Vnet b) = VnetPair.Create("hbench-a", "hbench-b");
 InAddr addrA = InAddr.Parse("192.0.2.1"), addrB = InAddr.Parse("192.0.2.2");
-Ifnet ifA, ifB;
-using (Curvnet.Set(a))
-{
-    IReadOnlyList<Ifnet> pair = Ifnets.Create("epair");
-    (ifA, ifB) = (pair[0], pair[1]);
-    Ifnets.Loan(ifB.Name, b);
-    ifA.SetUp(true);
-    InAddrs.Add(ifA, addrA, 24);
-}
-
-using (Curvnet.Set(b))
-{
-    ifB.SetUp(true);
-    InAddrs.Add(ifB, addrB, 24);
-}
+VnetPair.Epair(a, b, ifA => InAddrs.Add(ifA, addrA, 24), ifB => InAddrs.Add(ifB, addrB, 24));
 
 int loHttp = FreePort(), loGrpc = FreePort();
 await using WebApplication vimageApp = await Servers.StartAsync(
