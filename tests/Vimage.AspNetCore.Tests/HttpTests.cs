@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Vimage.Core;
@@ -155,5 +157,36 @@ public sealed class HttpTests
         // SocketsHttpHandler reports its ConnectTimeout as a TaskCanceledException with a TimeoutException inside.
         TaskCanceledException e = await Assert.ThrowsAsync<TaskCanceledException>(() => Wait.Bounded(client.GetStringAsync($"http://{silent}:80/"), "GET"));
         Assert.IsType<TimeoutException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task UseVimage_binds_plain_urls_in_the_vnet_and_localhost_falls_back_to_IPv4()
+    {
+        Vnet v = Vnet.IsVimage ? Vnet.Create("urls") : Vnet.Vnet0;
+        try
+        {
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseVimage(v);
+            builder.WebHost.UseUrls("http://localhost:8085");
+            await using WebApplication app = builder.Build();
+            MapBasics(app);
+            await Wait.Bounded(app.StartAsync(), "the app to start");
+
+            using HttpClient client = VnetHttp.CreateClient(v);
+            Assert.Equal("hello HTTP/1.1 from 127.0.0.1:8085 to 127.0.0.1", await Wait.Bounded(client.GetStringAsync("http://localhost:8085/hello"), "GET"));
+
+            // The same port again in the same vnet: Kestrel's own "address in use" error.
+            var factory = new VnetConnectionListenerFactory(v);
+            await Assert.ThrowsAsync<Microsoft.AspNetCore.Connections.AddressInUseException>(() => factory.BindAsync(new IPEndPoint(IPAddress.Loopback, 8085)).AsTask());
+            await Wait.Bounded(app.StopAsync(), "the app to stop");
+        }
+        finally
+        {
+            if (v != Vnet.Vnet0)
+            {
+                v.Destroy();
+            }
+        }
     }
 }

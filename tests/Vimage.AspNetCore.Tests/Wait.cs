@@ -3,7 +3,7 @@ namespace Vimage.AspNetCore.Tests;
 /// <summary>Bounded waits: a condition or a task that does not come true in time fails the test.</summary>
 internal static class Wait
 {
-    public const int TimeoutMs = 15_000;
+    public const int TimeoutMs = 30_000;
 
     public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(TimeoutMs);
 
