@@ -126,21 +126,15 @@ public sealed class HttpTests
     public async Task Cancelling_a_request_aborts_it_on_both_sides()
     {
         using var net = VnetNet.Create("cancel");
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8084, a => a.MapGet("/slow", async (HttpContext c) =>
-        {
-            c.RequestAborted.Register(() => aborted.TrySetResult());
-            arrived.TrySetResult();
-            await Task.Delay(System.Threading.Timeout.Infinite, c.RequestAborted);
-        }));
+        var hang = new HangingEndpoint();
+        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8084, hang.Map);
         using HttpClient client = VnetHttp.CreateClient(net.Client);
         using var cts = new CancellationTokenSource();
-        Task<string> request = client.GetStringAsync($"http://{net.ServerAddress}:8084/slow", cts.Token);
-        await Wait.Bounded(arrived.Task, "the request to reach the server");
+        Task<string> request = client.GetStringAsync($"http://{net.ServerAddress}:8084/hang", cts.Token);
+        await Wait.Bounded(hang.Arrived.Task, "the request to reach the server");
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Wait.Bounded(request, "the cancelled request"));
-        await Wait.Bounded(aborted.Task, "the server to see RequestAborted");
+        await Wait.Bounded(hang.Aborted.Task, "the server to see RequestAborted");
         await Wait.Bounded(app.StopAsync(), "the app to stop");
     }
 

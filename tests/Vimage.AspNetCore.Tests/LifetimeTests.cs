@@ -43,18 +43,12 @@ public sealed class LifetimeTests
     {
         Skip.IfNot(Vnet.IsVimage, "needs a second vnet to destroy (VIMAGE build)");
         using var net = VnetNet.Create("killc");
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8091, a => a.MapGet("/hang", async (HttpContext c) =>
-        {
-            c.RequestAborted.Register(() => aborted.TrySetResult());
-            arrived.TrySetResult();
-            await Task.Delay(Timeout.Infinite, c.RequestAborted);
-        }));
+        var hang = new HangingEndpoint();
+        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8091, hang.Map);
 
         using HttpClient client = VnetHttp.CreateClient(net.Client);
         Task<string> request = client.GetStringAsync($"http://{net.ServerAddress}:8091/hang");
-        await Wait.Bounded(arrived.Task, "the request to arrive");
+        await Wait.Bounded(hang.Arrived.Task, "the request to arrive");
         net.Client.Destroy();
 
         HttpRequestException e = await Assert.ThrowsAsync<HttpRequestException>(() => Wait.Bounded(request, "the request to fail"));
@@ -72,22 +66,16 @@ public sealed class LifetimeTests
     {
         Skip.IfNot(Vnet.IsVimage, "needs a second vnet to destroy (VIMAGE build)");
         using var net = VnetNet.Create("kills");
-        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8092, a => a.MapGet("/hang", async (HttpContext c) =>
-        {
-            c.RequestAborted.Register(() => aborted.TrySetResult());
-            arrived.TrySetResult();
-            await Task.Delay(Timeout.Infinite, c.RequestAborted);
-        }));
+        var hang = new HangingEndpoint();
+        await using WebApplication app = await VnetApp.StartAsync(net.Server, net.ServerAddress, 8092, hang.Map);
 
         using HttpClient client = VnetHttp.CreateClient(net.Client);
         using var cts = new CancellationTokenSource();
         Task<string> request = client.GetStringAsync($"http://{net.ServerAddress}:8092/hang", cts.Token);
-        await Wait.Bounded(arrived.Task, "the request to arrive");
+        await Wait.Bounded(hang.Arrived.Task, "the request to arrive");
         net.Server.Destroy();
 
-        await Wait.Bounded(aborted.Task, "the handler to see RequestAborted");
+        await Wait.Bounded(hang.Aborted.Task, "the handler to see RequestAborted");
         await Wait.Bounded(app.StopAsync(), "StopAsync after the vnet is gone");
         cts.Cancel(); // the peer vanished without a RST: the client's TCP would wait for its own timeouts
         await Assert.ThrowsAnyAsync<Exception>(() => Wait.Bounded(request, "the cancelled request"));
