@@ -32,6 +32,7 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Tcp.Cc"] = 4,        // congestion-control modules (mod_cc), beneath the tcpcb that calls them
         ["Vimage.Net.Tcp"] = 5,           // TCP, an inet protocol registering itself
         ["Vimage.Net.Ipfw"] = 5,          // the firewall: a pfil hook over IPv4, feeding dummynet
+        ["Vimage.Net.Netdb"] = 5,         // libc's resolver side: the per-vnet hosts table (gethostbyname)
         ["Vimage.Net.Stack"] = 6,         // the composition root
     };
 

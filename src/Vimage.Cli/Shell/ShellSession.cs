@@ -16,7 +16,7 @@ public sealed class ShellSession : IDisposable
 {
     /// <summary>The tools a script finds on PATH; each forwards to the host (unknown ones answer exit 127).</summary>
     public static readonly string[] Shims =
-        ["arp", "dmesg", "ifconfig", "ipfw", "jail", "jexec", "jls", "nc", "netstat", "ping", "route", "setfib", "sockstat", "sysctl", "tcpdump"];
+        ["arp", "dmesg", "getent", "hosts", "ifconfig", "ipfw", "jail", "jexec", "jls", "nc", "netstat", "ping", "route", "setfib", "sockstat", "sysctl", "tcpdump"];
 
     private readonly HostServer _host;
     private readonly Task _serving;
