@@ -40,6 +40,7 @@ public static partial class Tcp
             nsacks = SackScoreboard.ReadBlocks(m.Data.Slice(at, Math.Min(to.NSacks * SackBlock.Length, th.DataOffset - TcpHeader.MinLength - to.SackOffset)), sacks);
         }
 
+        byte iptos = m.Data[1]; // ip_tos, for ECN
         m.Adjust(hlen + th.DataOffset);
         m.Truncate(tlen);
         Mbuf? data = m;
@@ -47,7 +48,7 @@ public static partial class Tcp
         Exit exit;
         try
         {
-            exit = Segment(tp, ref data, in th, in to, sacks[..nsacks], tlen);
+            exit = Segment(tp, ref data, in th, in to, sacks[..nsacks], iptos, tlen);
         }
         catch
         {
@@ -87,7 +88,7 @@ public static partial class Tcp
         }
     }
 
-    private static Exit Segment(Tcpcb tp, ref Mbuf? data, in TcpHeader th, in TcpOpt to, ReadOnlySpan<SackBlock> sacks, int tlen)
+    private static Exit Segment(Tcpcb tp, ref Mbuf? data, in TcpHeader th, in TcpOpt to, ReadOnlySpan<SackBlock> sacks, byte iptos, int tlen)
     {
         Socket so = tp.So;
         TcpFlags thflags = th.Flags;
@@ -109,6 +110,11 @@ public static partial class Tcp
         if (tp.t_state == TcpState.TCPS_TIME_WAIT)
         {
             return TimeWaitInput(tp, thflags, seq, ack, tlen);
+        }
+
+        if (EcnInputSegment(tp, thflags, iptos))
+        {
+            CcCongSignal(tp, CcSignal.CC_ECN); // tcp_do_segment's "TCP ECN processing"
         }
 
         // tcp_do_segment: rcv_wnd is what the buffer holds free, never less than what was advertised.
@@ -166,6 +172,7 @@ public static partial class Tcp
             Mss(tp, (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : 0);
             if ((thflags & TcpFlags.TH_ACK) != 0)
             {
+                EcnInputSynSent(tp, thflags);
                 Stat(TcpStat.tcps_connects);
                 tp.snd_una++;
                 if (TcpSeq.Lt(tp.snd_nxt, tp.snd_una))

@@ -452,6 +452,16 @@ public static partial class Tcp
             tp.snd_nxt--; // retransmitting the FIN
         }
 
+        byte ipecn = 0;
+        if (tp.t_state == TcpState.TCPS_SYN_SENT && (flags & TcpFlags.TH_SYN) != 0)
+        {
+            flags |= EcnOutputSynSent(tp);
+        }
+        else if (TcpFsm.HaveEstablished(tp.t_state) && (tp.t_flags2 & TcpCbFlags2.TF2_ECN_PERMIT) != 0)
+        {
+            ipecn = EcnOutputEstablished(tp, ref flags, len, sackHole >= 0);
+        }
+
         uint seq = sackHole >= 0 ? tp.snd_una + (uint)off
             : len > 0 || (flags & (TcpFlags.TH_SYN | TcpFlags.TH_FIN)) != 0 || tp.TimerActive(TcpTimerKind.TT_PERSIST) ? tp.snd_nxt : tp.snd_max;
         uint ack = (flags & TcpFlags.TH_ACK) != 0 ? tp.rcv_nxt : 0;
@@ -548,7 +558,8 @@ public static partial class Tcp
             TimerActivate(tp, TcpTimerKind.TT_DELACK, 0);
         }
 
-        Enqueue(tp, m, e.Local, e.Foreign, OutOptions(tp));
+        IpOutputOptions ipo = OutOptions(tp);
+        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) });
         return 0;
     }
 

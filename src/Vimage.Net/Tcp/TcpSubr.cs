@@ -273,6 +273,18 @@ public static partial class Tcp
                 }
 
                 break;
+            case CcSignal.CC_ECN:
+                if (!tp.InCongRecovery)
+                {
+                    Stat(TcpStat.tcps_ecn_rcwnd);
+                    tp.snd_recover = tp.snd_max;
+                    if ((tp.t_flags2 & TcpCbFlags2.TF2_ECN_PERMIT) != 0)
+                    {
+                        tp.t_flags2 |= TcpCbFlags2.TF2_ECN_SND_CWR;
+                    }
+                }
+
+                break;
             case CcSignal.CC_RTO:
                 tp.t_dupacks_ = 0;
                 tp.t_bytes_acked = 0;

@@ -95,6 +95,7 @@ public sealed class Tcpcb : ICcConnection
 
     public TcpState t_state;
     public TcpCbFlags t_flags;
+    public TcpCbFlags2 t_flags2;
 
     public uint snd_una;
     public uint snd_nxt;
