@@ -37,10 +37,10 @@ public class TcpEcnTests
             Assert.Equal(expected, Permit(s));
             Assert.Equal(expected ? 1 : 0, T(net.A, TcpStat.tcps_ecn_shs) - shsA);
             Assert.Equal(expected ? 1 : 0, T(net.B, TcpStat.tcps_ecn_shs) - shsB);
-            long ect = T(net.B, TcpStat.tcps_ecn_rcvect0);
+            long ect = T(net.B, TcpStat.tcps_ecn_ect0);
             c.Send(new byte[3000]);
             ReadExactly(s, 3000);
-            Assert.Equal(expected, T(net.B, TcpStat.tcps_ecn_rcvect0) > ect); // data goes ECT(0) only when negotiated
+            Assert.Equal(expected, T(net.B, TcpStat.tcps_ecn_ect0) > ect); // data goes ECT(0) only when negotiated
         }
     }
 
@@ -100,7 +100,7 @@ public class TcpEcnTests
                 PfilHeads.Link(mark, PfilDir.In);
             }
 
-            long ce = T(net.B, TcpStat.tcps_ecn_rcvce), rcwnd = T(net.A, TcpStat.tcps_ecn_rcwnd), rexmit = T(net.A, TcpStat.tcps_sndrexmitpack);
+            long ce = T(net.B, TcpStat.tcps_ecn_ce), rcwnd = T(net.A, TcpStat.tcps_ecn_rcwnd), rexmit = T(net.A, TcpStat.tcps_sndrexmitpack);
             try
             {
                 c.NoDelay = true;
@@ -115,7 +115,7 @@ public class TcpEcnTests
                 }
             }
 
-            Assert.Equal(2, T(net.B, TcpStat.tcps_ecn_rcvce) - ce);
+            Assert.Equal(2, T(net.B, TcpStat.tcps_ecn_ce) - ce);
             Assert.True(eces > 0);
             Assert.Equal(1, T(net.A, TcpStat.tcps_ecn_rcwnd) - rcwnd); // two marks in one window: one reduction
             Assert.Equal(1, cwrs);

@@ -83,13 +83,13 @@ public static partial class Tcp
         switch (iptos & IPTOS_ECN_MASK)
         {
             case IPTOS_ECN_CE:
-                Stat(TcpStat.tcps_ecn_rcvce);
+                Stat(TcpStat.tcps_ecn_ce);
                 break;
             case IPTOS_ECN_ECT0:
-                Stat(TcpStat.tcps_ecn_rcvect0);
+                Stat(TcpStat.tcps_ecn_ect0);
                 break;
             case IPTOS_ECN_ECT1:
-                Stat(TcpStat.tcps_ecn_rcvect1);
+                Stat(TcpStat.tcps_ecn_ect1);
                 break;
         }
 

@@ -275,13 +275,13 @@ public enum TcpStat
     tcps_sack_sboverflow,
 
     /// <summary>ECN Congestion Experienced.</summary>
-    tcps_ecn_rcvce,
+    tcps_ecn_ce,
 
     /// <summary>ECN Capable Transport.</summary>
-    tcps_ecn_rcvect0,
+    tcps_ecn_ect0,
 
     /// <summary>ECN Capable Transport.</summary>
-    tcps_ecn_rcvect1,
+    tcps_ecn_ect1,
 
     /// <summary>ECN successful handshakes.</summary>
     tcps_ecn_shs,
