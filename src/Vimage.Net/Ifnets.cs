@@ -289,10 +289,47 @@ public static partial class Ifnets
         {
             foreach (Ifnet ifp in V_ifnet.Snapshot())
             {
-                if (ifp.HomeVnet != dying && ifp.HomeVnet.State == VnetState.Live)
+                Vnet home = ifp.HomeVnet;
+                if (home != dying && home.State == VnetState.Live && !home.IsShuttingDown)
                 {
-                    Move(ifp, ifp.HomeVnet);
+                    ReturnHome(ifp, home);
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One loaned interface goes home from a dying vnet. The home may have taken its name meanwhile (ifconfig ... name);
+    /// FreeBSD's if_vmove then attaches a second interface of the same name, which Vimage's unique names forbid, and
+    /// a jail's removal must not fail half-way: it comes home as NAME_N (the first free N) and the rename is logged.
+    /// </summary>
+    private static void ReturnHome(Ifnet ifp, Vnet home)
+    {
+        IfnetList homeList = V_ifnet_In(home);
+        string name = ifp.Name;
+        if (homeList.Find(name) is not null)
+        {
+            string free = FreeNameLike(homeList, name);
+            string departed = ifp.Vnet.Name;
+            V_ifnet.Rename(ifp, free);
+            using (Curvnet.Set(home))
+            {
+                MsgBuf.Log($"{free}: returned home from vnet {departed} as {free}: {name} is in use");
+            }
+        }
+
+        Move(ifp, home);
+    }
+
+    private static string FreeNameLike(IfnetList list, string name)
+    {
+        for (int n = 1; ; n++)
+        {
+            string suffix = $"_{n}";
+            string candidate = name[..Math.Min(name.Length, 15 - suffix.Length)] + suffix;
+            if (list.Find(candidate) is null)
+            {
+                return candidate;
             }
         }
     }

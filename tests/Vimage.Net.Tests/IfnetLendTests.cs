@@ -45,4 +45,49 @@ public sealed class IfnetLendTests
             j2.Destroy();
         }
     }
+    /// <summary>
+    /// Regression: when the home had taken a loaned interface's name meanwhile, destroying the borrower threw EEXIST
+    /// out of vnet_if_return (jail -r failed half-way with exit 70). The interface now comes home renamed.
+    /// </summary>
+    [SkippableFact]
+    public void An_interface_returning_to_a_home_that_took_its_name_comes_home_renamed()
+    {
+        Skip.IfNot(Vnet.IsVimage, "moving interfaces needs VIMAGE");
+        Vnet home = Vnet.Create("lend-clash-home"), jail = Vnet.Create("lend-clash-jail");
+        try
+        {
+            IReadOnlyList<Ifnet> pair;
+            using (Curvnet.Set(home))
+            {
+                pair = Ifnets.Create("epair");
+            }
+
+            Ifnet a = pair[0], b = pair[1];
+            string bName = b.Name;
+            Ifnets.Move(b, jail);
+            Ifnets.Rename(a, bName); // the home reuses the loaned interface's name
+
+            jail.Destroy();
+
+            Assert.Equal(VnetState.Destroyed, jail.State);
+            Assert.False(b.IsDetached);
+            Assert.Same(home, b.Vnet);
+            Assert.Equal(bName + "_1", b.Name);
+            Assert.Same(a, Ifnets.Of(home).Find(bName));
+            Assert.Empty(Ifnets.Of(home).LentSnapshot());
+            using (Curvnet.Set(home))
+            {
+                Assert.Contains(MsgBuf.Read(), line => line.Contains($"{bName}_1: returned home from vnet lend-clash-jail", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            if (jail.State == VnetState.Live)
+            {
+                jail.Destroy();
+            }
+
+            home.Destroy();
+        }
+    }
 }

@@ -116,6 +116,10 @@ public sealed class IpfwMatchTests
     [Theory]
     [InlineData(IcmpCode.UnreachPort, Errno.ECONNREFUSED)]
     [InlineData(IcmpCode.UnreachHost, Errno.EHOSTUNREACH)] // "reject"
+    [InlineData(IcmpCode.UnreachNetProhibited, Errno.ECONNREFUSED)] // icmp_errmap; UDP ignored 9, 10 and 13 before
+    [InlineData(IcmpCode.UnreachHostProhibited, Errno.ECONNREFUSED)]
+    [InlineData(IcmpCode.UnreachFilterProhibited, Errno.ECONNREFUSED)]
+    [InlineData(IcmpCode.UnreachHostUnknown, Errno.EHOSTUNREACH)]
     public void Unreach_on_input_reaches_the_sender_socket(byte code, int errno)
     {
         using var f = StackFixture.Create("fwm-rej-in");

@@ -188,4 +188,24 @@ public static partial class Icmp
         Stat(reason);
         m.Free();
     }
+    /// <summary>
+    /// icmp_errmap: the errno an ICMP error means to the socket whose datagram it quotes, or 0 for one that says
+    /// nothing to it (unknown codes, reassembly timeouts, redirects).
+    /// </summary>
+    public static int ErrMap(byte type, byte code) => type switch
+    {
+        IcmpType.Unreach => code switch
+        {
+            IcmpCode.UnreachNet or IcmpCode.UnreachHost or IcmpCode.UnreachSourceRouteFailed or IcmpCode.UnreachNetUnknown
+                or IcmpCode.UnreachHostUnknown or IcmpCode.UnreachIsolated or IcmpCode.UnreachTosNet or IcmpCode.UnreachTosHost
+                or IcmpCode.UnreachHostPrecedence or IcmpCode.UnreachPrecedenceCutoff => Errno.EHOSTUNREACH,
+            IcmpCode.UnreachNeedFrag => Errno.EMSGSIZE,
+            IcmpCode.UnreachProtocol or IcmpCode.UnreachPort or IcmpCode.UnreachNetProhibited
+                or IcmpCode.UnreachHostProhibited or IcmpCode.UnreachFilterProhibited => Errno.ECONNREFUSED,
+            _ => 0,
+        },
+        IcmpType.TimeExceeded => code == IcmpCode.TimeExceededInTransit ? Errno.EHOSTUNREACH : 0,
+        IcmpType.ParameterProblem => code is IcmpCode.ParameterProblemAtPointer or IcmpCode.ParameterProblemOptionAbsent ? Errno.ENOPROTOOPT : 0,
+        _ => 0,
+    };
 }

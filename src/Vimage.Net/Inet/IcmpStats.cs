@@ -48,9 +48,21 @@ public static class IcmpCode
     public const byte UnreachPort = 3;
     public const byte UnreachNeedFrag = 4;
     public const byte UnreachSourceRouteFailed = 5;
+    public const byte UnreachNetUnknown = 6;
+    public const byte UnreachHostUnknown = 7;
+    public const byte UnreachIsolated = 8;
+    public const byte UnreachNetProhibited = 9;
+    public const byte UnreachHostProhibited = 10;
+    public const byte UnreachTosNet = 11;
+    public const byte UnreachTosHost = 12;
+    public const byte UnreachFilterProhibited = 13;
+    public const byte UnreachHostPrecedence = 14;
+    public const byte UnreachPrecedenceCutoff = 15;
     public const byte RedirectHost = 1;
     public const byte TimeExceededInTransit = 0;
     public const byte TimeExceededReassembly = 1;
+    public const byte ParameterProblemAtPointer = 0;
+    public const byte ParameterProblemOptionAbsent = 1;
 }
 
 public static partial class Icmp

@@ -270,24 +270,20 @@ public static partial class Udp
     }
 
     /// <summary>
-    /// udp_common_ctlinput: an ICMP unreachable quoting one of our datagrams becomes so_error on the connected
-    /// socket of that 4-tuple (port/protocol → ECONNREFUSED, net/host → EHOSTUNREACH). Unconnected sockets never
-    /// hear of it, as in BSD.
+    /// udp_common_ctlinput: an ICMP error quoting one of our datagrams becomes so_error on the connected socket of
+    /// that 4-tuple, as icmp_errmap maps it (port, protocol and administratively prohibited → ECONNREFUSED; net,
+    /// host, TTL exceeded in transit → EHOSTUNREACH; need-frag → EMSGSIZE; parameter problem → ENOPROTOOPT).
+    /// Unconnected sockets never hear of it, as in BSD.
     /// </summary>
     private static bool CtlInput(Mbuf m, int hlen)
     {
         ReadOnlySpan<byte> icmp = m.Data[hlen..];
-        if (icmp.Length < Icmp.HeaderLength + IpHeader.MinLength + HeaderLength || icmp[0] != IcmpType.Unreach)
+        if (icmp.Length < Icmp.HeaderLength + IpHeader.MinLength + HeaderLength)
         {
             return false;
         }
 
-        int errno = icmp[1] switch
-        {
-            IcmpCode.UnreachPort or IcmpCode.UnreachProtocol => Errno.ECONNREFUSED,
-            IcmpCode.UnreachNet or IcmpCode.UnreachHost or IcmpCode.UnreachSourceRouteFailed => Errno.EHOSTUNREACH,
-            _ => 0,
-        };
+        int errno = Icmp.ErrMap(icmp[0], icmp[1]);
         ReadOnlySpan<byte> quoted = icmp[Icmp.HeaderLength..];
         int qhlen = (quoted[0] & 0x0f) * 4;
         if (errno == 0 || quoted[9] != IpProto.Udp || qhlen < IpHeader.MinLength || quoted.Length < qhlen + HeaderLength)
