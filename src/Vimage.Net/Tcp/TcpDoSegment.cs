@@ -433,7 +433,7 @@ public static partial class Tcp
         {
             if (TcpSeq.Lt(ack, tp.snd_recover))
             {
-                if (tp.SackPermitted)
+                if (sackRecovery)
                 {
                     sackPartial = true; // tcp_sack_partialack, once snd_una has moved (below)
                 }
