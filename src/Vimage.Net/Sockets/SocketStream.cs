@@ -319,6 +319,32 @@ public sealed partial class Socket
         }
     }
 
+    /// <summary>
+    /// tcp_mss's sbreserve: a buffer larger than <paramref name="mss"/> grows to a whole number of segments (at most
+    /// kern.ipc.maxsockbuf), whether or not the user set its size; it never shrinks. Returns the size now.
+    /// </summary>
+    public int SbRoundToMss(bool receive, int mss)
+    {
+        lock (_lock)
+        {
+            SockBuf sb = receive ? Rcv : Snd;
+            if (mss > 0 && sb.Hiwat > mss)
+            {
+                long rounded = Math.Min(((long)sb.Hiwat + mss - 1) / mss * mss, SockBuf.MaxSockBuf);
+                if (rounded > sb.Hiwat)
+                {
+                    sb.Hiwat = (int)rounded;
+                    if (!receive)
+                    {
+                        WakeWritersLocked();
+                    }
+                }
+            }
+
+            return sb.Hiwat;
+        }
+    }
+
     /// <summary>so_snd's size and use, and whether it may grow (one lock for tcp_autosndbuf's test).</summary>
     public (int Hiwat, int Used, bool Auto) SendBufferState
     {

@@ -170,6 +170,7 @@ public static partial class Tcp
             }
 
             Mss(tp, (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : 0);
+            MssSockbufs(tp);
             if ((thflags & TcpFlags.TH_ACK) != 0)
             {
                 EcnInputSynSent(tp, thflags);

@@ -126,6 +126,13 @@ public static partial class Tcp
         tp.maxseg = Math.Max(mss, Math.Max(V_tcp_minmss, 64));
     }
 
+    /// <summary>tcp_mss's socket-buffer part, once the peer's MSS is known: so_snd and so_rcv rounded up to whole segments.</summary>
+    internal static void MssSockbufs(Tcpcb tp)
+    {
+        tp.So.SbRoundToMss(receive: false, tp.t_maxseg);
+        tp.So.SbRoundToMss(receive: true, tp.t_maxseg);
+    }
+
     private static IpOutputOptions OutOptions(Tcpcb tp)
         => new(Ttl: tp.Inp.Ttl, Tos: tp.Inp.Tos, DontFragment: V_path_mtu_discovery != 0);
 

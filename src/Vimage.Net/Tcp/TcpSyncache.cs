@@ -487,6 +487,7 @@ public static partial class Tcp
         }
 
         Mss(tp, sc.PeerMss);
+        MssSockbufs(tp);
         tp.t_rcvtime = NetTimers.NowUs;
         TimerActivate(tp, TcpTimerKind.TT_KEEP, MsToUs(V_tcp_keepinit));
         Stat(TcpStat.tcps_accepts);
