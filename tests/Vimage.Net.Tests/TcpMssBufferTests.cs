@@ -7,7 +7,7 @@ namespace Vimage.Net.Tests;
 /// <summary>tcp_mss: once the peer's MSS is known, so_snd and so_rcv grow to a whole number of segments.</summary>
 public class TcpMssBufferTests
 {
-    private static int RoundUp(int size, int mss) => (size + mss - 1) / mss * mss;
+    private static int RoundUp(int size, int mss) => size > mss ? (size + mss - 1) / mss * mss : size; // a smaller buffer stays
 
     [Fact]
     public void SocketBuffersAreRoundedUpToWholeSegmentsOnBothSides()
