@@ -619,18 +619,7 @@ public sealed partial class Socket
                 }
             }
 
-            if (n < -1)
-            {
-                return total > 0 ? total : throw new NetSocketException(-n, "recv");
-            }
-
-            if ((flags & MsgFlags.MSG_PEEK) == 0)
-            {
-                AfterReceive(n);
-            }
-
-            total += n;
-            if ((flags & (MsgFlags.MSG_WAITALL | MsgFlags.MSG_PEEK)) != MsgFlags.MSG_WAITALL || n == 0 || total == buffer.Length)
+            if (Received(n, flags, ref total, buffer.Length))
             {
                 return total;
             }
@@ -663,22 +652,31 @@ public sealed partial class Socket
                 continue;
             }
 
-            if (n < -1)
-            {
-                return total > 0 ? total : throw new NetSocketException(-n, "recv");
-            }
-
-            if ((flags & MsgFlags.MSG_PEEK) == 0)
-            {
-                AfterReceive(n);
-            }
-
-            total += n;
-            if ((flags & (MsgFlags.MSG_WAITALL | MsgFlags.MSG_PEEK)) != MsgFlags.MSG_WAITALL || n == 0 || total == buffer.Length)
+            if (Received(n, flags, ref total, buffer.Length))
             {
                 return total;
             }
         }
+    }
+
+    /// <summary>
+    /// After one delivery of <paramref name="n"/> (or −errno): pr_rcvd unless peeking, and whether the call is over
+    /// (anything but MSG_WAITALL, EOF, the buffer full). An error with bytes already received ends it quietly.
+    /// </summary>
+    private bool Received(int n, MsgFlags flags, ref int total, int length)
+    {
+        if (n < -1)
+        {
+            return total > 0 ? true : throw new NetSocketException(-n, "recv");
+        }
+
+        if ((flags & MsgFlags.MSG_PEEK) == 0)
+        {
+            AfterReceive(n);
+        }
+
+        total += n;
+        return (flags & (MsgFlags.MSG_WAITALL | MsgFlags.MSG_PEEK)) != MsgFlags.MSG_WAITALL || n == 0 || total == length;
     }
 
     private static void CheckRecvFlags(MsgFlags flags)
