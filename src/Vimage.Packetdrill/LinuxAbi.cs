@@ -50,6 +50,7 @@ internal static unsafe class LinuxAbi
 
     public const int MSG_PEEK = 0x2;
     public const int MSG_DONTWAIT = 0x40;
+    public const int MSG_WAITALL = 0x100;
     public const int MSG_NOSIGNAL = 0x4000;
 
     public const short POLLIN = 0x1;

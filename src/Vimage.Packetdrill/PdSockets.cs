@@ -191,7 +191,7 @@ internal sealed unsafe class PdSockets(PdStack? stack)
         });
     }
 
-    /// <summary>recvfrom(2) and its relatives: MSG_DONTWAIT polls; MSG_PEEK is not supported (EOPNOTSUPP).</summary>
+    /// <summary>recvfrom(2) and its relatives: MSG_DONTWAIT polls; MSG_PEEK and MSG_WAITALL on stream sockets (EOPNOTSUPP to peek a datagram).</summary>
     public long Receive(int fd, Span<byte> buffer, int flags, void* from, uint* fromLen)
     {
         Socket? so = Get(fd);
@@ -200,7 +200,7 @@ internal sealed unsafe class PdSockets(PdStack? stack)
             return Fail(EBADF);
         }
 
-        if ((flags & MSG_PEEK) != 0)
+        if ((flags & MSG_PEEK) != 0 && so.Type != SockType.SOCK_STREAM)
         {
             return Fail(EOPNOTSUPP);
         }
@@ -208,6 +208,18 @@ internal sealed unsafe class PdSockets(PdStack? stack)
         byte[] tmp = new byte[buffer.Length];
         long n = Call(() =>
         {
+            if (so.Type == SockType.SOCK_STREAM)
+            {
+                MsgFlags mf = ((flags & MSG_PEEK) != 0 ? MsgFlags.MSG_PEEK : 0) | ((flags & MSG_DONTWAIT) != 0 ? MsgFlags.MSG_DONTWAIT : 0)
+                    | ((flags & MSG_WAITALL) != 0 ? MsgFlags.MSG_WAITALL : 0);
+                if (fromLen != null)
+                {
+                    *fromLen = 0;
+                }
+
+                return so.ReceiveStream(tmp, mf);
+            }
+
             SocketReceiveResult r = so.Receive(tmp, (flags & MSG_DONTWAIT) != 0 ? 0 : Timeout.Infinite);
             if (from != null && so.Type == SockType.SOCK_DGRAM)
             {

@@ -143,7 +143,9 @@ public class TcpTimerTests
             // Delayed ACKs shrink the offered window (receiver SWS avoidance ends it at zero) until the sender persists.
             Assert.True(clock.AdvanceUntil(() => c.Tcpcb.snd_wnd == 0 && c.Tcpcb.snd_una == c.Tcpcb.snd_max && c.Tcpcb.TimerActive(TcpTimerKind.TT_PERSIST), 20_000, 2_000_000),
                 $"avail {s.Available} snd_wnd {c.Tcpcb.snd_wnd} una {c.Tcpcb.snd_una - c.Tcpcb.iss} max {c.Tcpcb.snd_max - c.Tcpcb.iss}");
-            Assert.True(s.Available > 8192 - 1448 && s.Available <= 8192);
+            int rcvbuf = s.ReceiveBufferSize; // 8192 rounded up to whole segments by tcp_mss
+            Assert.Equal((8192 + c.Tcpcb.t_maxseg - 1) / c.Tcpcb.t_maxseg * c.Tcpcb.t_maxseg, rcvbuf);
+            Assert.True(s.Available > rcvbuf - 1448 && s.Available <= rcvbuf);
             clock.Advance(c.Tcpcb.t_timers[(int)TcpTimerKind.TT_PERSIST] - clock.NowUs - 1000); // to just before the first probe
             long probes = T(net.A, TcpStat.tcps_sndprobe), persist = T(net.A, TcpStat.tcps_persisttimeo);
             Assert.Equal(probes, T(net.A, TcpStat.tcps_sndprobe));

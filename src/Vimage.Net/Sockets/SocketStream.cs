@@ -319,6 +319,32 @@ public sealed partial class Socket
         }
     }
 
+    /// <summary>
+    /// tcp_mss's sbreserve: a buffer larger than <paramref name="mss"/> grows to a whole number of segments (at most
+    /// kern.ipc.maxsockbuf), whether or not the user set its size; it never shrinks. Returns the size now.
+    /// </summary>
+    public int SbRoundToMss(bool receive, int mss)
+    {
+        lock (_lock)
+        {
+            SockBuf sb = receive ? Rcv : Snd;
+            if (mss > 0 && sb.Hiwat > mss)
+            {
+                long rounded = Math.Min(((long)sb.Hiwat + mss - 1) / mss * mss, SockBuf.MaxSockBuf);
+                if (rounded > sb.Hiwat)
+                {
+                    sb.Hiwat = (int)rounded;
+                    if (!receive)
+                    {
+                        WakeWritersLocked();
+                    }
+                }
+            }
+
+            return sb.Hiwat;
+        }
+    }
+
     /// <summary>so_snd's size and use, and whether it may grow (one lock for tcp_autosndbuf's test).</summary>
     public (int Hiwat, int Used, bool Auto) SendBufferState
     {
@@ -564,72 +590,158 @@ public sealed partial class Socket
     /// up to <paramref name="timeoutMs"/> for at least one byte (EAGAIN after). 0 is end of data (the peer's FIN or
     /// SHUT_RD); a connection error (ECONNRESET, ETIMEDOUT) is thrown once the queued data is read.
     /// </summary>
-    public int ReceiveStream(Span<byte> buffer, int timeoutMs = Timeout.Infinite)
+    public int ReceiveStream(Span<byte> buffer, int timeoutMs = Timeout.Infinite) => ReceiveStream(buffer, MsgFlags.None, timeoutMs);
+
+    /// <summary>
+    /// recv(2) with flags (soreceive_stream): MSG_PEEK copies without consuming (no window update follows),
+    /// MSG_DONTWAIT answers EAGAIN instead of blocking, MSG_WAITALL keeps receiving until <paramref name="buffer"/> is
+    /// full, EOF or an error (bytes already received are returned; the error stays pending for the next call).
+    /// A timeout with bytes received returns them (kern_recvit drops EWOULDBLOCK after a partial read).
+    /// </summary>
+    public int ReceiveStream(Span<byte> buffer, MsgFlags flags, int timeoutMs = Timeout.Infinite)
     {
-        int n;
-        lock (_lock)
+        CheckRecvFlags(flags);
+        long deadline = timeoutMs > 0 ? Environment.TickCount64 + timeoutMs : 0;
+        int total = 0;
+        while (true)
         {
-            long deadline = timeoutMs > 0 ? Environment.TickCount64 + timeoutMs : 0;
-            while (true)
+            int n;
+            lock (_lock)
             {
-                n = TryReceiveLocked(buffer);
-                if (n >= 0)
+                while ((n = TryReceiveLocked(buffer[total..], flags, total > 0)) == -1)
                 {
-                    break;
-                }
+                    if (total > 0 && timeoutMs > 0 && deadline <= Environment.TickCount64)
+                    {
+                        return total;
+                    }
 
-                if (n < -1)
-                {
-                    throw new NetSocketException(-n, "recv");
+                    WaitLocked(timeoutMs, deadline, "recv");
                 }
+            }
 
-                WaitLocked(timeoutMs, deadline, "recv");
+            if (Received(n, flags, ref total, buffer.Length))
+            {
+                return total;
             }
         }
-
-        AfterReceive(n);
-        return n;
     }
 
-    /// <summary>recv(2) without blocking a thread. One async receive may be outstanding at a time.</summary>
+    /// <summary>recv(2) with flags without blocking a thread (see the blocking overload). One async receive at a time.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReceiveStreamAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask<int> ReceiveStreamAsync(Memory<byte> buffer, MsgFlags flags, CancellationToken cancellationToken = default)
     {
+        CheckRecvFlags(flags);
+        int total = 0;
         while (true)
         {
             int n;
             ValueTask wait = default;
             lock (_lock)
             {
-                n = TryReceiveLocked(buffer.Span);
+                n = TryReceiveLocked(buffer.Span[total..], flags, total > 0);
                 if (n == -1)
                 {
-                    if ((_state & SocketState.SS_NBIO) != 0)
-                    {
-                        n = -NetSocketException.EAGAIN;
-                    }
-                    else
-                    {
-                        cancellationToken.ThrowIfCancellationRequested();
-                        wait = _rcvWaiter.Arm("receive", cancellationToken);
-                    }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    wait = _rcvWaiter.Arm("receive", cancellationToken);
                 }
             }
 
-            if (n >= 0)
+            if (n == -1)
             {
-                AfterReceive(n);
-                return n;
+                await wait.ConfigureAwait(false);
+                continue;
             }
 
-            if (n < -1)
+            if (Received(n, flags, ref total, buffer.Length))
             {
-                throw new NetSocketException(-n, "recv");
+                return total;
             }
-
-            await wait.ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// After one delivery of <paramref name="n"/> (or −errno): pr_rcvd unless peeking, and whether the call is over
+    /// (anything but MSG_WAITALL, EOF, the buffer full). An error with bytes already received ends it quietly.
+    /// </summary>
+    private bool Received(int n, MsgFlags flags, ref int total, int length)
+    {
+        if (n < -1)
+        {
+            return total > 0 ? true : throw new NetSocketException(-n, "recv");
+        }
+
+        if ((flags & MsgFlags.MSG_PEEK) == 0)
+        {
+            AfterReceive(n);
+        }
+
+        total += n;
+        return (flags & (MsgFlags.MSG_WAITALL | MsgFlags.MSG_PEEK)) != MsgFlags.MSG_WAITALL || n == 0 || total == length;
+    }
+
+    private static void CheckRecvFlags(MsgFlags flags)
+    {
+        if ((flags & MsgFlags.MSG_OOB) != 0)
+        {
+            throw new NetSocketException(Errno.EINVAL, "recv"); // tcp_usr_rcvoob: no out-of-band data is kept
+        }
+    }
+
+    /// <summary>
+    /// soreceive_stream's decision under the lock: deliver (bytes copied, consumed unless MSG_PEEK), 0 at EOF, −errno,
+    /// or −1 to wait. MSG_WAITALL waits until the request or the buffer's high-water mark is there (or EOF/error).
+    /// With <paramref name="partial"/> an error is left pending (the caller returns what it has).
+    /// </summary>
+    private int TryReceiveLocked(Span<byte> buffer, MsgFlags flags, bool partial)
+    {
+        ThrowIfClosed();
+        if (buffer.Length == 0)
+        {
+            return 0;
+        }
+
+        bool nbio = (_state & SocketState.SS_NBIO) != 0 || (flags & MsgFlags.MSG_DONTWAIT) != 0;
+        bool done = _soError != 0 || (_state & SocketState.SS_CANTRCVMORE) != 0;
+        int cc = Rcv.Cc;
+        if (cc > 0 && ((flags & MsgFlags.MSG_WAITALL) == 0 || nbio || done || cc >= buffer.Length || cc >= Rcv.Hiwat))
+        {
+            if ((flags & MsgFlags.MSG_PEEK) == 0)
+            {
+                return Rcv.Read(buffer);
+            }
+
+            int n = Math.Min(cc, buffer.Length);
+            Rcv.CopyOut(0, buffer[..n]);
+            return n;
+        }
+
+        if (cc == 0 && _soError != 0)
+        {
+            int e = _soError;
+            if (!partial && (flags & MsgFlags.MSG_PEEK) == 0)
+            {
+                _soError = 0;
+            }
+
+            return -e;
+        }
+
+        if (cc == 0 && (_state & SocketState.SS_CANTRCVMORE) != 0)
+        {
+            return 0;
+        }
+
+        if ((_state & (SocketState.SS_ISCONNECTED | SocketState.SS_ISCONNECTING)) == 0)
+        {
+            return -Errno.ENOTCONN;
+        }
+
+        return nbio ? -NetSocketException.EAGAIN : -1;
+    }
+
+    /// <summary>recv(2) without blocking a thread. One async receive may be outstanding at a time.</summary>
+    public ValueTask<int> ReceiveStreamAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => ReceiveStreamAsync(buffer, MsgFlags.None, cancellationToken);
 
     /// <summary>pr_shutdown and friends for a stream socket (the protocol called outside the socket lock).</summary>
     private void ShutdownStream(ShutdownHow how)
@@ -911,39 +1023,6 @@ public sealed partial class Socket
     }
 
     /// <summary>Under the lock: bytes copied (0 = end of data), -1 to wait, or -errno.</summary>
-    private int TryReceiveLocked(Span<byte> buffer)
-    {
-        ThrowIfClosed();
-        if (buffer.Length == 0)
-        {
-            return 0;
-        }
-
-        if (Rcv.Cc > 0)
-        {
-            return Rcv.Read(buffer);
-        }
-
-        if (_soError != 0)
-        {
-            int e = _soError;
-            _soError = 0;
-            return -e;
-        }
-
-        if ((_state & SocketState.SS_CANTRCVMORE) != 0)
-        {
-            return 0;
-        }
-
-        if ((_state & (SocketState.SS_ISCONNECTED | SocketState.SS_ISCONNECTING)) == 0)
-        {
-            return -Errno.ENOTCONN;
-        }
-
-        return (_state & SocketState.SS_NBIO) != 0 ? -NetSocketException.EAGAIN : -1;
-    }
-
     /// <summary>pr_rcvd after a read: the protocol may open its window.</summary>
     private void AfterReceive(int n)
     {

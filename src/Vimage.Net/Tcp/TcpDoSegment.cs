@@ -31,6 +31,16 @@ public static partial class Tcp
 
     internal static void DoSegment(Tcpcb tp, Mbuf m, int hlen, in TcpHeader th, in TcpOpt to, int tlen)
     {
+        // The SACK blocks stay in the segment (TcpOpt.SackOffset): decoded before the headers go.
+        Span<SackBlock> sacks = stackalloc SackBlock[SackReport.TCP_MAX_SACK];
+        int nsacks = 0;
+        if ((to.Flags & TcpOptFlags.TOF_SACK) != 0)
+        {
+            int at = hlen + TcpHeader.MinLength + to.SackOffset;
+            nsacks = SackScoreboard.ReadBlocks(m.Data.Slice(at, Math.Min(to.NSacks * SackBlock.Length, th.DataOffset - TcpHeader.MinLength - to.SackOffset)), sacks);
+        }
+
+        byte iptos = m.Data[1]; // ip_tos, for ECN
         m.Adjust(hlen + th.DataOffset);
         m.Truncate(tlen);
         Mbuf? data = m;
@@ -38,7 +48,7 @@ public static partial class Tcp
         Exit exit;
         try
         {
-            exit = Segment(tp, ref data, in th, in to, tlen);
+            exit = Segment(tp, ref data, in th, in to, sacks[..nsacks], iptos, tlen);
         }
         catch
         {
@@ -78,7 +88,7 @@ public static partial class Tcp
         }
     }
 
-    private static Exit Segment(Tcpcb tp, ref Mbuf? data, in TcpHeader th, in TcpOpt to, int tlen)
+    private static Exit Segment(Tcpcb tp, ref Mbuf? data, in TcpHeader th, in TcpOpt to, ReadOnlySpan<SackBlock> sacks, byte iptos, int tlen)
     {
         Socket so = tp.So;
         TcpFlags thflags = th.Flags;
@@ -100,6 +110,11 @@ public static partial class Tcp
         if (tp.t_state == TcpState.TCPS_TIME_WAIT)
         {
             return TimeWaitInput(tp, thflags, seq, ack, tlen);
+        }
+
+        if (EcnInputSegment(tp, thflags, iptos))
+        {
+            CcCongSignal(tp, CcSignal.CC_ECN); // tcp_do_segment's "TCP ECN processing"
         }
 
         // tcp_do_segment: rcv_wnd is what the buffer holds free, never less than what was advertised.
@@ -155,8 +170,10 @@ public static partial class Tcp
             }
 
             Mss(tp, (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : 0);
+            MssSockbufs(tp);
             if ((thflags & TcpFlags.TH_ACK) != 0)
             {
+                EcnInputSynSent(tp, thflags);
                 Stat(TcpStat.tcps_connects);
                 tp.snd_una++;
                 if (TcpSeq.Lt(tp.snd_nxt, tp.snd_una))
@@ -369,57 +386,35 @@ public static partial class Tcp
             return Exit.DropAfterAck;
         }
 
+        // tcp_is_sack_recovery: SACK negotiated and this ACK carries blocks or holes remain; tcp_sack_doack.
+        bool sackRecovery = tp.SackPermitted && ((to.Flags & TcpOptFlags.TOF_SACK) != 0 || tp.snd_holes.Count > 0);
+        bool sackChanged = false;
+        if (sackRecovery)
+        {
+            sackChanged = tp.snd_holes.DoAck(tp.snd_una, tp.snd_max, ack, sacks);
+        }
+        else
+        {
+            tp.snd_holes.ResetSackedBytes();
+        }
+
         if (TcpSeq.Leq(ack, tp.snd_una))
         {
-            if (tlen == 0 && tiwin == tp.snd_wnd && (thflags & TcpFlags.TH_FIN) == 0)
+            if (tlen == 0 && (tiwin == tp.snd_wnd || tp.SackPermitted) && (thflags & TcpFlags.TH_FIN) == 0)
             {
                 if (tp.snd_max == tp.snd_una || ack != tp.snd_una)
                 {
                     tp.t_dupacks_ = 0;
                 }
+                else if (sackRecovery && !sackChanged)
+                {
+                    // An ACK with SACK blocks but nothing new (a duplicated segment, an attack) is no duplicate ACK.
+                }
                 else
                 {
                     Stat(TcpStat.tcps_rcvdupack);
-                    if (++tp.t_dupacks_ > RexmtThresh && tp.InFastRecovery)
+                    if (DupAck(tp, ack, sackRecovery))
                     {
-                        // Each further duplicate is a segment that left the network: inflate (RFC 6582 §3.2 step 3).
-                        tp.snd_cwnd += (uint)tp.t_maxseg;
-                        Output(tp);
-                        return Exit.Drop;
-                    }
-
-                    if (tp.t_dupacks_ == RexmtThresh)
-                    {
-                        if (!tp.InFastRecovery && TcpSeq.Leq(ack, tp.snd_recover) && tp.snd_recover != tp.iss)
-                        {
-                            tp.t_dupacks_ = 0; // RFC 6582 §3.2 step 2: not a new loss episode
-                            return Exit.Drop;
-                        }
-
-                        // Fast retransmit (RFC 5681 §3.2): the CC module sets ssthresh, then the hole is resent.
-                        CcCongSignal(tp, CcSignal.CC_NDUPACK);
-                        TimerActivate(tp, TcpTimerKind.TT_REXMT, 0);
-                        tp.t_rtttime = 0;
-                        uint onxt = tp.snd_nxt;
-                        tp.snd_nxt = ack;
-                        tp.snd_cwnd = (uint)tp.t_maxseg;
-                        Output(tp);
-                        tp.snd_cwnd = tp.snd_ssthresh + (uint)(tp.t_maxseg * tp.t_dupacks_);
-                        if (TcpSeq.Gt(onxt, tp.snd_nxt))
-                        {
-                            tp.snd_nxt = onxt;
-                        }
-
-                        return Exit.Drop;
-                    }
-
-                    if (tp.t_dupacks_ < RexmtThresh)
-                    {
-                        // Limited transmit (RFC 3042): a new segment per duplicate ACK, cwnd unchanged after.
-                        uint oldcwnd = tp.snd_cwnd;
-                        tp.snd_cwnd = (tp.snd_nxt - tp.snd_una) + (uint)(tp.t_dupacks_ * tp.t_maxseg);
-                        Output(tp);
-                        tp.snd_cwnd = oldcwnd;
                         return Exit.Drop;
                     }
                 }
@@ -433,11 +428,20 @@ public static partial class Tcp
         }
 
         // A new ACK.
+        uint oldUna = tp.snd_una;
+        bool sackPartial = false;
         if (tp.InFastRecovery)
         {
             if (TcpSeq.Lt(ack, tp.snd_recover))
             {
-                NewRenoPartialAck(tp, ack);
+                if (sackRecovery)
+                {
+                    sackPartial = true; // tcp_sack_partialack, once snd_una has moved (below)
+                }
+                else
+                {
+                    NewRenoPartialAck(tp, ack);
+                }
             }
             else
             {
@@ -451,6 +455,11 @@ public static partial class Tcp
 
         tp.t_dupacks_ = 0;
         ProcessAck(tp, so, ack, to, hasTs, nowMs, now, ack - tp.snd_una, ref needoutput, out ourfinisacked);
+        if (sackPartial)
+        {
+            SackPartialAck(tp, ack, oldUna);
+        }
+
         switch (tp.t_state)
         {
             case TcpState.TCPS_FIN_WAIT_1 when ourfinisacked:
@@ -547,6 +556,11 @@ public static partial class Tcp
         }
 
         tp.snd_una = ack;
+        if (tp.SackPermitted && TcpSeq.Gt(tp.snd_una, tp.snd_recover))
+        {
+            tp.snd_recover = tp.snd_una;
+        }
+
         if (TcpSeq.Lt(tp.snd_nxt, tp.snd_una))
         {
             tp.snd_nxt = tp.snd_una;

@@ -126,6 +126,13 @@ public static partial class Tcp
         tp.maxseg = Math.Max(mss, Math.Max(V_tcp_minmss, 64));
     }
 
+    /// <summary>tcp_mss's socket-buffer part, once the peer's MSS is known: so_snd and so_rcv rounded up to whole segments.</summary>
+    internal static void MssSockbufs(Tcpcb tp)
+    {
+        tp.So.SbRoundToMss(receive: false, tp.t_maxseg);
+        tp.So.SbRoundToMss(receive: true, tp.t_maxseg);
+    }
+
     private static IpOutputOptions OutOptions(Tcpcb tp)
         => new(Ttl: tp.Inp.Ttl, Tos: tp.Inp.Tos, DontFragment: V_path_mtu_discovery != 0);
 
@@ -210,7 +217,26 @@ public static partial class Tcp
                 }
             }
 
-            long len = synState || state == TcpState.TCPS_CLOSED ? 0 : Math.Min(sbavail, sendwin) - off;
+            // SACK recovery (tcp_output's sack_rxmit): holes first, then new data, while the pipe is below cwnd.
+            bool sackRecovery = !synState && tp.SackPermitted && tp.InFastRecovery;
+            long len = 0;
+            int sackHole = sackRecovery ? SackRexmitLength(tp, sbavail, sendwin, ref off, out len) : -1;
+            if (sackHole >= 0)
+            {
+                sendalot = true;
+            }
+            else if (sackRecovery && tp.snd_nxt == tp.snd_max)
+            {
+                long cwin = Math.Max(sendwin - tp.snd_holes.Pipe(tp.snd_una, tp.snd_max), 0);
+                len = Math.Max(0, Math.Min(sbavail, (long)tp.snd_wnd) - off);
+                len = cwin >= Math.Min(len, tp.t_maxseg) ? Math.Min(len, cwin) : 0; // RFC 6675 §5 (C): whole segments
+
+            }
+            else
+            {
+                len = synState || state == TcpState.TCPS_CLOSED ? 0 : Math.Min(sbavail, sendwin) - off;
+            }
+
             if (len < 0)
             {
                 len = 0;
@@ -234,7 +260,7 @@ public static partial class Tcp
                 sendalot = true;
             }
 
-            if (TcpSeq.Lt(tp.snd_nxt + (uint)len, tp.snd_una + (uint)sbavail))
+            if (sackHole >= 0 || TcpSeq.Lt(tp.snd_nxt + (uint)len, tp.snd_una + (uint)sbavail))
             {
                 flags &= ~TcpFlags.TH_FIN;
             }
@@ -247,7 +273,7 @@ public static partial class Tcp
                     || ((idle || (tp.t_flags & TcpCbFlags.TF_NODELAY) != 0) && (tp.t_flags & TcpCbFlags.TF_NOPUSH) == 0 && len + off >= sbavail)
                     || (tp.t_flags & TcpCbFlags.TF_FORCEDATA) != 0
                     || (tp.max_sndwnd > 0 && len >= tp.max_sndwnd / 2)
-                    || TcpSeq.Lt(tp.snd_nxt, tp.snd_max))
+                    || TcpSeq.Lt(tp.snd_nxt, tp.snd_max) || sackHole >= 0)
                 {
                     send = true;
                 }
@@ -289,7 +315,7 @@ public static partial class Tcp
                 return 0;
             }
 
-            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, ref sendalot, now);
+            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, sackHole, ref sendalot, now);
             if (error != 0 || !sendalot)
             {
                 return error;
@@ -297,7 +323,46 @@ public static partial class Tcp
         }
     }
 
-    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, ref bool sendalot, long now)
+    /// <summary>
+    /// tcp_output's SACK part: the next hole tcp_sack_output gives (its index, or -1), with what may go from its
+    /// rxmit: never beyond snd_recover (that waits for the next episode), at most cwnd − pipe and what so_snd holds.
+    /// </summary>
+    private static int SackRexmitLength(Tcpcb tp, int sbavail, long sendwin, ref int off, out long len)
+    {
+        len = 0;
+        SackScoreboard sb = tp.snd_holes;
+        int hole = sb.Output(out _);
+        if (hole < 0)
+        {
+            return -1;
+        }
+
+        SackHole p = sb[hole];
+        if (TcpSeq.Gt(p.End, tp.snd_recover) && TcpSeq.Geq(p.Rxmit, tp.snd_recover))
+        {
+            return -1;
+        }
+
+        long cwin = Math.Max(sendwin - sb.Pipe(tp.snd_una, tp.snd_max), 0);
+        int hoff = (int)(p.Rxmit - tp.snd_una);
+        long n = Math.Min(TcpSeq.Delta(TcpSeq.Min(p.End, tp.snd_recover), p.Rxmit), sbavail - hoff);
+        if (hoff < 0 || n <= 0 || cwin < Math.Min(n, tp.t_maxseg))
+        {
+            return -1; // RFC 6675 §5 (C): a segment goes once cwnd − pipe has room for it
+        }
+
+        n = Math.Min(n, cwin);
+        if (n <= 0)
+        {
+            return -1;
+        }
+
+        off = hoff;
+        len = n;
+        return hole;
+    }
+
+    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, int sackHole, ref bool sendalot, long now)
     {
         var to = default(TcpOpt);
         if ((flags & TcpFlags.TH_SYN) != 0)
@@ -356,7 +421,7 @@ public static partial class Tcp
         if (len > 0)
         {
             so.SbCopySend(off, seg.Slice(hdrlen, len));
-            if (TcpSeq.Lt(tp.snd_nxt, tp.snd_max) && (tp.t_flags & TcpCbFlags.TF_FORCEDATA) == 0)
+            if ((TcpSeq.Lt(tp.snd_nxt, tp.snd_max) || sackHole >= 0) && (tp.t_flags & TcpCbFlags.TF_FORCEDATA) == 0)
             {
                 Stat(TcpStat.tcps_sndrexmitpack);
                 StatAdd(TcpStat.tcps_sndrexmitbyte, len);
@@ -394,7 +459,18 @@ public static partial class Tcp
             tp.snd_nxt--; // retransmitting the FIN
         }
 
-        uint seq = len > 0 || (flags & (TcpFlags.TH_SYN | TcpFlags.TH_FIN)) != 0 || tp.TimerActive(TcpTimerKind.TT_PERSIST) ? tp.snd_nxt : tp.snd_max;
+        byte ipecn = 0;
+        if (tp.t_state == TcpState.TCPS_SYN_SENT && (flags & TcpFlags.TH_SYN) != 0)
+        {
+            flags |= EcnOutputSynSent(tp);
+        }
+        else if (TcpFsm.HaveEstablished(tp.t_state) && (tp.t_flags2 & TcpCbFlags2.TF2_ECN_PERMIT) != 0)
+        {
+            ipecn = EcnOutputEstablished(tp, ref flags, len, sackHole >= 0);
+        }
+
+        uint seq = sackHole >= 0 ? tp.snd_una + (uint)off
+            : len > 0 || (flags & (TcpFlags.TH_SYN | TcpFlags.TH_FIN)) != 0 || tp.TimerActive(TcpTimerKind.TT_PERSIST) ? tp.snd_nxt : tp.snd_max;
         uint ack = (flags & TcpFlags.TH_ACK) != 0 ? tp.rcv_nxt : 0;
         uint win = (flags & TcpFlags.TH_SYN) != 0 ? Math.Min(recwin, 65535u) : recwin >> tp.rcv_scale;
         if (win > 65535)
@@ -416,7 +492,16 @@ public static partial class Tcp
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
         TcpHeader.SetChecksum(seg, e.Local, e.Foreign);
 
-        if ((tp.t_flags & TcpCbFlags.TF_FORCEDATA) == 0 || !tp.TimerActive(TcpTimerKind.TT_PERSIST))
+        if (sackHole >= 0)
+        {
+            // A hole's retransmission: its rxmit moves, snd_nxt stays at snd_max; no RTT sample (Karn).
+            tp.snd_holes.Retransmitted(sackHole, len);
+            if (!tp.TimerActive(TcpTimerKind.TT_REXMT))
+            {
+                TimerActivate(tp, TcpTimerKind.TT_REXMT, tp.t_rxtcur);
+            }
+        }
+        else if ((tp.t_flags & TcpCbFlags.TF_FORCEDATA) == 0 || !tp.TimerActive(TcpTimerKind.TT_PERSIST))
         {
             uint startseq = tp.snd_nxt;
             if ((flags & TcpFlags.TH_SYN) != 0)
@@ -480,7 +565,8 @@ public static partial class Tcp
             TimerActivate(tp, TcpTimerKind.TT_DELACK, 0);
         }
 
-        Enqueue(tp, m, e.Local, e.Foreign, OutOptions(tp));
+        IpOutputOptions ipo = OutOptions(tp);
+        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) });
         return 0;
     }
 

@@ -433,6 +433,9 @@ public sealed partial class SackScoreboard
         return TcpSeq.Lt(snd_nxt, _h[cur].End) ? snd_nxt : snd_fack;
     }
 
+    /// <summary>tcp_do_segment's "sackhint.sacked_bytes = 0" for an ACK that is no SACK recovery's: no stale count survives.</summary>
+    public void ResetSackedBytes() => sacked_bytes = 0;
+
     /// <summary>tcp_free_sackholes: empties the scoreboard (recovery over, or the connection closes).</summary>
     public void Free()
     {

@@ -149,6 +149,12 @@ public sealed class TcpSocket : IDisposable
     /// <summary>recv(2): what is there (at least one byte), 0 at end of data.</summary>
     public int Receive(Span<byte> buffer, int timeoutMs = Timeout.Infinite) => _so.ReceiveStream(buffer, timeoutMs);
 
+    /// <summary>recv(2) with MSG_PEEK, MSG_WAITALL and/or MSG_DONTWAIT (soreceive_stream).</summary>
+    public int Receive(Span<byte> buffer, MsgFlags flags, int timeoutMs = Timeout.Infinite) => _so.ReceiveStream(buffer, flags, timeoutMs);
+
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, MsgFlags flags, CancellationToken cancellationToken = default)
+        => _so.ReceiveStreamAsync(buffer, flags, cancellationToken);
+
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         => _so.ReceiveStreamAsync(buffer, cancellationToken);
 

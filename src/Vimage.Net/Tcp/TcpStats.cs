@@ -274,7 +274,25 @@ public enum TcpStat
     /// <summary>times scoreboard overflowed.</summary>
     tcps_sack_sboverflow,
 
-    // The ECN, TSO, MTU-discovery ... fields join here.
+    /// <summary>ECN Congestion Experienced.</summary>
+    tcps_ecn_ce,
+
+    /// <summary>ECN Capable Transport.</summary>
+    tcps_ecn_ect0,
+
+    /// <summary>ECN Capable Transport.</summary>
+    tcps_ecn_ect1,
+
+    /// <summary>ECN successful handshakes.</summary>
+    tcps_ecn_shs,
+
+    /// <summary># times ECN reduced the cwnd.</summary>
+    tcps_ecn_rcwnd,
+
+    /// <summary>ECN ECT(0) marked data segments sent.</summary>
+    tcps_ecn_sndect0,
+
+    // The TSO, MTU-discovery ... fields join here.
 
     /// <summary>DSACK blocks received.</summary>
     tcps_dsack_count,

@@ -77,6 +77,7 @@ public static partial class Tcp
 
         TimersStop(tp);
         tp.t_segq.Flush();
+        tp.snd_holes.Free(); // tcp_free_sackholes
         tp.t_state = TcpState.TCPS_CLOSED;
         tp.t_flags |= TcpCbFlags.TF_CLOSED;
         tp.t_ccv.Algo?.cb_destroy(tp.t_ccv);
@@ -124,6 +125,7 @@ public static partial class Tcp
         tp.Inp.TimeWait = true;
         TimersStop(tp);
         tp.t_segq.Flush();
+        tp.snd_holes.Free();
         TimerActivate(tp, TcpTimerKind.TT_2MSL, 2 * MsToUs(V_tcp_msl));
         tp.So.SoIsDisconnected();
     }
@@ -271,9 +273,22 @@ public static partial class Tcp
                 }
 
                 break;
+            case CcSignal.CC_ECN:
+                if (!tp.InCongRecovery)
+                {
+                    Stat(TcpStat.tcps_ecn_rcwnd);
+                    tp.snd_recover = tp.snd_max;
+                    if ((tp.t_flags2 & TcpCbFlags2.TF2_ECN_PERMIT) != 0)
+                    {
+                        tp.t_flags2 |= TcpCbFlags2.TF2_ECN_SND_CWR;
+                    }
+                }
+
+                break;
             case CcSignal.CC_RTO:
                 tp.t_dupacks_ = 0;
                 tp.t_bytes_acked = 0;
+                tp.snd_holes.Free(); // tcp_free_sackholes: after a timeout everything from snd_una goes again
                 tp.InFastRecovery = false;
                 tp.InCongRecovery = false;
                 break;

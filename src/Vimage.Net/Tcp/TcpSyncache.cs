@@ -16,6 +16,9 @@ internal sealed class SyncacheEntry
     public uint TsRecent;
     public uint TsOffset;
     public ushort PeerMss;
+
+    /// <summary>SCF_ECN: the SYN asked for ECN and we accepted.</summary>
+    public bool Ecn;
     public byte RequestedSScale;
     public byte RequestRScale;
     public TcpCbFlags Flags;
@@ -309,6 +312,8 @@ public static partial class Tcp
             sc.Flags |= TcpCbFlags.TF_SACK_PERMIT;
         }
 
+        sc.Ecn = EcnSyncacheAdd(th.Flags);
+
         // syncache_add: with cookies on, the ISS is a cookie carrying the peer's MSS, window shift and SACK.
         sc.Iss = TcpSyncookies.Enabled
             ? TcpSyncookies.Generate(dst, dport, src, sport, sc.Irs, sc.PeerMss == 0 ? V_tcp_mssdflt : sc.PeerMss,
@@ -358,7 +363,7 @@ public static partial class Tcp
 
         Span<byte> seg = m.Append(TcpHeader.MinLength + optlen);
         ushort win = (ushort)Math.Min(sc.Wnd, 65535);
-        new TcpHeader(sc.LocalPort, sc.ForeignPort, sc.Iss, sc.Irs + 1, TcpHeader.MinLength + optlen, TcpFlags.TH_SYN | TcpFlags.TH_ACK, win, 0).Write(seg);
+        new TcpHeader(sc.LocalPort, sc.ForeignPort, sc.Iss, sc.Irs + 1, TcpHeader.MinLength + optlen, TcpFlags.TH_SYN | TcpFlags.TH_ACK | (sc.Ecn ? TcpFlags.TH_ECE : 0), win, 0).Write(seg);
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
         TcpHeader.SetChecksum(seg, sc.Local, sc.Foreign);
         sc.RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial) * Tcpcb.SynBackoff[Math.Min(sc.Rxmits, Tcpcb.TCP_MAXRXTSHIFT)];
@@ -469,6 +474,7 @@ public static partial class Tcp
         inp.Tos = lp.Inp.Tos;
         tp.t_flags = (tp.t_flags & ~(TcpCbFlags.TF_REQ_SCALE | TcpCbFlags.TF_REQ_TSTMP)) | sc.Flags | (lp.t_flags & TcpCbFlags.TF_NODELAY);
         tp.t_state = TcpState.TCPS_SYN_RECEIVED;
+        EcnSyncacheSocket(tp, sc.Ecn);
         tp.iss = sc.Iss;
         tp.irs = sc.Irs;
         tp.snd_una = tp.snd_up = sc.Iss;
@@ -492,6 +498,7 @@ public static partial class Tcp
         }
 
         Mss(tp, sc.PeerMss);
+        MssSockbufs(tp);
         tp.t_rcvtime = NetTimers.NowUs;
         TimerActivate(tp, TcpTimerKind.TT_KEEP, MsToUs(V_tcp_keepinit));
         Stat(TcpStat.tcps_accepts);

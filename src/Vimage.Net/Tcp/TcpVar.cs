@@ -95,6 +95,7 @@ public sealed class Tcpcb : ICcConnection
 
     public TcpState t_state;
     public TcpCbFlags t_flags;
+    public TcpCbFlags2 t_flags2;
 
     public uint snd_una;
     public uint snd_nxt;
@@ -181,6 +182,9 @@ public sealed class Tcpcb : ICcConnection
 
     /// <summary>sackblks / rcv_numsacks: the SACK blocks we report while data is queued out of order (RFC 2018 §4).</summary>
     internal readonly SackReport t_sackreport = new();
+
+    /// <summary>snd_holes, snd_fack and sackhint: the sender's SACK scoreboard (tcp_sack.c), used in SACK recovery.</summary>
+    internal readonly SackScoreboard snd_holes = new();
 
     /// <summary>t_segq: the reassembly queue (RFC 9293 §3.10.7.4).</summary>
     internal readonly TcpReassQueue t_segq = new();
