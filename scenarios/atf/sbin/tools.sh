@@ -58,7 +58,7 @@ route_monitor_body()
 	for i in $(seq 1 50); do
 		jexec alpha route -q add 203.0.113.0/24 192.0.2.2
 		jexec alpha route -q delete 203.0.113.0/24
-		grep -q RTM_DELETE monitor.out && break
+		grep -q "^RTM_ADD" monitor.out && break
 		sleep 0.1
 	done
 	kill $mon
