@@ -470,20 +470,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
                     // Spin briefly (yielding the CPU) before sleeping, as SemaphoreSlim does: a reply that is one
                     // queue hop away arrives without the cost of a sleep and a wakeup.
                     spun = true;
-                    Monitor.Exit(_lock);
-                    try
-                    {
-                        SpinWait spin = default;
-                        for (int i = 0; i < SpinCount && !Rcv.HasData; i++)
-                        {
-                            spin.SpinOnce(sleep1Threshold: -1);
-                        }
-                    }
-                    finally
-                    {
-                        Monitor.Enter(_lock);
-                    }
-
+                    SpinForDataOutsideLock();
                     continue;
                 }
 

@@ -603,6 +603,7 @@ public sealed partial class Socket
         CheckRecvFlags(flags);
         long deadline = timeoutMs > 0 ? Environment.TickCount64 + timeoutMs : 0;
         int total = 0;
+        bool spun = false;
         while (true)
         {
             int n;
@@ -613,6 +614,15 @@ public sealed partial class Socket
                     if (total > 0 && timeoutMs > 0 && deadline <= Environment.TickCount64)
                     {
                         return total;
+                    }
+
+                    if (!spun && timeoutMs != 0)
+                    {
+                        // As the datagram receive does: a reply one hop away usually lands during a short spin,
+                        // which costs far less than a Monitor.Wait sleep and its wake-up.
+                        spun = true;
+                        SpinForDataOutsideLock();
+                        continue;
                     }
 
                     WaitLocked(timeoutMs, deadline, "recv");
@@ -1075,6 +1085,24 @@ public sealed partial class Socket
         finally
         {
             Vnet.Exit();
+        }
+    }
+
+    /// <summary>Called under the lock: releases it, spins (yielding) until so_rcv has data or the spin ends, retakes it.</summary>
+    private void SpinForDataOutsideLock()
+    {
+        Monitor.Exit(_lock);
+        try
+        {
+            SpinWait spin = default;
+            for (int i = 0; i < SpinCount && !Rcv.HasData; i++)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+        finally
+        {
+            Monitor.Enter(_lock);
         }
     }
 
