@@ -5,6 +5,7 @@ using Vimage.Cli.Commands;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Ipfw;
 using Vimage.Net.Route;
 
 namespace Vimage.Cli.Tests;
@@ -147,6 +148,7 @@ internal sealed class CliFixture : IDisposable
         Jails.RemoveAll();
         using (Curvnet.Set(Vnet.Vnet0))
         {
+            IpFw.Unload(); // kldunload: an ipfw command loads it in vnet0, which every test shares (a no-op otherwise)
             foreach (Rtentry r in Routes.All.Where(r => !_routesBefore.Contains(r)).ToArray())
             {
                 try

@@ -8,15 +8,7 @@ public sealed class IpfwCommandTests : IDisposable
 {
     private readonly CliFixture _cli = new();
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(Vnet.Vnet0))
-        {
-            IpFw.Unload(); // kldunload: vnet0 is shared with the other tests
-        }
-
-        _cli.Dispose();
-    }
+    public void Dispose() => _cli.Dispose();
 
     [Fact]
     public void Deny_rule_makes_ping_exit_2_and_show_counts_the_hits()
@@ -104,15 +96,7 @@ public sealed class IfconfigShorthandTests : IDisposable
 {
     private readonly CliFixture _cli = new();
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(Vnet.Vnet0))
-        {
-            IpFw.Unload();
-        }
-
-        _cli.Dispose();
-    }
+    public void Dispose() => _cli.Dispose();
 
     [Fact]
     public void Delay_loss_rate_create_the_pipe_and_rule()

@@ -8,15 +8,7 @@ public sealed class IpfwRuleSyntaxTests : IDisposable
 {
     private readonly CliFixture _cli = new();
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(Vnet.Vnet0))
-        {
-            IpFw.Unload();
-        }
-
-        _cli.Dispose();
-    }
+    public void Dispose() => _cli.Dispose();
 
     [Theory]
     [InlineData("deny udp from { 1.2.3.4 or 5.6.7.0/24 } to not me 53,1000-2000 in recv lo0", "deny udp from { 1.2.3.4 or 5.6.7.0/24 } to not me 53,1000-2000 in recv lo0")]
@@ -101,15 +93,7 @@ public sealed class DummynetCommandTests : IDisposable
 {
     private readonly CliFixture _cli = new();
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(Vnet.Vnet0))
-        {
-            IpFw.Unload();
-        }
-
-        _cli.Dispose();
-    }
+    public void Dispose() => _cli.Dispose();
 
     [Theory]
     [InlineData("ipfw pipe 1 config bw 5Mbit/s delay abc", 65, "ipfw: delay needs argument 0..10000ms\n")]
@@ -172,15 +156,7 @@ public sealed class IpfwReadmeLabTests : IDisposable
 {
     private readonly CliFixture _cli = new();
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(Vnet.Vnet0))
-        {
-            IpFw.Unload();
-        }
-
-        _cli.Dispose();
-    }
+    public void Dispose() => _cli.Dispose();
 
     [Fact]
     public void Queues_table_and_log_lab_is_accepted()
