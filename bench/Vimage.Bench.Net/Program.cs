@@ -8,7 +8,7 @@ using Vimage.Core;
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- chain [--routers N] [--seconds N] [--warmup S] [--count N] [--dispatch direct|hybrid|deferred|all] [--no-baseline]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- tcp [--seconds N] [--warmup S] [--count N] [--idle-connections N] [--connections N] [--idle S] [--rows bulk,rr,memory,cps,many] [--no-baseline] [--alloc-trace]
 // dotnet run -c Release --project bench/Vimage.Bench.Net -- lab [--sizes 100,1000,10000] [--shapes chain,tree]
-// dotnet run -c Release --project bench/Vimage.Bench.Net -- dummynet [--seconds N] [--svg docs/dummynet.svg]
+// dotnet run -c Release --project bench/Vimage.Bench.Net -- dummynet [--seconds N (10)] [--senders N] [--svg docs/dummynet.svg]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "inet")

@@ -26,16 +26,17 @@ internal sealed class DnPacket
 /// The one hashed timer wheel (Varghese &amp; Lauck) holding every delayed packet of every pipe of every vnet, served by
 /// one thread: slots of <see cref="Resolution"/> Stopwatch ticks, a packet further away than the wheel's span waits
 /// in its slot for later rounds. 10,000 pipes cost 10,000 configurations, not threads or timers. The thread sleeps
-/// while nothing is due within two milliseconds and yields (spins) only for the last stretch, which is what keeps
-/// the delay error in microseconds rather than the scheduler's millisecond.
+/// until <see cref="SpinWindow"/> before the next packet is due and then spins on the CPU (no yield: a yield hands the
+/// core to whatever else is runnable and the thread comes back a scheduler slice later) until it is; it spins only
+/// while a held packet is due within that window, so an idle wheel, or one whose next packet is far away, sleeps.
+/// This is what keeps the delay error in microseconds rather than the kernel timer's wake-up lateness.
 /// </summary>
 internal static class DnWheel
 {
     private const int Bits = 16;
     private const int Slots = 1 << Bits;
     private static readonly long Resolution = Math.Max(1, Stopwatch.Frequency / 100_000); // 10 µs
-    private static readonly long SleepMargin = Stopwatch.Frequency / 500; // 2 ms
-    private static readonly long SpinMargin = Stopwatch.Frequency / 10_000; // 100 µs
+    private static readonly long SpinWindow = Stopwatch.Frequency / 1000; // 1 ms: a timed wait's wake-up is late by less
     private static readonly DnPacket?[] Heads = new DnPacket?[Slots];
     private static readonly DnPacket?[] Tails = new DnPacket?[Slots];
     private static readonly Lock Gate = new();
@@ -94,6 +95,10 @@ internal static class DnWheel
             Tails[slot] = p;
             s_pending++;
             wake = p.Due < s_nextWake;
+            if (wake)
+            {
+                Volatile.Write(ref s_nextWake, p.Due); // a spinning thread sees the earlier deadline at once
+            }
             if (s_thread is null)
             {
                 s_thread = new Thread(Run) { IsBackground = true, Name = "dummynet", Priority = ThreadPriority.AboveNormal };
@@ -191,24 +196,35 @@ internal static class DnWheel
                 continue;
             }
 
-            long wait = nextDue == long.MaxValue ? -1 : nextDue - Stopwatch.GetTimestamp();
-            if (wait < 0 && nextDue == long.MaxValue)
+            if (nextDue == long.MaxValue)
             {
-                Wake.WaitOne(100);
+                Wake.WaitOne(100); // idle: nothing held
+                continue;
             }
-            else if (wait > SleepMargin)
+
+            // sleep to SpinWindow before the deadline (whole milliseconds, rounded down: early, never late; a packet
+            // scheduled earlier meanwhile sets Wake), then spin the rest: at most two windows on the CPU
+            long ms = (nextDue - Stopwatch.GetTimestamp() - SpinWindow) * 1000 / Stopwatch.Frequency;
+            if (ms > 0)
             {
-                // the kernel's wake-up is late by up to a scheduler tick: sleep until the margin, then wait actively
-                Wake.WaitOne(TimeSpan.FromTicks(Math.Max(1, (wait - SleepMargin) * TimeSpan.TicksPerSecond / Stopwatch.Frequency)));
+                Wake.WaitOne((int)Math.Min(ms, 100));
+                continue;
             }
-            else if (wait > SpinMargin)
-            {
-                Thread.Yield();
-            }
-            else if (wait > 0)
-            {
-                Thread.SpinWait(20); // the last ~100 µs: stay on the CPU
-            }
+
+            SpinUntil(nextDue);
+        }
+    }
+
+    /// <summary>
+    /// The last stretch before <paramref name="due"/>: stays on the CPU (pause instructions, no yield) until it is
+    /// reached or an earlier packet is scheduled (<see cref="Schedule"/> lowers s_nextWake). At most
+    /// two <see cref="SpinWindow"/>s per release (the sleep is in whole milliseconds).
+    /// </summary>
+    private static void SpinUntil(long due)
+    {
+        while (Stopwatch.GetTimestamp() < due && Volatile.Read(ref s_nextWake) >= due)
+        {
+            Thread.SpinWait(10);
         }
     }
 
