@@ -43,6 +43,7 @@ internal static class DummynetMode
             }
         }
 
+        MbufShare.s_vnet_mbuf_share = 100; // one vnet (vnet0) in this process: it may hold the whole zones
         Ifnet lo0;
         using (Curvnet.Set(Vnet.Vnet0))
         {
@@ -149,10 +150,11 @@ internal static class DummynetMode
     {
         using (Curvnet.Set(Vnet.Vnet0))
         {
-            // saturating senders behind a queue deep enough (50 ms of the link, 100..20,000 slots) that one of them
-            // being descheduled for a few milliseconds never lets the link go idle; several threads, so the offered
-            // load is not what one thread can produce (the figure is dummynet's, not the sender's)
-            int slots = (int)Math.Clamp(bw / 8 / size / 20, 100, size > 2000 ? 400 : 20_000); // jumbo: vnet0's share of 2,048
+            // saturating senders behind a queue deep enough (1 s of the link, 100..60,000 slots) that the senders
+            // being descheduled on a loaded machine does not let the link go idle; several threads, so the offered
+            // load is not what one thread can produce (the figure is dummynet's, not the sender's). Jumbo buffers
+            // are 2,048 in all: 1,900 slots (14 ms at 10 Gbit/s)
+            int slots = (int)Math.Clamp(bw / 8 / size, 100, size > 2000 ? 1_900 : 60_000);
             DnPipe pipe = DnIo.Tables.ConfigurePipe(1, new DnPipeConfig { Bandwidth = bw, QueueSlots = slots });
             Volatile.Write(ref s_released, 0);
             Interlocked.Exchange(ref s_bytes, 0);

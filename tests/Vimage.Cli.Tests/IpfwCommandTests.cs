@@ -1,5 +1,8 @@
 using Vimage.Core;
+using Vimage.Net.Inet;
 using Vimage.Net.Ipfw;
+using Vimage.Net.Sockets;
+using Vimage.Net.Tcp;
 
 namespace Vimage.Cli.Tests;
 
@@ -28,6 +31,31 @@ public sealed class IpfwCommandTests : IDisposable
         Assert.Equal(0, _cli.Run("ping -c 1 127.0.0.1").Exit);
         Assert.Equal("Flushed all rules.\n", _cli.Ok("ipfw -f flush"));
         Assert.Equal("65535 deny ip from any to any\n", _cli.Ok("ipfw list"));
+    }
+
+    [Fact]
+    public void Deny_setup_makes_a_tcp_connect_time_out_while_an_established_connection_carries_on()
+    {
+        InAddr lo = InAddr.Parse("127.0.0.1");
+        using var listener = TcpSocket.Create(Vnet.Vnet0);
+        listener.Bind(lo, 0);
+        listener.Listen(8);
+        ushort port = listener.LocalPort;
+        using var early = TcpSocket.Create(Vnet.Vnet0);
+        early.Connect(lo, port, 10_000);
+        using TcpSocket served = listener.Accept(10_000);
+
+        Assert.Equal("00100 deny tcp from any to any setup\n", _cli.Ok("ipfw add 100 deny tcp from any to any setup"));
+        Assert.Equal("00200 allow ip from any to any\n", _cli.Ok("ipfw add 200 allow ip from any to any"));
+        using var late = TcpSocket.Create(Vnet.Vnet0);
+        var e = Assert.Throws<NetSocketException>(() => late.Connect(lo, port, 1_500));
+        Assert.Equal(NetSocketException.EAGAIN, e.Errno); // no SYN got through: the connect timed out
+        Assert.Matches(@"(^|\n)00100 [1-9]\d* \d+ deny tcp from any to any setup\n", _cli.Ok("ipfw show"));
+
+        Assert.Equal(2, early.Send("hi"u8));
+        byte[] got = new byte[2];
+        Assert.Equal(2, served.Receive(got, 10_000));
+        Assert.Equal("hi"u8.ToArray(), got);
     }
 
     [Fact]

@@ -24,6 +24,14 @@ public sealed class IpfwRuleSyntaxTests : IDisposable
     [InlineData("unreach host ip from any to any", "reject ip from any to any")]
     [InlineData("allow icmp from any to any icmptypes 0,8 out", "allow icmp from any to any icmptypes 0,8 out")]
     [InlineData("deny log logamount 5 tcp from any to any 22", "deny log logamount 5 tcp from any to any 22")]
+    [InlineData("deny tcp from any to any setup", "deny tcp from any to any setup")]
+    [InlineData("deny tcp from any to any tcpflags syn,!ack", "deny tcp from any to any setup")]
+    [InlineData("allow tcp from 10.0.0.1 to 10.0.0.2 80 established", "allow tcp from 10.0.0.1 to 10.0.0.2 80 established")]
+    [InlineData("count tcp from any to any tcpflags !ack,fin,rst in", "count tcp from any to any tcpflags fin,!ack,rst in")]
+    [InlineData("count tcp from any to any tcpoptions maxseg,!sack,timestamp", "count tcp from any to any tcpoptions mss,!sack,ts")]
+    [InlineData("count tcp from any to any tcpseq 0x10 tcpack 4294967295", "count tcp from any to any tcpseq 16 tcpack -1")]
+    [InlineData("count tcp from any to any tcpwin 100-200,300 not tcpwin 0", "count tcp from any to any tcpwin 100-200,300 not tcpwin 0")]
+    [InlineData("count ip from any to any iplen 40 ipttl 1-3 iptos lowdelay,!throughput", "count ip from any to any iplen 40 ipttl 1-3 iptos lowdelay,!throughput")]
     public void Rules_show_as_compiled(string rule, string shown)
     {
         Assert.Equal($"00100 {shown}\n", _cli.Ok($"ipfw add 100 {rule}"));
@@ -35,7 +43,15 @@ public sealed class IpfwRuleSyntaxTests : IDisposable
     [InlineData("ipfw add 100 allow ip from 1.2.3.4:255.x to any", 65, "ipfw: bad netmask ``255.x''\n")]
     [InlineData("ipfw add 100 allow ip from table(x) to any", 65, "ipfw: Invalid table name: x\n")]
     [InlineData("ipfw add 100 unreach 300 ip from any to any", 65, "ipfw: unknown ICMP unreachable code ``300''\n")]
-    [InlineData("ipfw add 100 allow tcp from any to any setup", 64, "ipfw: setup: TCP options are not supported in Vimage yet\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpflags", 64, "ipfw: missing argument for tcpflags\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpflags syn,bogus", 65, "ipfw: invalid flag bogus\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpoptions", 64, "ipfw: missing argument for tcpoptions\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpoptions !nop", 65, "ipfw: invalid flag nop\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpseq", 64, "ipfw: tcpseq/tcpack requires argument\n")]
+    [InlineData("ipfw add 100 allow tcp from any to any tcpwin 5-x", 65, "ipfw: invalid tcpwin len 5-x\n")]
+    [InlineData("ipfw add 100 allow ip from any to any ipttl", 64, "ipfw: ipttl requires TTL\n")]
+    [InlineData("ipfw add 100 allow ip from any to any iplen 9-1", 65, "ipfw: invalid ip len 9-1\n")]
+    [InlineData("ipfw add 100 allow ip from any to any iptos fast", 65, "ipfw: invalid flag fast\n")]
     [InlineData("ipfw table 1 delete 1.2.3.4", 71, "ipfw: Table 1 not found\n")]
     [InlineData("ipfw table 1 add 1.2.3.4/33", 65, "ipfw: bad IPv4 mask width\n")]
     public void Bad_rules_get_ipfw_messages_and_change_nothing(string line, int exit, string err)

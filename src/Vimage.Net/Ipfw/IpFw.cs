@@ -296,7 +296,7 @@ public static partial class IpFw
             case IpFwOp.IcmpTypes:
                 return pkt.IcmpType is >= 0 and < 32 && (cmd.Value & (1u << pkt.IcmpType)) != 0;
             default:
-                return false;
+                return IpFwTcp.Match(cmd, in pkt, m.Data);
         }
     }
 

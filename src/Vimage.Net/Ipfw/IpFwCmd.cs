@@ -40,6 +40,27 @@ public enum IpFwOp : byte
 
     /// <summary>O_ICMPTYPE: a bit per type 0..31.</summary>
     IcmpTypes,
+
+    /// <summary>O_ESTAB: a TCP segment that is not a bare SYN ("established").</summary>
+    Estab,
+
+    /// <summary>O_TCPFLAGS: <see cref="IpFwCmd.Value"/> is arg1, flags wanted set | flags wanted clear &lt;&lt; 8 ("setup" is syn,!ack).</summary>
+    TcpFlags,
+
+    /// <summary>O_TCPOPTS: as TcpFlags over the IP_FW_TCPOPT_* bits of the options present.</summary>
+    TcpOpts,
+
+    /// <summary>O_TCPSEQ / O_TCPACK: the sequence or acknowledgement number equals Value.</summary>
+    TcpSeq,
+    TcpAck,
+
+    /// <summary>O_TCPWIN, O_IPLEN, O_IPTTL: equals Value, or (when Ports is set) lies in one of the ranges.</summary>
+    TcpWin,
+    IpLen,
+    IpTtl,
+
+    /// <summary>O_IPTOS: as TcpFlags over the IP header's TOS byte.</summary>
+    IpTos,
 }
 
 /// <summary>
@@ -55,7 +76,10 @@ public sealed class IpFwCmd
     /// <summary>F_OR: this instruction and the next form an or-block (the last member of a block has no F_OR).</summary>
     public bool Or { get; init; }
 
-    /// <summary>Proto: the IP protocol number; SrcTable/DstTable: the table number; IcmpTypes: the type bitmap.</summary>
+    /// <summary>
+    /// Proto: the IP protocol number; SrcTable/DstTable: the table number; IcmpTypes: the type bitmap; TcpFlags,
+    /// TcpOpts, IpTos: set | clear &lt;&lt; 8; TcpSeq/TcpAck/TcpWin/IpLen/IpTtl: the value.
+    /// </summary>
     public uint Value { get; init; }
 
     /// <summary>SrcMask/DstMask: address/mask pairs, masked addresses (addr &amp; mask).</summary>
@@ -63,6 +87,7 @@ public sealed class IpFwCmd
 
     public uint[]? Masks { get; init; }
 
+    /// <summary>SrcPort/DstPort, and TcpWin/IpLen/IpTtl given as ranges; table(N,value): the value.</summary>
     public IpFwPortRange[]? Ports { get; init; }
 
     /// <summary>Via/Recv/Xmit: the interface name ("any" matches any interface, as in FreeBSD).</summary>

@@ -40,6 +40,13 @@ public readonly struct IpFwPacket
     /// <summary>TCP flags (th_flags, low 8 bits) of a first fragment carrying at least 14 bytes of TCP header, else 0.</summary>
     public byte TcpFlags { get; init; }
 
+    /// <summary>A first fragment of TCP carrying the whole fixed header (20 bytes): the TCP options can be tested.</summary>
+    public bool HasTcpHeader { get; init; }
+
+    public byte Ttl { get; init; }
+
+    public byte Tos { get; init; }
+
     /// <summary>is_icmp_query: echo, router solicitation/advertisement, timestamp, info, address mask requests/replies.</summary>
     public bool IsIcmpQuery => IcmpType is 0 or 8 or 9 or 10 or 13 or 14 or 15 or 16 or 17 or 18;
 
@@ -81,6 +88,9 @@ public readonly struct IpFwPacket
             Id = BinaryPrimitives.ReadUInt16BigEndian(ip[4..]),
             HeaderLength = hlen,
             TcpFlags = offset == 0 && proto == 6 && l4.Length >= 14 ? l4[13] : (byte)0,
+            HasTcpHeader = offset == 0 && proto == 6 && l4.Length >= 20,
+            Ttl = ip[8],
+            Tos = ip[1],
         };
         return true;
     }

@@ -289,10 +289,8 @@ public static class IpfwRuleParser
             case "icmptypes" or "icmptype":
                 Need(av, i, "missing argument");
                 return new IpFwCmd { Op = IpFwOp.IcmpTypes, Value = IcmpTypes(av[i++]) };
-            case "setup" or "established" or "tcpflags" or "tcpflag" or "tcpoptions" or "tcpopts" or "tcpseq" or "tcpack" or "tcpwin":
-                throw new IpfwException(EX_USAGE, $"{opt}: TCP options are not supported in Vimage yet");
             default:
-                throw new IpfwException(EX_USAGE, $"unrecognised option [-1] {opt}");
+                return IpfwTcpOptions.Parse(opt, av, ref i) ?? throw new IpfwException(EX_USAGE, $"unrecognised option [-1] {opt}");
         }
     }
 
@@ -482,7 +480,7 @@ public static class IpfwRuleParser
         PortsOf(s, body, IpFwOp.SrcPort);
         s.Append(" to ").Append(Section(body, c => c.Op is IpFwOp.DstMask or IpFwOp.DstMe or IpFwOp.DstTable or IpFwOp.DstAny) ?? "any");
         PortsOf(s, body, IpFwOp.DstPort);
-        if (Section(body, c => c.Op is IpFwOp.In or IpFwOp.Via or IpFwOp.Recv or IpFwOp.Xmit or IpFwOp.IcmpTypes) is { } options)
+        if (Section(body, c => c.Op is IpFwOp.In or IpFwOp.Via or IpFwOp.Recv or IpFwOp.Xmit or IpFwOp.IcmpTypes || IpfwTcpOptions.Handles(c.Op)) is { } options)
         {
             s.Append(' ').Append(options);
         }
@@ -545,7 +543,7 @@ public static class IpfwRuleParser
         IpFwOp.Recv => $"recv {c.Interface}",
         IpFwOp.Xmit => $"xmit {c.Interface}",
         IpFwOp.IcmpTypes => "icmptypes " + string.Join(',', Enumerable.Range(0, 32).Where(t => (c.Value & (1u << t)) != 0)),
-        _ => "?",
+        _ => IpfwTcpOptions.Format(c),
     };
 
     private static string MaskList(IpFwCmd c)
