@@ -438,4 +438,71 @@ public sealed class DummynetTests
 
         MbufLeak.AssertBack(baseline);
     }
+    [Fact]
+    public void Seeded_loss_dup_reorder_and_jitter_end_to_end_deliver_the_same_datagrams()
+    {
+        using var f = StackFixture.Create("dn-seed-e2e");
+        using (var rx = UdpSocket.Create(f.B))
+        using (var tx = UdpSocket.Create(f.A))
+        {
+            rx.Bind(InAddr.Any, 6101);
+            tx.SendTo([0], f.AddrB, 6101); // ARP resolved before any pipe
+            Assert.Equal(1, rx.ReceiveFrom(new byte[4], out _, out _, 10_000));
+        }
+
+        try
+        {
+            StackFixture.In(f.A, () =>
+            {
+                IpFw.Load();
+                IpFw.Chain.Add(new IpFwRule
+                {
+                    Number = 100, Action = IpFwAction.Pipe, Argument = 1, Protocol = IpProto.Udp, Direction = IpFwDir.Out,
+                    DestinationPorts = [new IpFwPortRange(6100, 6100)],
+                }, 100);
+                return IpFw.Chain.Add(new IpFwRule { Number = 200, Action = IpFwAction.Allow }, 100);
+            });
+            List<int> a = Through(f, 9), b = Through(f, 9), c = Through(f, 10);
+            Assert.Equal(a, b); // the same datagrams lost, the same ones twice
+            Assert.NotEqual(a, c);
+            Assert.InRange(a.Distinct().Count(), 200, 290); // plr 0.15 of 300
+            Assert.True(a.Distinct().Count() < a.Count, "no duplicate arrived");
+        }
+        finally
+        {
+            StackFixture.In(f.A, () => { IpFw.Unload(); return 0; });
+        }
+    }
+
+    /// <summary>300 numbered datagrams through pipe 1 with <paramref name="seed"/>: the numbers received, sorted.</summary>
+    private static List<int> Through(StackFixture f, ulong seed)
+    {
+        DnPipe pipe = StackFixture.In(f.A, () => DnIo.Tables.ConfigurePipe(1, new DnPipeConfig
+        {
+            DelayUs = 2_000, JitterUs = 1_000, JitterDistribution = DnJitter.Normal, Reorder = 0.1, Dup = 0.1, Plr = 0.15,
+            QueueSlots = 1000, Seed = seed,
+        }));
+        using var rx = UdpSocket.Create(f.B);
+        rx.ReceiveBufferSize = 1 << 20; // 300 datagrams may sit there before the first read
+        rx.Bind(InAddr.Any, 6100);
+        using var tx = UdpSocket.Create(f.A);
+        const int n = 300;
+        for (int i = 0; i < n; i++)
+        {
+            tx.SendTo([(byte)(i >> 8), (byte)i], f.AddrB, 6100);
+        }
+
+        long expected = n - pipe.Drops + pipe.Duplicates; // every verdict is in once the sends return
+        var got = new List<int>();
+        byte[] buf = new byte[4];
+        while (got.Count < expected)
+        {
+            Assert.Equal(2, rx.ReceiveFrom(buf, out _, out _, 10_000));
+            got.Add((buf[0] << 8) | buf[1]);
+        }
+
+        Assert.True(StackFixture.In(f.A, () => DnIo.Tables.DeletePipe(1)));
+        got.Sort();
+        return got;
+    }
 }

@@ -106,6 +106,51 @@ public sealed class IpfwMatchTests
         }
     }
 
+    [Fact]
+    public void Xmit_via_and_recv_by_name_on_output()
+    {
+        using var f = StackFixture.Create("fwm-xmit");
+        Prime(f);
+        try
+        {
+            IpFwChain a = In(f.A, () => { IpFw.Load(); return IpFw.Chain; });
+            string outIf = f.OutboundA.Name;
+            static IpFwRule Out(int n, params IpFwCmd[] cmds)
+                => new() { Number = n, Action = IpFwAction.Count, Cmds = [C(IpFwOp.Proto, value: IpProto.Udp), C(IpFwOp.In, not: true), C(IpFwOp.DstPort, ports: P(5005, 5005)), .. cmds] };
+            IpFwRule xmit = a.Add(Out(100, C(IpFwOp.Xmit, ifname: outIf)), 100);
+            IpFwRule xmitOther = a.Add(Out(110, C(IpFwOp.Xmit, ifname: "bogus0")), 100);
+            IpFwRule via = a.Add(Out(120, C(IpFwOp.Via, ifname: outIf)), 100);
+            IpFwRule notVia = a.Add(Out(130, C(IpFwOp.Via, not: true, ifname: outIf)), 100);
+            IpFwRule recvAny = a.Add(Out(140, C(IpFwOp.Recv, ifname: "any")), 100); // locally sent: no receive interface
+            IpFwRule deny = a.Add(new IpFwRule
+            {
+                Number = 150, Action = IpFwAction.Deny,
+                Cmds = [C(IpFwOp.Proto, value: IpProto.Udp), C(IpFwOp.DstPort, ports: P(5006, 5006)), C(IpFwOp.Xmit, ifname: outIf)],
+            }, 100);
+            a.Add(new IpFwRule { Number = 200, Action = IpFwAction.Allow }, 100);
+
+            using var rx = UdpSocket.Create(f.B);
+            rx.Bind(InAddr.Any, 5005);
+            using var rx6 = UdpSocket.Create(f.B);
+            rx6.Bind(InAddr.Any, 5006);
+            Send(f, f.AddrA, 7100, 5005);
+            Assert.Equal(1, rx.ReceiveFrom(new byte[8], out _, out _, Wait));
+            using (var tx = UdpSocket.Create(f.A))
+            {
+                // xmit on the way out: ip_output answers EACCES for the denied datagram
+                Assert.Equal(Errno.EACCES, Assert.Throws<NetSocketException>(() => tx.SendTo([1], f.AddrB, 5006)).Errno);
+            }
+
+            Assert.Equal((1, 0, 1, 0, 0, 1), (xmit.Counters.Packets, xmitOther.Counters.Packets, via.Counters.Packets,
+                notVia.Counters.Packets, recvAny.Counters.Packets, deny.Counters.Packets));
+            Assert.Equal(0, rx6.QueuedDatagrams);
+        }
+        finally
+        {
+            Unload(f);
+        }
+    }
+
     private static void Send(StackFixture f, InAddr from, ushort sport, ushort dport)
     {
         using var tx = UdpSocket.Create(f.A);

@@ -160,4 +160,33 @@ public sealed class IpfwTcpTests
             Unload(f);
         }
     }
+    [Fact]
+    public void Unreach_port_on_a_syn_refuses_the_tcp_connect()
+    {
+        using var f = StackFixture.Create("fwtcp-unreach");
+        using TcpSocket listener = TcpConnectionTests.Listen(f, 8083);
+        IpFwChain b = LoadB(f);
+        try
+        {
+            // "unreach port tcp from any to any 8083 setup in": tcp_ctlinput drops the SYN_SENT connection (tcp_drop_syn_sent)
+            IpFwRule refuse = b.Add(new IpFwRule
+            {
+                Number = 100, Action = IpFwAction.Reject, Argument = IcmpCode.UnreachPort,
+                Cmds = [C(IpFwOp.Proto, value: IpProto.Tcp), C(IpFwOp.In), C(IpFwOp.DstPort, ports: [new IpFwPortRange(8083, 8083)]),
+                    C(IpFwOp.TcpFlags, value: Syn | (Ack << 8))],
+            }, 100);
+            b.Add(new IpFwRule { Number = 200, Action = IpFwAction.Allow }, 100);
+            long sent = f.IcmpOut(f.B, IcmpType.Unreach);
+            using var client = TcpSocket.Create(f.A);
+            client.Bind(f.AddrA, 0);
+            var e = Assert.Throws<NetSocketException>(() => client.Connect(f.AddrB, 8083, Wait));
+            Assert.Equal(Errno.ECONNREFUSED, e.Errno);
+            Assert.Equal(1, refuse.Counters.Packets);
+            Assert.Equal(sent + 1, f.IcmpOut(f.B, IcmpType.Unreach));
+        }
+        finally
+        {
+            Unload(f);
+        }
+    }
 }

@@ -48,6 +48,9 @@ public sealed partial class DnPipe
 
     public long Drops { get; private set; }
 
+    /// <summary>Packets the pipe sent twice (dup, a Vimage extension).</summary>
+    public long Duplicates { get; private set; }
+
     /// <summary>
     /// Stopwatch ticks the link sat idle between a departure and the next arrival (FIFO path): the bandwidth a sender
     /// left unused. A link that is never idle delivers exactly its configured rate.
@@ -175,6 +178,7 @@ public sealed partial class DnPipe
 
         _lastRelease = Math.Max(_lastRelease, v.Release);
         v.Duplicate = _random.Chance(c.Dup);
+        Duplicates += v.Duplicate ? 1 : 0;
         v.DuplicateRelease = v.Release;
         if (_random.Chance(c.Corrupt))
         {
