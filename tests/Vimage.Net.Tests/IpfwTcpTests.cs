@@ -40,6 +40,15 @@ public sealed class IpfwTcpTests
         Assert.Equal("pong"u8.ToArray(), TcpConnectionTests.ReadExactly(c, 4));
     }
 
+    /// <summary>A connect from A to B's <paramref name="port"/> times out: every SYN was dropped.</summary>
+    private static void ConnectTimesOut(StackFixture f, ushort port)
+    {
+        using var client = TcpSocket.Create(f.A);
+        client.Bind(f.AddrA, 0);
+        var e = Assert.Throws<NetSocketException>(() => client.Connect(f.AddrB, port, 1_500));
+        Assert.Equal(NetSocketException.EAGAIN, e.Errno);
+    }
+
     [Fact]
     public void Deny_setup_stops_new_connections_while_established_ones_keep_flowing()
     {
@@ -59,10 +68,7 @@ public sealed class IpfwTcpTests
             long established = estab.Counters.Packets;
             Assert.True(established >= 1, "established never matched the data segment");
 
-            using var late = TcpSocket.Create(f.A);
-            late.Bind(f.AddrA, 0);
-            var e = Assert.Throws<NetSocketException>(() => late.Connect(f.AddrB, 8080, 1_500));
-            Assert.Equal(NetSocketException.EAGAIN, e.Errno); // the connect timed out: every SYN was dropped
+            ConnectTimesOut(f, 8080);
             Assert.True(setup.Counters.Packets >= 1, "the setup rule never saw the SYN");
             Assert.Equal(0, both.Counters.Packets); // a bare SYN is "setup", never "established"
 
@@ -150,9 +156,7 @@ public sealed class IpfwTcpTests
             }
 
             Assert.Equal(0, deny.Counters.Packets);
-            using var blocked = TcpSocket.Create(f.A);
-            blocked.Bind(f.AddrA, 0);
-            Assert.Throws<NetSocketException>(() => blocked.Connect(f.AddrB, 80, 1_500));
+            ConnectTimesOut(f, 80);
             Assert.True(deny.Counters.Packets >= 1);
         }
         finally
@@ -160,6 +164,7 @@ public sealed class IpfwTcpTests
             Unload(f);
         }
     }
+
     [Fact]
     public void Unreach_port_on_a_syn_refuses_the_tcp_connect()
     {

@@ -427,19 +427,25 @@ public static class IpfwRuleParser
             throw new IpfwException(EX_USAGE, $"unrecognised option [-1] {text}");
         }
 
+        return Ranges(text, $"invalid {which} port");
+    }
+
+    /// <summary>A comma list of N or N-M (add_ports without names); anything else is "<paramref name="error"/> text".</summary>
+    internal static IpFwPortRange[] Ranges(string text, string error)
+    {
         var ranges = new List<IpFwPortRange>();
         foreach (string part in text.Split(','))
         {
             string[] ends = part.Split('-');
             if (ends.Length > 2 || !ushort.TryParse(ends[0], NumberStyles.None, CultureInfo.InvariantCulture, out ushort low))
             {
-                throw new IpfwException(EX_DATAERR, $"invalid {which} port {text}");
+                throw new IpfwException(EX_DATAERR, $"{error} {text}");
             }
 
             ushort high = low;
             if (ends.Length == 2 && (!ushort.TryParse(ends[1], NumberStyles.None, CultureInfo.InvariantCulture, out high) || high < low))
             {
-                throw new IpfwException(EX_DATAERR, $"invalid {which} port {text}");
+                throw new IpfwException(EX_DATAERR, $"{error} {text}");
             }
 
             ranges.Add(new IpFwPortRange(low, high));

@@ -146,25 +146,7 @@ internal static class IpfwTcpOptions
             return new IpFwCmd { Op = op, Value = (uint)(StrToUl(text) & 0xffff) };
         }
 
-        var ranges = new List<IpFwPortRange>();
-        foreach (string part in text.Split(','))
-        {
-            string[] ends = part.Split('-');
-            if (ends.Length > 2 || !ushort.TryParse(ends[0], NumberStyles.None, CultureInfo.InvariantCulture, out ushort low))
-            {
-                throw new IpfwException(EX_DATAERR, $"{invalid} {text}");
-            }
-
-            ushort high = low;
-            if (ends.Length == 2 && (!ushort.TryParse(ends[1], NumberStyles.None, CultureInfo.InvariantCulture, out high) || high < low))
-            {
-                throw new IpfwException(EX_DATAERR, $"{invalid} {text}");
-            }
-
-            ranges.Add(new IpFwPortRange(low, high));
-        }
-
-        return new IpFwCmd { Op = op, Ports = [.. ranges] };
+        return new IpFwCmd { Op = op, Ports = IpfwRuleParser.Ranges(text, invalid) };
     }
 
     private static string ValueText(IpFwCmd c) => c.Ports is { } r ? string.Join(',', r.Select(x => x.ToString())) : c.Value.ToString(CultureInfo.InvariantCulture);
