@@ -132,7 +132,7 @@ public sealed partial class RouteCommand
         o.WriteLine($"      flags: <{FlagNames(route)}>");
         o.WriteLine(" recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire");
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {0,8} "));
+            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {NetstatCommand.ExpireSeconds(route),8} "));
         return 0;
     }
 

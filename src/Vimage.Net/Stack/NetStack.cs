@@ -43,6 +43,7 @@ public static partial class NetStack
         IfEvents.LinkChanged += OnLinkChanged;
         NetTimers.RegisterPerVnet(ArpLayer.Tick);
         NetTimers.RegisterPerVnet(IpReass.Tick);
+        NetTimers.RegisterPerVnet(Routes.ExpireTick);
         IpFw.Register();
 
         Ifnets.EnsureCloner("epair", static () => new EpairCloner());
