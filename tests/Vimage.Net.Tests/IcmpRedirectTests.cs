@@ -164,4 +164,45 @@ public sealed class IcmpRedirectTests : IDisposable
             Assert.Equal((badcode + 1, badlen + 1), (Icmp.Fetch(IcmpStat.icps_badcode), Icmp.Fetch(IcmpStat.icps_badlen)));
         }
     }
+
+    /// <summary>
+    /// A router forwarding back out of the arrival interface redirects the client (ip_forward), and the client
+    /// (drop_redirect=0, FreeBSD's default) then sends that host's packets to the better gateway directly.
+    /// </summary>
+    [SkippableFact]
+    public void TheClientAppliesTheRedirectItsRouterSends()
+    {
+        Skip.IfNot(Vnet.IsVimage, "a client and a router are two vnets");
+        using var t = new Topology();
+        Vnet client = t.NewVnet("redir-client"), router = t.NewVnet("redir-router");
+        (Ifnet clientIf, _) = t.Link(client, "192.0.2.1/24", router, "192.0.2.2/24");
+        using (Curvnet.Set(client))
+        {
+            Routes.AddGateway(InAddr.Any, 0, InAddr.Parse("192.0.2.2"));
+        }
+
+        using (Curvnet.Set(router))
+        {
+            Routes.AddGateway(InAddr.Parse("203.0.113.0"), 24, InAddr.Parse("192.0.2.3"));
+        }
+
+        Sysctl.Set("net.inet.ip.forwarding", "1", router);
+        using var probe = new EchoProbe(client);
+        Assert.Equal(0, probe.Send("203.0.113.9", 1));
+        Assert.True(Frames.WaitFor(() =>
+        {
+            using (Curvnet.Set(client))
+            {
+                return Routes.Lookup(Target) is { PrefixLength: 32 };
+            }
+        }), "the client did not apply the redirect");
+        using (Curvnet.Set(client))
+        {
+            Rtentry r = Routes.Lookup(Target)!;
+            Assert.Equal((InAddr.Parse("192.0.2.3"), clientIf), (r.Gateway, r.Interface));
+            Assert.Equal(RtFlags.RTF_UP | RtFlags.RTF_GATEWAY | RtFlags.RTF_HOST | RtFlags.RTF_DYNAMIC, r.Flags);
+            Assert.Equal(1, RtStats.Fetch(RtStat.rts_dynamic));
+            Assert.Equal(InAddr.Parse("192.0.2.2"), Routes.Lookup(InAddr.Parse("203.0.113.10"))!.Gateway);
+        }
+    }
 }

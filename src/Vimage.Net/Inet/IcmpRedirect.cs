@@ -48,7 +48,7 @@ public static partial class Icmp
             try
             {
                 // rib_add_redirect(..., m->m_pkthdr.rcvif, RTF_GATEWAY, V_redirtimeout); ifaof_ifpforaddr found the ifa.
-                Routes.AddRedirect(dst, gateway, ifp, V_redirtimeout);
+                Routes.AddRedirect(dst, gateway, author, ifp, V_redirtimeout);
             }
             catch (Route.RouteException)
             {
