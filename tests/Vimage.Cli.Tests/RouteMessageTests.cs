@@ -62,11 +62,12 @@ public sealed class RouteMessageTests
         Assert.Matches($"\nRTM_IFINFO: iface status change: len 168, if# {index}, link: (up|down), flags:<UP,BROADCAST[A-Z,]*SIMPLEX,MULTICAST>\n", text);
 
         cli.Ok($"ifconfig {e}a inet 198.18.181.1/24");
-        text = From(WaitFor(output.ToString, "RTM_NEWADDR"), "RTM_NEWADDR");
+        text = From(WaitFor(output.ToString, " 198.18.181.0 link#"), "RTM_NEWADDR");
         Assert.Matches(
             "\nRTM_NEWADDR: address being added to iface: len 124, metric 0, flags:<UP>\n" +
             $"sockaddrs: <NETMASK,IFP,IFA,BRD>\n 255.255.255.0 {e}a:2(\\.[0-9a-f]{{1,2}}){{5}} 198.18.181.1 198.18.181.255\n" +
-            @"\ngot message of size 200 on .*\nRTM_ADD: Add Route: len 200, ", text); // then the prefix route (in_addprefix)
+            @"\ngot message of size 240 on .*\nRTM_ADD: Add Route: len 240, pid: 0, seq 0, errno 0, flags:<UP,DONE,PINNED>\n" +
+            "locks:  inits: \nsockaddrs: <DST,GATEWAY,NETMASK>\n 198.18.181.0 link#", text); // then the prefix route (in_addprefix)
 
         cli.Ok($"ifconfig {e}a inet 198.18.181.1 -alias");
         Assert.Contains("RTM_DELADDR: address being removed from iface: len 124, metric 0, flags:<UP>\n",
