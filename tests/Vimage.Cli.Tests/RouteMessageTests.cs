@@ -12,18 +12,7 @@ namespace Vimage.Cli.Tests;
 /// </summary>
 public sealed class RouteMessageTests
 {
-    private static string WaitFor(Func<string> read, string needle)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        string text;
-        while (!(text = read()).Contains(needle, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"'{needle}' never appeared in:\n{text}");
-            Thread.Sleep(10);
-        }
-
-        return text;
-    }
+    private static string WaitFor(Func<string> read, string needle) => RouteOptionTests.WaitFor(read, needle);
 
     private static string From(string text, string needle) => text[text.LastIndexOf("\ngot message", text.IndexOf(needle, StringComparison.Ordinal), StringComparison.Ordinal)..];
 
