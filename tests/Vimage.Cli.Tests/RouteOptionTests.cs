@@ -343,7 +343,8 @@ public sealed class RouteOptionTests
         Assert.Equal("", error.ToString());
     }
 
-    private static string WaitFor(Func<string> read, string needle)
+    /// <summary>Reads until <paramref name="needle"/> shows up (10 s at most, then fails).</summary>
+    internal static string WaitFor(Func<string> read, string needle)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
         string text;

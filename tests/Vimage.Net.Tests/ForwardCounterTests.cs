@@ -63,6 +63,7 @@ public class ForwardCounterTests
     {
         using var t = new Topology();
         var (client, router, routerLeft) = Chain(t, "fwd-redir");
+        Sysctl.Set("net.inet.icmp.drop_redirect", "1", client); // the client keeps sending through the router
         using (Curvnet.Set(router))
         {
             // A better first hop on the client's own link: forwarding back out of the arrival interface redirects.

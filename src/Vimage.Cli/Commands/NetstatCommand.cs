@@ -345,6 +345,13 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                     line.Append((r.Interface.Name.Length > wif ? r.Interface.Name[..wif] : r.Interface.Name).PadLeft(wif));
                 }
 
+                // p_rtentry_sysctl: " expire-time" only while the route has time left (a redirect's route).
+                long expire = ExpireSeconds(r);
+                if (expire > 0)
+                {
+                    line.Append(' ').Append(expire.ToString(CultureInfo.InvariantCulture).PadLeft(6));
+                }
+
                 xo.Text(line.Append('\n').ToString());
                 xo.Field("destination", dst);
                 xo.Field("gateway", gw);
@@ -364,6 +371,11 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
                 }
 
                 xo.Field("interface-name", r.Interface.Name);
+                if (expire > 0)
+                {
+                    xo.Field("expire-time", expire);
+                }
+
                 xo.Close();
             }
 
@@ -470,17 +482,21 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
         xo.Close();
     }
 
-    /// <summary>netstat -rs: rt_stats()'s lines (Vimage installs no dynamic routes, so these stay 0).</summary>
+    /// <summary>Seconds left before a route expires (rt_expire - time_uptime), 0 for a route that does not.</summary>
+    internal static long ExpireSeconds(Rtentry r)
+        => r.ExpireMs == 0 ? 0 : Math.Max(0, (r.ExpireMs - Vimage.Net.NetTimers.NowMs + 999) / 1000);
+
+    /// <summary>netstat -rs: rt_stats()'s lines from V_rtstat (redirects make rts_dynamic).</summary>
     private static void PrintRtStats(Xo xo, int sflag)
     {
         xo.Open("routing-statistics");
         xo.Text("routing:\n");
         var w = new StatWriter(xo, sflag);
-        w.P(0, "bad-redirects", "bad routing redirect{0}");
-        w.P(0, "dynamically-created", "dynamically created route{0}");
-        w.P(0, "new-gateways", "new gateway{0} due to redirects");
-        w.P(0, "unreachable-destination", "destination{0} found unreachable");
-        w.P(0, "wildcard-uses", "use{0} of a wildcard route");
+        w.P(RtStats.Fetch(RtStat.rts_badredirect), "bad-redirects", "bad routing redirect{0}");
+        w.P(RtStats.Fetch(RtStat.rts_dynamic), "dynamically-created", "dynamically created route{0}");
+        w.P(RtStats.Fetch(RtStat.rts_newgateway), "new-gateways", "new gateway{0} due to redirects");
+        w.P(RtStats.Fetch(RtStat.rts_unreach), "unreachable-destination", "destination{0} found unreachable");
+        w.P(RtStats.Fetch(RtStat.rts_wildcard), "wildcard-uses", "use{0} of a wildcard route");
         xo.Close();
     }
 

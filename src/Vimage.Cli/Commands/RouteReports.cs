@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Vimage.Core;
+using Vimage.Net;
 using Vimage.Net.Inet;
 using Vimage.Net.Route;
 
@@ -132,7 +133,7 @@ public sealed partial class RouteCommand
         o.WriteLine($"      flags: <{FlagNames(route)}>");
         o.WriteLine(" recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire");
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {0,8} "));
+            $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {NetstatCommand.ExpireSeconds(route),8} "));
         return 0;
     }
 
@@ -283,26 +284,58 @@ public sealed partial class RouteCommand
         }
     }
 
-    /// <summary>monitor()'s "\ngot message of size N on CTIME" and print_rtmsg() for one route message.</summary>
+    /// <summary>route.c's msgtypes[]: each message type's name as print_rtmsg starts its line.</summary>
+    private static string MsgTypeName(RtmType type) => type switch
+    {
+        RtmType.RTM_ADD => "RTM_ADD: Add Route",
+        RtmType.RTM_DELETE => "RTM_DELETE: Delete Route",
+        RtmType.RTM_CHANGE => "RTM_CHANGE: Change Metrics or flags",
+        RtmType.RTM_GET => "RTM_GET: Report Metrics",
+        RtmType.RTM_REDIRECT => "RTM_REDIRECT: Told to use different route",
+        RtmType.RTM_NEWADDR => "RTM_NEWADDR: address being added to iface",
+        RtmType.RTM_DELADDR => "RTM_DELADDR: address being removed from iface",
+        RtmType.RTM_IFINFO => "RTM_IFINFO: iface status change",
+        RtmType.RTM_IFANNOUNCE => "RTM_IFANNOUNCE: iface arrival/departure",
+        _ => NetFormat.Invariant($"unknown type {(int)type}"),
+    };
+
+    /// <summary>route.c's ifnetflags for printb() on RTM_IFINFO, by bit value.</summary>
+    private static readonly (IfFlags Bit, string Name)[] IfnetFlagNames =
+    [
+        (IfFlags.IFF_UP, "UP"), (IfFlags.IFF_BROADCAST, "BROADCAST"), (IfFlags.IFF_LOOPBACK, "LOOPBACK"),
+        (IfFlags.IFF_POINTOPOINT, "PTP"), (IfFlags.IFF_RUNNING, "RUNNING"), (IfFlags.IFF_NOARP, "NOARP"),
+        (IfFlags.IFF_PROMISC, "PPROMISC"), (IfFlags.IFF_SIMPLEX, "SIMPLEX"), (IfFlags.IFF_MULTICAST, "MULTICAST"),
+    ];
+
+    /// <summary>Sizes of the structures a message's length adds up (amd64): headers and SA_SIZE()d sockaddrs.</summary>
+    private const int RtMsghdr = 152, IfMsghdr = 168, IfaMsghdr = 20, IfAnnounceMsghdr = 24, SockaddrIn = 16, SockaddrDl = 56;
+
+    /// <summary>monitor()'s "\ngot message of size N on CTIME" and print_rtmsg() for one routing message.</summary>
     internal static string FormatRtMessage(RtMessage message, DateTime now)
     {
-        var rt = (Rtentry)message.Route;
-        bool linkGateway = !rt.IsGateway && !rt.IsBlackhole && !rt.IsReject;
-        const int RtMsghdr = 152, SockaddrIn = 16, SockaddrDl = 56;
-        int size = RtMsghdr + SockaddrIn + (linkGateway ? SockaddrDl : SockaddrIn) + (rt.IsHost ? 0 : SockaddrIn);
-        string type = message.Type switch
+        (int size, string body) = message.Type switch
         {
-            RtmType.RTM_ADD => "RTM_ADD: Add Route",
-            RtmType.RTM_DELETE => "RTM_DELETE: Delete Route",
-            RtmType.RTM_CHANGE => "RTM_CHANGE: Change Metrics or flags",
-            _ => "RTM_GET: Report Metrics",
+            RtmType.RTM_IFINFO => IfInfoBody(message),
+            RtmType.RTM_NEWADDR or RtmType.RTM_DELADDR => AddrBody(message),
+            RtmType.RTM_IFANNOUNCE => (IfAnnounceMsghdr, NetFormat.Invariant(
+                $"if# {message.Interface!.Index}, what: {(message.What == IfanWhat.IFAN_ARRIVAL ? "arrival" : "departure")}\n")),
+            _ => RouteBody(message),
         };
+        return NetFormat.Invariant($"\ngot message of size {size} on {Ctime(now)}\n{MsgTypeName(message.Type)}: len {size}, {body}");
+    }
+
+    /// <summary>print_rtmsg's default case: rt_msghdr's pid, seq, errno and flags, then pmsg_common.</summary>
+    private static (int Size, string Body) RouteBody(RtMessage message)
+    {
+        var rt = (Rtentry)message.Route!;
+        bool redirect = message.Type == RtmType.RTM_REDIRECT;
+        bool linkGateway = !rt.IsGateway && !rt.IsBlackhole && !rt.IsReject;
+        int size = RtMsghdr + SockaddrIn + (linkGateway ? SockaddrDl : SockaddrIn) + (rt.IsHost ? 0 : SockaddrIn) + (redirect ? SockaddrIn : 0);
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"\ngot message of size {size} on {Ctime(now)}\n");
-        text.Append(CultureInfo.InvariantCulture, $"{type}: len {size}, pid: 0, seq 0, errno 0, flags:{PrintRouteFlags(ReportedFlags(rt) | RtFlags.RTF_DONE)}\n");
+        RtFlags flags = (redirect ? rt.Flags : ReportedFlags(rt)) | RtFlags.RTF_DONE;
+        text.Append(CultureInfo.InvariantCulture, $"pid: 0, seq 0, errno 0, flags:{PrintRouteFlags(flags)}\n");
         text.Append(CultureInfo.InvariantCulture, $"locks: {PrintMetrics(rt.Locks)} inits: \n");
-        text.Append("sockaddrs: <DST,GATEWAY");
-        text.Append(rt.IsHost ? ">\n" : ",NETMASK>\n");
+        text.Append(redirect ? "sockaddrs: <DST,GATEWAY,AUTHOR>\n" : rt.IsHost ? "sockaddrs: <DST,GATEWAY>\n" : "sockaddrs: <DST,GATEWAY,NETMASK>\n");
         text.Append(' ').Append(RouteName(rt.Destination));
         text.Append(' ').Append(linkGateway ? NetFormat.Invariant($"link#{rt.Interface.Index}") : rt.Gateway.ToString());
         if (!rt.IsHost)
@@ -310,8 +343,55 @@ public sealed partial class RouteCommand
             text.Append(' ').Append(RouteName(new InAddr(rt.Mask)));
         }
 
-        text.Append('\n');
-        return text.ToString();
+        if (redirect)
+        {
+            text.Append(' ').Append(InAddr.From(message.Address));
+        }
+
+        return (size, text.Append('\n').ToString());
+    }
+
+    /// <summary>RTM_IFINFO: "if# N, link: up|down, flags:&lt;...&gt;" and no sockaddrs (rt_ifmsg sends none).</summary>
+    private static (int Size, string Body) IfInfoBody(RtMessage message)
+    {
+        Ifnet ifp = message.Interface!;
+        string link = (message.IfFlags & IfFlags.IFF_UP) != 0 && (message.IfFlags & IfFlags.IFF_RUNNING) != 0 ? "up" : "down";
+        var names = IfnetFlagNames.Where(f => (message.IfFlags & f.Bit) != 0).Select(f => f.Name).ToList();
+        string flags = names.Count == 0 ? "" : "<" + string.Join(',', names) + ">";
+        return (IfMsghdr, NetFormat.Invariant($"if# {ifp.Index}, link: {link}, flags:{flags}\n"));
+    }
+
+    /// <summary>
+    /// RTM_NEWADDR/RTM_DELADDR (rtsock_addrmsg): "metric 0, flags:&lt;UP&gt;" (IFA_ROUTE) then the sockaddrs
+    /// NETMASK, IFP (the interface's link address, link_ntoa), IFA and BRD on a broadcast interface.
+    /// </summary>
+    private static (int Size, string Body) AddrBody(RtMessage message)
+    {
+        Ifnet ifp = message.Interface!;
+        bool brd = message.Broadcast.Family != SaFamily.AF_UNSPEC;
+        int size = IfaMsghdr + SockaddrIn + SockaddrDl + SockaddrIn + (brd ? SockaddrIn : 0);
+        var text = new StringBuilder("metric 0, flags:<UP>\n");
+        text.Append(brd ? "sockaddrs: <NETMASK,IFP,IFA,BRD>\n" : "sockaddrs: <NETMASK,IFP,IFA>\n");
+        text.Append(' ').Append(new InAddr(InAddr.MaskOf(message.PrefixLength)));
+        text.Append(' ').Append(LinkNtoa(ifp));
+        text.Append(' ').Append(InAddr.From(message.Address));
+        if (brd)
+        {
+            text.Append(' ').Append(InAddr.From(message.Broadcast));
+        }
+
+        return (size, text.Append('\n').ToString());
+    }
+
+    /// <summary>link_ntoa(3): the name, then ':' and the address bytes in hex without leading zeros, dot-separated.</summary>
+    internal static string LinkNtoa(Ifnet ifp)
+    {
+        if (ifp.Lladdr.Length == 0)
+        {
+            return ifp.Name;
+        }
+
+        return ifp.Name + ":" + string.Join('.', ifp.Lladdr.Select(b => b.ToString("x", CultureInfo.InvariantCulture)));
     }
 
     /// <summary>ctime(3) without its newline: "Wed Dec  2 03:37:21 2026".</summary>

@@ -49,8 +49,16 @@ public static partial class Icmp
             case IcmpType.Unreach:
             case IcmpType.TimeExceeded:
             case IcmpType.ParameterProblem:
-            case IcmpType.Redirect:
                 IcmpListeners.Deliver(m, hlen); // ping and transport control input
+                return;
+            case IcmpType.Redirect:
+                if (!Redirect(m, hlen))
+                {
+                    m.Free();
+                    return;
+                }
+
+                IcmpListeners.Deliver(m, hlen);
                 return;
             default:
                 m.Free();

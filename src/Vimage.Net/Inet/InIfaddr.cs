@@ -1,4 +1,5 @@
 using Vimage.Core;
+using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -77,6 +78,7 @@ public static partial class InAddrs
             V_in_ifaddrs = [.. V_in_ifaddrs, ia];
         }
 
+        AddrMessage(RtmType.RTM_NEWADDR, ia);
         Routes.AddConnected(ia);
         Added?.Invoke(ia);
         return ia;
@@ -94,6 +96,7 @@ public static partial class InAddrs
             V_in_ifaddrs = V_in_ifaddrs.Where(a => a != ia).ToArray();
         }
 
+        AddrMessage(RtmType.RTM_DELADDR, ia);
         Routes.RemoveConnected(ia);
     }
 
@@ -114,8 +117,16 @@ public static partial class InAddrs
 
         foreach (InIfaddr ia in gone)
         {
+            AddrMessage(RtmType.RTM_DELADDR, ia);
             Routes.RemoveConnected(ia);
         }
+    }
+
+    /// <summary>rt_addrmsg for an IPv4 address: RTAX_IFA, RTAX_NETMASK and RTAX_BRD on a broadcast interface.</summary>
+    private static void AddrMessage(RtmType type, InIfaddr ia)
+    {
+        Sockaddr broadcast = (ia.Interface.Flags & IfFlags.IFF_BROADCAST) != 0 ? ia.BroadcastAddress.ToSockaddr() : Sockaddr.Unspec;
+        RtSock.AddrMessage(type, ia.Interface, ia.Address.ToSockaddr(), ia.PrefixLength, broadcast);
     }
 
     /// <summary>Is <paramref name="dst"/> one of ours: an address, a subnet broadcast, or 255.255.255.255 (weak ES).</summary>

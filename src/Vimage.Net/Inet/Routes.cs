@@ -60,6 +60,7 @@ public static partial class Routes
                           ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({replacement.DestinationText} not in table)");
             Rtentry changed = WithNhop(replacement);
             V_rt_table = V_rt_table.Without(r => r == old).With([changed]);
+            NoteExpire(changed);
             ReleaseNhop(old);
             RtSock.RouteMessage(RtmType.RTM_CHANGE, changed);
             return changed;
@@ -193,6 +194,7 @@ public static partial class Routes
 
             Rtentry added = WithNhop(route);
             V_rt_table = V_rt_table.With([added]);
+            NoteExpire(added);
             RtSock.RouteMessage(RtmType.RTM_ADD, added);
             return added;
         }

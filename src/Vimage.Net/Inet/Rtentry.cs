@@ -22,6 +22,9 @@ public sealed record Rtentry(InAddr Destination, int PrefixLength, InAddr Gatewa
     /// <summary>RTV_* bits of the metrics locked with -lock/-lockrest (rmx_locks).</summary>
     public int Locks { get; init; }
 
+    /// <summary>rt_expire: when the route goes (NetTimers.NowMs), 0 for never (a redirect's host route has one).</summary>
+    public long ExpireMs { get; init; }
+
     /// <summary>nh_idx: the index of the nexthop this route uses (netstat -rW's Nhop#, netstat -o's Idx).</summary>
     public int NhopIndex { get; init; }
 

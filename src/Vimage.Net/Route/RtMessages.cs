@@ -12,10 +12,44 @@ public enum RtmType : byte
     RTM_DELETE = 2,
     RTM_CHANGE = 3,
     RTM_GET = 4,
+    RTM_REDIRECT = 6,
+    RTM_NEWADDR = 0xc,
+    RTM_DELADDR = 0xd,
+    RTM_IFINFO = 0xe,
+    RTM_IFANNOUNCE = 0x11,
 }
 
-/// <summary>One routing message as a listener receives it (rt_msghdr with the route it is about).</summary>
-public readonly record struct RtMessage(RtmType Type, Nhop Route, long Sequence);
+/// <summary>if_announcemsghdr's ifan_what (net/if.h).</summary>
+public enum IfanWhat : ushort
+{
+    IFAN_ARRIVAL = 0,
+    IFAN_DEPARTURE = 1,
+}
+
+/// <summary>
+/// One routing message as a listener receives it: rt_msghdr with the route it is about (RTM_ADD ... RTM_REDIRECT),
+/// ifa_msghdr (RTM_NEWADDR/RTM_DELADDR), if_msghdr (RTM_IFINFO) or if_announcemsghdr (RTM_IFANNOUNCE).
+/// </summary>
+public readonly record struct RtMessage(RtmType Type, Nhop? Route, long Sequence)
+{
+    /// <summary>The interface an address, status or announce message is about.</summary>
+    public Ifnet? Interface { get; init; }
+
+    /// <summary>RTM_NEWADDR/RTM_DELADDR: the address (RTAX_IFA); RTM_REDIRECT: its author (RTAX_AUTHOR).</summary>
+    public Sockaddr Address { get; init; }
+
+    /// <summary>RTM_NEWADDR/RTM_DELADDR: the netmask's length (RTAX_NETMASK).</summary>
+    public int PrefixLength { get; init; }
+
+    /// <summary>RTM_NEWADDR/RTM_DELADDR: the broadcast address (RTAX_BRD), unspecified when there is none.</summary>
+    public Sockaddr Broadcast { get; init; }
+
+    /// <summary>RTM_IFINFO: if_flags when sent.</summary>
+    public IfFlags IfFlags { get; init; }
+
+    /// <summary>RTM_IFANNOUNCE: arrival or departure.</summary>
+    public IfanWhat What { get; init; }
+}
 
 /// <summary>
 /// The routing socket's broadcast side (rtsock.c rt_routemsg / raw_input): every change to a vnet's tables is
@@ -67,7 +101,39 @@ public static partial class RtSock
     }
 
     /// <summary>rt_routemsg: tells the current vnet's listeners that <paramref name="route"/> was added, deleted or changed.</summary>
-    public static void RouteMessage(RtmType type, Nhop route)
+    public static void RouteMessage(RtmType type, Nhop route) => Send(new RtMessage(type, route, 0));
+
+    /// <summary>
+    /// rt_missmsg_fib(RTM_REDIRECT): a redirect from <paramref name="author"/> was applied; <paramref name="route"/>
+    /// carries the destination and the new gateway.
+    /// </summary>
+    public static void RedirectMessage(Nhop route, Sockaddr author) => Send(new RtMessage(RtmType.RTM_REDIRECT, route, 0) { Address = author });
+
+    /// <summary>rt_addrmsg: <paramref name="address"/> (with its prefix length and broadcast) was added to or removed from <paramref name="ifp"/>.</summary>
+    public static void AddrMessage(RtmType type, Ifnet ifp, Sockaddr address, int prefixLength, Sockaddr broadcast)
+        => Send(new RtMessage(type, null, 0) { Interface = ifp, Address = address, PrefixLength = prefixLength, Broadcast = broadcast });
+
+    /// <summary>rt_ifmsg: <paramref name="ifp"/>'s flags or link changed (if_up, if_down), to its vnet's listeners.</summary>
+    public static void IfMessage(Ifnet ifp) => SendIn(ifp, new RtMessage(RtmType.RTM_IFINFO, null, 0) { Interface = ifp, IfFlags = ifp.Flags });
+
+    /// <summary>rt_ifannouncemsg: <paramref name="ifp"/> arrived in or is leaving its vnet.</summary>
+    public static void IfAnnounce(Ifnet ifp, IfanWhat what) => SendIn(ifp, new RtMessage(RtmType.RTM_IFANNOUNCE, null, 0) { Interface = ifp, What = what });
+
+    private static void SendIn(Ifnet ifp, RtMessage message)
+    {
+        if (Curvnet.Current == ifp.Vnet)
+        {
+            Send(message);
+            return;
+        }
+
+        using (Curvnet.Set(ifp.Vnet))
+        {
+            Send(message);
+        }
+    }
+
+    private static void Send(RtMessage message)
     {
         RtListener[] listeners = Volatile.Read(ref V_rts_listeners);
         if (listeners.Length == 0)
@@ -78,7 +144,7 @@ public static partial class RtSock
         long seq = Interlocked.Increment(ref V_rts_seq);
         foreach (RtListener listener in listeners)
         {
-            listener.Deliver(new RtMessage(type, route, seq));
+            listener.Deliver(message with { Sequence = seq });
         }
     }
 }

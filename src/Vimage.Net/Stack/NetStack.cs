@@ -41,8 +41,11 @@ public static partial class NetStack
         IfEvents.Departing += OnDeparting;
         InAddrs.Added += ia => ArpLayer.Announce(ia.Interface, ia.Address);
         IfEvents.LinkChanged += OnLinkChanged;
+        IfEvents.Attached += ifp => RtSock.IfAnnounce(ifp, IfanWhat.IFAN_ARRIVAL); // if_attach_internal's last step
+        IfEvents.LinkChanged += RtSock.IfMessage; // if_up / if_down's rt_ifmsg
         NetTimers.RegisterPerVnet(ArpLayer.Tick);
         NetTimers.RegisterPerVnet(IpReass.Tick);
+        NetTimers.RegisterPerVnet(Routes.ExpireTick);
         IpFw.Register();
 
         Ifnets.EnsureCloner("epair", static () => new EpairCloner());
@@ -88,6 +91,7 @@ public static partial class NetStack
         }
 
         ArpLayer.Purge(ifp);
+        RtSock.IfAnnounce(ifp, IfanWhat.IFAN_DEPARTURE); // if_detach_internal, once addresses and routes are gone
     }
 
     private static void OnLinkChanged(Ifnet ifp)
