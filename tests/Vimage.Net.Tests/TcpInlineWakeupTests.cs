@@ -19,11 +19,8 @@ public class TcpInlineWakeupTests
     public void In_direct_mode_an_awaiting_tcp_receive_continues_on_the_senders_thread_inside_the_send()
     {
         using var scope = new DispatchScope("direct");
-        using var net = StackFixture.Create("tcpwake");
-        using TcpSocket listener = TcpConnectionTests.Listen(net, Port);
-        (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(net, listener, Port);
-        using (c)
-        using (s)
+        using var conn = new Connection("tcpwake", Port);
+        TcpSocket c = conn.Client, s = conn.Server;
         {
             int continuedOn = 0, received = 0;
             bool sendReturned = false, beforeSendReturned = false;
@@ -50,11 +47,8 @@ public class TcpInlineWakeupTests
     {
         using var scope = new DispatchScope("direct");
         using var knob = new InlineWakeupTests.KnobScope(0);
-        using var net = StackFixture.Create("tcpwake0");
-        using TcpSocket listener = TcpConnectionTests.Listen(net, Port + 1);
-        (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(net, listener, (ushort)(Port + 1));
-        using (c)
-        using (s)
+        using var conn = new Connection("tcpwake0", (ushort)(Port + 1));
+        TcpSocket c = conn.Client, s = conn.Server;
         {
             int continuedOn = 0;
             byte[] buffer = new byte[64];
@@ -80,11 +74,8 @@ public class TcpInlineWakeupTests
     {
         const int Rounds = 2000;
         using var scope = new DispatchScope("direct");
-        using var net = StackFixture.Create("tcpwakepp");
-        using TcpSocket listener = TcpConnectionTests.Listen(net, Port + 2);
-        (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(net, listener, (ushort)(Port + 2));
-        using (c)
-        using (s)
+        using var conn = new Connection("tcpwakepp", (ushort)(Port + 2));
+        TcpSocket c = conn.Client, s = conn.Server;
         {
             long inlineBefore = SoWakeups.Inline;
             async Task EchoAsync()
@@ -125,11 +116,8 @@ public class TcpInlineWakeupTests
     public void Closing_under_inline_tcp_traffic_ends_both_sides()
     {
         using var scope = new DispatchScope("direct");
-        using var net = StackFixture.Create("tcpwakeclose");
-        using TcpSocket listener = TcpConnectionTests.Listen(net, Port + 3);
-        (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(net, listener, (ushort)(Port + 3));
-        using (c)
-        using (s)
+        using var conn = new Connection("tcpwakeclose", (ushort)(Port + 3));
+        TcpSocket c = conn.Client, s = conn.Server;
         {
             long got = 0;
             async Task ServerAsync()
@@ -174,6 +162,32 @@ public class TcpInlineWakeupTests
             Assert.NotNull(ended);
             InlineWakeupTests.Finished(server, 10_000);
             Assert.True(Interlocked.Read(ref got) > 64 * 1024);
+        }
+    }
+
+    /// <summary>Two vnets on an epair, a listener in B and one accepted connection from A.</summary>
+    private sealed class Connection : IDisposable
+    {
+        private readonly StackFixture _net;
+        private readonly TcpSocket _listener;
+
+        public Connection(string name, ushort port)
+        {
+            _net = StackFixture.Create(name);
+            _listener = TcpConnectionTests.Listen(_net, port);
+            (Client, Server) = TcpConnectionTests.Pair(_net, _listener, port);
+        }
+
+        public TcpSocket Client { get; }
+
+        public TcpSocket Server { get; }
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            Server.Dispose();
+            _listener.Dispose();
+            _net.Dispose();
         }
     }
 
