@@ -27,10 +27,12 @@ internal static class NetFormat
     public static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 
     /// <summary>printb(): "8843&lt;UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST&gt;".</summary>
-    public static string IfFlagsText(IfFlags flags)
+    public static string IfFlagsText(IfFlags flags) => BitsText((int)flags, IfFlagNames);
+
+    /// <summary>printb: the value in hex, then the names of its set bits.</summary>
+    private static string BitsText(int value, (int Bit, string Name)[] table)
     {
-        int value = (int)flags;
-        var names = IfFlagNames.Where(f => (value & f.Bit) != 0).Select(f => f.Name);
+        var names = table.Where(f => (value & f.Bit) != 0).Select(f => f.Name);
         return value.ToString("x", CultureInfo.InvariantCulture) + "<" + string.Join(',', names) + ">";
     }
 
@@ -43,12 +45,7 @@ internal static class NetFormat
     ];
 
     /// <summary>ifconfig's options= line: if_capenable in hex, then the names of its bits (printb).</summary>
-    public static string IfCapText(IfCap caps)
-    {
-        int value = (int)caps;
-        var names = IfCapNames.Where(f => (value & f.Bit) != 0).Select(f => f.Name);
-        return value.ToString("x", CultureInfo.InvariantCulture) + "<" + string.Join(',', names) + ">";
-    }
+    public static string IfCapText(IfCap caps) => BitsText((int)caps, IfCapNames);
 
     /// <summary>ether_ntoa: 02:00:00:00:01:0a.</summary>
     public static string Mac(ReadOnlySpan<byte> mac)
