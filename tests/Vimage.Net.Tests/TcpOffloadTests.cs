@@ -167,19 +167,21 @@ public class TcpOffloadTests
     }
 
     [SkippableTheory]
-    [InlineData(1280, true)] // a smaller MTU behind the router: cut, then PMTU discovery (need-frag) lowers the MSS
-    [InlineData(1500, false)] // the outgoing end without TSO: cut to the segments the sender meant
-    public void ARouterCutsLargeSegmentsForALinkThatCannotCarryThem(int mtu, bool tsoOut)
+    [InlineData(1280, false, false)] // a smaller MTU behind the router: cut to 1448-byte segments, need-frag, PMTU lowers the MSS
+    [InlineData(1500, true, false)] // the outgoing end without TSO: cut to the segments the sender meant
+    [InlineData(1280, false, true)] // both ends take large segments whose segments fit: they cross whole
+    public void ARouterCutsLargeSegmentsForALinkThatCannotCarryThem(int mtu, bool noTsoOut, bool largeExpected)
     {
         Skip.IfNot(Vnet.IsVimage, "a router between stacks needs VIMAGE");
         using var t = new Topology();
-        Vnet a = t.NewVnet($"tso-rt-a-{mtu}"), r = t.NewVnet($"tso-rt-r-{mtu}"), c = t.NewVnet($"tso-rt-c-{mtu}");
+        string tag = $"{mtu}-{noTsoOut}-{largeExpected}";
+        Vnet a = t.NewVnet($"tso-rt-a-{tag}"), r = t.NewVnet($"tso-rt-r-{tag}"), c = t.NewVnet($"tso-rt-c-{tag}");
         t.Link(a, "192.0.2.1/24", r, "192.0.2.2/24");
         (Ifnet rc, Ifnet cr) = t.Link(r, "198.51.100.1/24", c, "198.51.100.2/24");
         using (Curvnet.Set(r))
         {
             rc.SetMtu(mtu);
-            if (!tsoOut)
+            if (noTsoOut)
             {
                 rc.SetCapabilities(IfCap.None, IfCap.IFCAP_TSO4);
             }
@@ -187,7 +189,15 @@ public class TcpOffloadTests
 
         using (Curvnet.Set(c))
         {
-            cr.SetMtu(mtu);
+            if (largeExpected)
+            {
+                cr.SetMtu(mtu); // c offers an MSS that fits the small link
+            }
+            else
+            {
+                cr.SetCapabilities(IfCap.None, IfCap.IFCAP_LRO); // the router may hand c nothing larger than the MTU
+            }
+
             Routes.AddGateway(InAddr.Any, 0, InAddr.Parse("198.51.100.1"));
         }
 
@@ -197,11 +207,24 @@ public class TcpOffloadTests
         }
 
         Sysctl.Set("net.inet.ip.forwarding", "1", r);
+        Sysctl.Set("net.inet.icmp.icmplim", "0", r);
         int biggest = 0;
         using BpfSession tap = cr.Bpf.Attach((frame, dir, _) => InterlockedMax(ref biggest, frame.Length), Direction.In);
         (byte[] sent, byte[] received) = Transfer(a, InAddr.Parse("192.0.2.1"), c, InAddr.Parse("198.51.100.2"), 7405, 2 << 20);
         Assert.Equal(SHA256.HashData(sent), SHA256.HashData(received));
-        Assert.InRange(Volatile.Read(ref biggest), 100, mtu + 14);
+        if (largeExpected)
+        {
+            Assert.True(Volatile.Read(ref biggest) > mtu + 14, $"largest frame {biggest}");
+        }
+        else
+        {
+            Assert.InRange(Volatile.Read(ref biggest), 100, mtu + 14);
+        }
+
+        if (mtu < 1500 && !largeExpected)
+        {
+            Assert.True(StackFixture.In(r, () => Icmp.FetchOutHist((byte)IcmpType.Unreach)) > 0, "no need-frag from the router");
+        }
     }
 
     /// <summary>Sends <paramref name="size"/> random bytes from a client in <paramref name="from"/> to a listener in <paramref name="to"/>.</summary>
