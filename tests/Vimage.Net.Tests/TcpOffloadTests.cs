@@ -103,6 +103,29 @@ public class TcpOffloadTests
     }
 
     [Fact]
+    public void CompletingAnOffloadedPacketComputesItsChecksumAndClearsTheFlags()
+    {
+        // Dummynet's corruption flips a bit "on the wire": the checksum must be complete and unflagged first, or a
+        // receiver trusting CSUM_DATA_VALID would take the corrupted bytes.
+        InAddr src = InAddr.Parse("192.0.2.1"), dst = InAddr.Parse("192.0.2.2");
+        Mbuf m = MbufPool.GetFor(20 + 20 + 100)!;
+        Span<byte> p = m.Append(140);
+        IpHeader.Write(p, 140, 1, 0, 64, IpProto.Tcp, src, dst, 0);
+        new TcpHeader(1, 2, 3, 4, 20, TcpFlags.TH_ACK, 100, 0).Write(p[20..]);
+        p[40..].Fill(0x5a);
+        InOffload.WritePseudo(p[(20 + InOffload.TcpSumOffset)..], src, dst, IpProto.Tcp, 120);
+        m.CsumFlags = CsumFlags.CSUM_TCP | CsumFlags.CSUM_DATA_VALID | CsumFlags.CSUM_PSEUDO_HDR;
+        m.CsumData = InOffload.TcpSumOffset;
+        Assert.False(TcpHeader.ChecksumValid(m.Data[20..], src, dst)); // only the pseudo-header sum so far
+        MbufCsum.Complete(m);
+        Assert.Equal(CsumFlags.None, m.CsumFlags);
+        Assert.True(TcpHeader.ChecksumValid(m.Data[20..], src, dst));
+        m.Data[100] ^= 1;
+        Assert.False(TcpHeader.ChecksumValid(m.Data[20..], src, dst));
+        m.Free();
+    }
+
+    [Fact]
     public void BulkTransferIsIntactAndNeedsNoChecksumWork()
     {
         using StackFixture net = StackFixture.Create("offload-bulk");
