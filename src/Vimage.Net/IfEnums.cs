@@ -46,3 +46,23 @@ public enum IfCounter
     IFCOUNTER_OQDROPS,
     IFCOUNTER_NOPROTO,
 }
+
+/// <summary>IFCAP_* interface capabilities (net/if.h, same values): if_capabilities and if_capenable.</summary>
+[Flags]
+public enum IfCap
+{
+    None = 0,
+    IFCAP_RXCSUM = 0x1,
+    IFCAP_TXCSUM = 0x2,
+    IFCAP_VLAN_MTU = 0x8,
+    IFCAP_TSO4 = 0x100,
+    IFCAP_TSO6 = 0x200,
+    IFCAP_LRO = 0x400,
+    IFCAP_LINKSTATE = 0x80000,
+    IFCAP_RXCSUM_IPV6 = 0x200000,
+    IFCAP_TXCSUM_IPV6 = 0x400000,
+
+    IFCAP_HWCSUM = IFCAP_RXCSUM | IFCAP_TXCSUM,
+    IFCAP_HWCSUM_IPV6 = IFCAP_RXCSUM_IPV6 | IFCAP_TXCSUM_IPV6,
+    IFCAP_TSO = IFCAP_TSO4 | IFCAP_TSO6,
+}

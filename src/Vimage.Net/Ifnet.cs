@@ -49,6 +49,24 @@ public sealed class Ifnet
 
     public string Description { get; set; } = "";
 
+    /// <summary>if_capabilities: the offloads the driver can do.</summary>
+    public IfCap Capabilities { get; internal set; }
+
+    /// <summary>if_capenable: the offloads turned on (ifconfig txcsum/-txcsum, tso/-tso, ...).</summary>
+    public IfCap CapEnable { get; internal set; }
+
+    /// <summary>
+    /// if_hwassist: the CSUM_* requests the driver carries out for ip_output, derived from <see cref="CapEnable"/>
+    /// by the driver (<see cref="CapsChanged"/>). ip_output computes in software what is requested and not here.
+    /// </summary>
+    public CsumFlags HwAssist { get; internal set; }
+
+    /// <summary>if_hw_tsomax: the largest packet (IP header included) the interface segments.</summary>
+    public int HwTsoMax { get; internal set; }
+
+    /// <summary>The driver's SIOCSIFCAP: recomputes <see cref="HwAssist"/> after <see cref="CapEnable"/> changed.</summary>
+    public Action<Ifnet>? CapsChanged { get; set; }
+
     /// <summary>Set when the interface was made by a cloner (ifconfig X create).</summary>
     public IfCloner? Cloner { get; internal set; }
 
@@ -177,6 +195,31 @@ public sealed class Ifnet
         }
 
         Mtu = mtu;
+    }
+
+    /// <summary>
+    /// SIOCSIFCAP: turns <paramref name="on"/> on and <paramref name="off"/> off among what the driver can do
+    /// (anything else is ignored, as ifconfig's setifcap asks only for what if_capabilities has); TSO needs
+    /// TXCSUM (iflib: "tso4 requires txcsum"), so turning one on turns on both and turning TXCSUM off turns off
+    /// both. Returns the capabilities turned on or off beyond what was asked, for the driver's message.
+    /// </summary>
+    public IfCap SetCapabilities(IfCap on, IfCap off)
+    {
+        EnsureAttached();
+        IfCap before = CapEnable;
+        IfCap enable = (before | on) & ~off & Capabilities;
+        if ((on & IfCap.IFCAP_TSO4) != 0 && (enable & IfCap.IFCAP_TSO4) != 0)
+        {
+            enable |= IfCap.IFCAP_TXCSUM & Capabilities;
+        }
+        else if ((off & IfCap.IFCAP_TXCSUM) != 0)
+        {
+            enable &= ~IfCap.IFCAP_TSO4;
+        }
+
+        CapEnable = enable;
+        CapsChanged?.Invoke(this);
+        return (enable ^ before) & ~(on | off);
     }
 
     public void SetPromiscuous(bool on) => SetFlag(IfFlags.IFF_PROMISC, on);

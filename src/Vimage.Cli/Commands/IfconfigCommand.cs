@@ -261,13 +261,9 @@ public sealed class IfconfigCommand : ICommand, IUsageStatus
         }
 
         string group = IfGroups.DriverGroup(ifp);
-        if (ifp.Type == IfType.IFT_LOOP)
+        if (ifp.CapEnable != IfCap.None)
         {
-            output.WriteLine("\toptions=680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>");
-        }
-        else if (group == "epair")
-        {
-            output.WriteLine("\toptions=8<VLAN_MTU>");
+            output.WriteLine($"\toptions={NetFormat.IfCapText(ifp.CapEnable)}");
         }
 
         if (ifp.Lladdr.Length == 6 && family is null or "ether")

@@ -47,6 +47,7 @@ internal sealed class IfconfigPlan
         Group,
         NoGroup,
         Fib,
+        Cap,
     }
 
     private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null);
@@ -148,6 +149,9 @@ internal sealed class IfconfigPlan
                 }
                 case "-promisc":
                     plan._steps.Add(new Step(Kind.NoPromisc));
+                    break;
+                case var word when CapOf(word) is { } cap:
+                    plan._steps.Add(new Step(Kind.Cap, word, (int)cap));
                     break;
                 case "vnet":
                 {
@@ -309,6 +313,10 @@ internal sealed class IfconfigPlan
                 case Kind.NoGroup:
                     IfGroups.Remove(ifp, step.Text); // ENOENT is not an error (unsetifgroup)
                     break;
+                case Kind.Cap:
+                    // setifcap: the bits go on or off among what the driver has (SIOCSIFCAP).
+                    _ = step.Text.StartsWith('-') ? ifp.SetCapabilities(IfCap.None, (IfCap)step.Number) : ifp.SetCapabilities((IfCap)step.Number, IfCap.None);
+                    break;
                 case Kind.Fib:
                     // setiffib: warn() only, the line goes on and the exit status stays 0. Only FIB 0 exists.
                     if (step.Number < 0)
@@ -427,7 +435,6 @@ internal sealed class IfconfigPlan
         return bare switch
         {
             "arp" or "staticarp" or "stickyarp" or "link0" or "link1" or "link2" or "monitor" or "debug" or "allmulti"
-                or "txcsum" or "rxcsum" or "txcsum6" or "rxcsum6" or "tso" or "tso4" or "tso6" or "lro" or "vlanmtu"
                 or "vlanhwtag" or "vlanhwfilter" or "vlanhwtso" or "vlanhwcsum" or "polling" or "wol" or "wol_ucast"
                 or "wol_mcast" or "wol_magic" or "media" or "mediaopt" or "mode" or "instance" or "lladdr" or "ether"
                 or "link" or "tunnel" or "deletetunnel" or "tunnelfib" or "vhid" or "advbase" or "advskew" or "pass"
@@ -438,6 +445,21 @@ internal sealed class IfconfigPlan
             _ => null,
         };
     }
+
+    /// <summary>ifconfig's capability parameters (setifcap's table), with or without the leading '-'.</summary>
+    private static IfCap? CapOf(string word) => word.TrimStart('-') switch
+    {
+        "rxcsum" => IfCap.IFCAP_RXCSUM,
+        "txcsum" => IfCap.IFCAP_TXCSUM,
+        "rxcsum6" => IfCap.IFCAP_RXCSUM_IPV6,
+        "txcsum6" => IfCap.IFCAP_TXCSUM_IPV6,
+        "tso4" => IfCap.IFCAP_TSO4,
+        "tso6" => IfCap.IFCAP_TSO6,
+        "tso" => IfCap.IFCAP_TSO,
+        "lro" => IfCap.IFCAP_LRO,
+        "vlanmtu" => IfCap.IFCAP_VLAN_MTU,
+        _ => null,
+    };
 
     private static string Next(string[] parameters, ref int j, string keyword)
     {

@@ -124,6 +124,7 @@ public static partial class Tcp
         int mss = offer == 0 ? V_tcp_mssdflt : offer;
         mss = Math.Min(mss, ours);
         tp.maxseg = Math.Max(mss, Math.Max(V_tcp_minmss, 64));
+        MssTso(tp);
     }
 
     /// <summary>tcp_mss's socket-buffer part, once the peer's MSS is known: so_snd and so_rcv rounded up to whole segments.</summary>
@@ -254,7 +255,8 @@ public static partial class Tcp
             }
 
             int maxseg = tp.t_maxseg;
-            if (len > maxseg)
+            bool tso = TsoAllowed(tp, len, sackHole, flags);
+            if (len > maxseg && !tso)
             {
                 len = maxseg;
                 sendalot = true;
@@ -315,7 +317,7 @@ public static partial class Tcp
                 return 0;
             }
 
-            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, sackHole, ref sendalot, now);
+            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, sackHole, tso, ref sendalot, now);
             if (error != 0 || !sendalot)
             {
                 return error;
@@ -362,7 +364,7 @@ public static partial class Tcp
         return hole;
     }
 
-    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, int sackHole, ref bool sendalot, long now)
+    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, int sackHole, bool tso, ref bool sendalot, long now)
     {
         var to = default(TcpOpt);
         if ((flags & TcpFlags.TH_SYN) != 0)
@@ -396,7 +398,12 @@ public static partial class Tcp
             optlen += WriteSackBlocks(tp.t_sackreport, opt[optlen..], (to.Flags & TcpOptFlags.TOF_TS) != 0);
         }
 
-        if (len + optlen > tp.maxseg)
+        if (tso && !TsoLength(tp, optlen, off, sbavail, ref len, ref flags, ref sendalot))
+        {
+            tso = false;
+        }
+
+        if (!tso && len + optlen > tp.maxseg)
         {
             len = Math.Max(0, tp.maxseg - optlen);
             sendalot = true;
@@ -490,7 +497,7 @@ public static partial class Tcp
         PcbEnds e = tp.Inp.Ends;
         new TcpHeader(e.LocalPort, e.ForeignPort, seq, ack, hdrlen, flags, (ushort)win, 0).Write(seg);
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
-        TcpHeader.SetChecksum(seg, e.Local, e.Foreign);
+        CsumRequest(m, seg, in e, tso, tp.maxseg - optlen);
 
         if (sackHole >= 0)
         {

@@ -32,6 +32,9 @@ public enum TcpCbFlags : uint
     TF_FASTRECOVERY = 0x00100000,
     TF_WASFRECOVERY = 0x00200000,
     TF_FORCEDATA = 0x00800000,
+
+    /// <summary>TF_TSO: the route's interface segments for us (tcp_mss saw CSUM_TSO in its if_hwassist).</summary>
+    TF_TSO = 0x01000000,
     TF_CLOSED = 0x04000000,
     TF_CONGRECOVERY = 0x20000000,
     TF_WASCRECOVERY = 0x40000000,
@@ -119,6 +122,9 @@ public sealed class Tcpcb : ICcConnection
 
     /// <summary>t_maxseg: the peer's MSS limited by ours (options every segment carries are subtracted when sending).</summary>
     public int maxseg;
+
+    /// <summary>t_tsomax: the largest TSO packet (IP header included) the route's interface takes (if_hw_tsomax).</summary>
+    public int t_tsomax;
 
     public byte snd_scale_;
     public byte rcv_scale;
