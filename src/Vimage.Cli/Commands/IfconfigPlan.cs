@@ -203,6 +203,10 @@ internal sealed class IfconfigPlan
                     break;
                 }
 
+                case "linuxname":
+                case "netns":
+                case "queues":
+                    throw new CommandException($"ifconfig: {p}: only with 'ifconfig tap create' (a Vimage extension)");
                 case "-vnet":
                     throw new UsageException("ifconfig: -vnet must be the only parameter: ifconfig IF -vnet JAIL");
                 case "destroy":
