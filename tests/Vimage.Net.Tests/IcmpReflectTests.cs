@@ -30,11 +30,20 @@ public sealed class IcmpReflectTests
         return v;
     }
 
-    private static void Release(Vnet v)
+    /// <summary>Runs <paramref name="body"/> in <see cref="LoopbackVnet"/>'s vnet, destroyed afterwards (not vnet0).</summary>
+    private static void WithLoopbackVnet(string name, Action<Vnet> body)
     {
-        if (v != Vnet.Vnet0)
+        Vnet v = LoopbackVnet(name);
+        try
         {
-            v.Destroy();
+            body(v);
+        }
+        finally
+        {
+            if (v != Vnet.Vnet0)
+            {
+                v.Destroy();
+            }
         }
     }
 
@@ -54,25 +63,19 @@ public sealed class IcmpReflectTests
             ["net.inet.icmp.tstamprepl"] = 1,
             ["net.inet.icmp.error_keeptags"] = 0,
         };
-        Vnet v = LoopbackVnet("icmp-defaults");
-        try
+        WithLoopbackVnet("icmp-defaults", v =>
         {
             foreach ((string name, long value) in expected)
             {
                 Assert.True(Convert.ToInt64(Sysctl.Get(name, v), System.Globalization.CultureInfo.InvariantCulture) == value, name);
             }
-        }
-        finally
-        {
-            Release(v);
-        }
+        });
     }
 
     [Fact]
     public void EchoReplyOverLo0CarriesTheRecordedRoute()
     {
-        Vnet v = LoopbackVnet("icmp-rr-lo0");
-        try
+        WithLoopbackVnet("icmp-rr-lo0", v =>
         {
             using PingSocket ping = PingSocket.Open(v);
             Assert.Equal(0, ping.Send(Localhost, 1, recordRoute: true));
@@ -84,11 +87,7 @@ public sealed class IcmpReflectTests
             Assert.NotNull(reply.IpOptions);
             Assert.Equal(40, reply.IpOptions.Length);
             Assert.Equal((IpOptions.OptRecordRoute, 39, 12), (reply.IpOptions[0], (int)reply.IpOptions[1], (int)reply.IpOptions[2]));
-        }
-        finally
-        {
-            Release(v);
-        }
+        });
     }
 
     [SkippableFact]
@@ -122,8 +121,7 @@ public sealed class IcmpReflectTests
     [Fact]
     public void TimestampRequestIsAnsweredUnlessTstampreplIsOff()
     {
-        Vnet v = LoopbackVnet("icmp-tstamp");
-        try
+        WithLoopbackVnet("icmp-tstamp", v =>
         {
             using PingSocket ping = PingSocket.Open(v);
             ping.RequestType = IcmpType.Timestamp;
@@ -150,18 +148,13 @@ public sealed class IcmpReflectTests
             {
                 Sysctl.Set("net.inet.icmp.tstamprepl", "1", v);
             }
-        }
-        finally
-        {
-            Release(v);
-        }
+        });
     }
 
     [Fact]
     public void MaskRequestIsAnsweredOnlyWithMaskrepl()
     {
-        Vnet v = LoopbackVnet("icmp-mask");
-        try
+        WithLoopbackVnet("icmp-mask", v =>
         {
             using PingSocket ping = PingSocket.Open(v);
             ping.RequestType = IcmpType.MaskRequest;
@@ -187,11 +180,7 @@ public sealed class IcmpReflectTests
                 Sysctl.Set("net.inet.icmp.maskfake", "0", v);
                 Sysctl.Set("net.inet.icmp.maskrepl", "0", v);
             }
-        }
-        finally
-        {
-            Release(v);
-        }
+        });
     }
 
     [Fact]
