@@ -9,6 +9,7 @@ public enum IfFlags
     None = 0,
     IFF_UP = 0x1,
     IFF_BROADCAST = 0x2,
+    IFF_DEBUG = 0x4,
     IFF_LOOPBACK = 0x8,
     IFF_POINTOPOINT = 0x10,
 
@@ -17,7 +18,16 @@ public enum IfFlags
     IFF_NOARP = 0x80,
     IFF_PROMISC = 0x100,
     IFF_SIMPLEX = 0x800,
+    IFF_LINK0 = 0x1000,
+    IFF_LINK1 = 0x2000,
+    IFF_LINK2 = 0x4000,
     IFF_MULTICAST = 0x8000,
+
+    /// <summary>IFF_MONITOR: frames are captured (bpf) but neither processed nor sent.</summary>
+    IFF_MONITOR = 0x40000,
+
+    /// <summary>IFF_STATICARP: only static ARP entries; requests are still answered.</summary>
+    IFF_STATICARP = 0x80000,
 }
 
 /// <summary>if_type values used here (net/if_types.h).</summary>

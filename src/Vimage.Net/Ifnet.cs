@@ -224,6 +224,37 @@ public sealed class Ifnet
 
     public void SetPromiscuous(bool on) => SetFlag(IfFlags.IFF_PROMISC, on);
 
+    /// <summary>The flags ifconfig sets with setifflags beyond up/down and promisc (SIOCSIFFLAGS).</summary>
+    public const IfFlags UserFlags = IfFlags.IFF_DEBUG | IfFlags.IFF_NOARP | IfFlags.IFF_LINK0 | IfFlags.IFF_LINK1
+        | IfFlags.IFF_LINK2 | IfFlags.IFF_MONITOR | IfFlags.IFF_STATICARP;
+
+    /// <summary>ifconfig arp/-arp, debug, link0-2, monitor, staticarp: one of <see cref="UserFlags"/>.</summary>
+    public void SetUserFlag(IfFlags flag, bool on)
+    {
+        EnsureAttached();
+        if (flag == IfFlags.None || (flag & ~UserFlags) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flag), flag, "not a flag ifconfig sets");
+        }
+
+        SetFlag(flag, on);
+    }
+
+    /// <summary>
+    /// if_setlladdr (SIOCSIFLLADDR): a new link-level address of the interface's length (EINVAL otherwise, so
+    /// loopback has none to change). Frames are built from <see cref="Lladdr"/>, so the next one uses it.
+    /// </summary>
+    public void SetLladdr(ReadOnlySpan<byte> lladdr)
+    {
+        EnsureAttached();
+        if (lladdr.Length != Lladdr.Length || Lladdr.Length == 0)
+        {
+            throw new IfException(IfError.InvalidArgument, $"ifconfig: {Name}: link-level address of {lladdr.Length} bytes, the interface's are {Lladdr.Length}");
+        }
+
+        lladdr.CopyTo(Lladdr);
+    }
+
     /// <summary>Drivers set and clear IFF_RUNNING (IFF_DRV_RUNNING).</summary>
     public void SetRunning(bool running) => SetFlag(IfFlags.IFF_RUNNING, running);
 

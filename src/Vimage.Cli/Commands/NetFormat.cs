@@ -12,7 +12,8 @@ internal static class NetFormat
     [
         (0x1, "UP"), (0x2, "BROADCAST"), (0x4, "DEBUG"), (0x8, "LOOPBACK"), (0x10, "POINTOPOINT"), (0x40, "RUNNING"),
         (0x80, "NOARP"), (0x100, "PROMISC"), (0x200, "ALLMULTI"), (0x400, "OACTIVE"), (0x800, "SIMPLEX"),
-        (0x1000, "LINK0"), (0x2000, "LINK1"), (0x4000, "LINK2"), (0x8000, "MULTICAST"),
+        (0x1000, "LINK0"), (0x2000, "LINK1"), (0x4000, "LINK2"), (0x8000, "MULTICAST"), (0x20000, "PPROMISC"),
+        (0x40000, "MONITOR"), (0x80000, "STATICARP"),
     ];
 
     /// <summary>netstat's plural(): "" for 1, "s" otherwise.</summary>

@@ -65,6 +65,15 @@ public static class EtherLayer
         }
 
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        IfFlags flags = ifp.Flags;
+        if ((flags & IfFlags.IFF_MONITOR) != 0 || ((flags & IfFlags.IFF_NOARP) != 0 && type == TypeArp))
+        {
+            // ether_input_internal: a monitoring interface stops after bpf; ether_demux: ARP is discarded
+            // when the interface has ARP disabled.
+            m.Free();
+            return;
+        }
+
         m.Adjust(HeaderLength);
         NetisrTable.Dispatch(Volatile.Read(ref NetisrByType[type]), ifp, m); // ether_demux; 0 (unregistered) counts ifi_noproto
     }
@@ -82,6 +91,12 @@ public static class EtherLayer
             ifp.Count(IfCounter.IFCOUNTER_OERRORS);
             m.Free();
             return Errno.EAFNOSUPPORT; // FreeBSD's ether_output default case
+        }
+
+        if ((ifp.Flags & IfFlags.IFF_MONITOR) != 0)
+        {
+            m.Free();
+            return Errno.ENETDOWN; // ether_output: a monitoring interface sends nothing
         }
 
         Span<byte> mac = stackalloc byte[6];

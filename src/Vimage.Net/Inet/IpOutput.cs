@@ -16,8 +16,16 @@ public static partial class IpOutput
     /// the mbuf is consumed either way.
     /// </summary>
     public static int Send(Mbuf m, InAddr src, InAddr dst, byte protocol, IpOutputOptions options = default)
+        => Send(m, src, dst, protocol, options, default);
+
+    /// <summary>
+    /// ip_output with IP options (ip_insertoptions): as <see cref="Send(Mbuf, InAddr, InAddr, byte, IpOutputOptions)"/>,
+    /// the header followed by <paramref name="ipOptions"/> (a multiple of 4 bytes, at most 40).
+    /// </summary>
+    public static int Send(Mbuf m, InAddr src, InAddr dst, byte protocol, IpOutputOptions options, ReadOnlySpan<byte> ipOptions)
     {
-        int length = m.Length + IpHeader.MinLength;
+        int hlen = IpHeader.MinLength + ipOptions.Length;
+        int length = m.Length + hlen;
         if (length > IpHeader.MaxPacket)
         {
             Ip.Stat(IpStat.ips_odropped);
@@ -36,7 +44,7 @@ public static partial class IpOutput
             src = SourceFor(ifp, dst);
         }
 
-        if (m.LeadingSpace < IpHeader.MinLength + Mbuf.MaxLinkHdr)
+        if (m.LeadingSpace < hlen + Mbuf.MaxLinkHdr)
         {
             Ip.Stat(IpStat.ips_odropped);
             m.Free();
@@ -45,8 +53,14 @@ public static partial class IpOutput
 
         byte ttl = options.Ttl != 0 ? options.Ttl : (byte)Ip.DefaultTtl;
         ushort id = (ushort)Interlocked.Increment(ref V_ip_id);
-        Span<byte> header = m.Prepend(IpHeader.MinLength);
+        Span<byte> header = m.Prepend(hlen);
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
+        if (!ipOptions.IsEmpty)
+        {
+            header[0] = (byte)(0x40 | (hlen >> 2));
+            ipOptions.CopyTo(header[IpHeader.MinLength..]);
+            new IpHeader(header).UpdateChecksum();
+        }
         m.CsumFlags |= ifp.HwAssist & CsumFlags.CSUM_IP; // the header sum is written anyway (20 bytes); the flag spares the receiver
         Ip.Stat(IpStat.ips_localout);
         error = Transmit(m, ifp, route.NextHop(dst), broadcast, route.RouteMtu);
