@@ -33,8 +33,11 @@ public static partial class Tcp
         => Enqueue(tp.t_outq, new PendingSegment { M = m, Src = src, Dst = dst, Options = options });
 
     /// <summary>Queues a segment of <paramref name="tp"/> whose sequence advance ip_output's error undoes (<see cref="OutputError"/>).</summary>
-    private static void Enqueue(Tcpcb tp, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options, uint seq, int len, TcpBackout backout)
-        => Enqueue(tp.t_outq, new PendingSegment { M = m, Tp = tp, Src = src, Dst = dst, Options = options, Seq = seq, Len = len, Backout = backout });
+    private static void Enqueue(Tcpcb tp, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options, uint seq, int len, TcpBackout backout, bool hasAck, uint advEdge)
+        => Enqueue(tp.t_outq, new PendingSegment
+        {
+            M = m, Tp = tp, Src = src, Dst = dst, Options = options, Seq = seq, Len = len, Backout = backout, Ack = tp.rcv_nxt, AdvEdge = advEdge, HasAck = hasAck,
+        });
 
     /// <summary>Queues a segment that belongs to no connection (a RST for a closed port, a SYN-ACK from the syncache).</summary>
     private static void Enqueue(Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
@@ -104,6 +107,10 @@ public static partial class Tcp
                         if (error == 0)
                         {
                             Stat(TcpStat.tcps_sndtotal); // counted once ip_output took it, as tcp_output does
+                            if (p.Tp is { } sent && p.HasAck)
+                            {
+                                AckSent(sent, in p);
+                            }
                         }
                         else if (p.Tp is { } tp)
                         {
@@ -581,7 +588,8 @@ public static partial class Tcp
         }
 
         IpOutputOptions ipo = OutOptions(tp);
-        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) }, seq, len, backout);
+        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) }, seq, len, backout,
+            (flags & TcpFlags.TH_ACK) != 0, tp.rcv_nxt + advertised);
         return 0;
     }
 
@@ -656,6 +664,11 @@ internal struct PendingSegment
     public uint Seq;
     public int Len;
     public TcpBackout Backout;
+
+    /// <summary>The ACK number and window right edge it carries (when it has TH_ACK).</summary>
+    public uint Ack;
+    public uint AdvEdge;
+    public bool HasAck;
     public InAddr Src;
     public InAddr Dst;
     public IpOutputOptions Options;

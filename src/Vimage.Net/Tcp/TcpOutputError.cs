@@ -41,6 +41,31 @@ public static partial class Tcp
         return sackRxmit ? TcpBackout.SackHole : TcpBackout.SndNxt;
     }
 
+    /// <summary>TT_ENOBUFS fired: tcp_output again, without the ACK when a later segment has carried it meanwhile.</summary>
+    private static void TimerEnobufs(Tcpcb tp)
+    {
+        if (TcpSeq.Geq(Volatile.Read(ref tp.t_ackout), tp.rcv_nxt) && TcpSeq.Geq(Volatile.Read(ref tp.t_advout), tp.rcv_adv))
+        {
+            tp.t_flags &= ~TcpCbFlags.TF_ACKNOW; // no duplicate ACK for the peer to count
+        }
+
+        Output(tp);
+    }
+
+    /// <summary>ip_output took a segment carrying an ACK: what the peer now knows (only ever moves forward).</summary>
+    private static void AckSent(Tcpcb tp, in PendingSegment p)
+    {
+        if (TcpSeq.Gt(p.Ack, Volatile.Read(ref tp.t_ackout)))
+        {
+            Volatile.Write(ref tp.t_ackout, p.Ack);
+        }
+
+        if (TcpSeq.Gt(p.AdvEdge, Volatile.Read(ref tp.t_advout)))
+        {
+            Volatile.Write(ref tp.t_advout, p.AdvEdge);
+        }
+    }
+
     /// <summary>ip_output refused segment <paramref name="p"/> of <paramref name="tp"/> with <paramref name="error"/>.</summary>
     private static void OutputError(Tcpcb tp, in PendingSegment p, int error)
     {
@@ -82,9 +107,16 @@ public static partial class Tcp
                     }
 
                     tp.snd_cwnd = (uint)tp.t_maxseg;
-                    if (tp.snd_nxt == tp.snd_una && p.Backout != TcpBackout.None)
+                    bool ackLost = p.HasAck && (TcpSeq.Gt(p.Ack, Volatile.Read(ref tp.t_ackout)) || TcpSeq.Gt(p.AdvEdge, Volatile.Read(ref tp.t_advout)));
+                    if (ackLost)
                     {
-                        // Nothing in flight to bring an ACK: without this only the retransmit timeout would resend.
+                        tp.t_flags |= TcpCbFlags.TF_ACKNOW; // tcp_output clears it only once the segment left
+                    }
+
+                    if ((tp.snd_nxt == tp.snd_una && p.Backout != TcpBackout.None) || ackLost)
+                    {
+                        // Nothing in flight to bring an ACK (or our ACK is what the peer waits for): without this
+                        // only the retransmit timeout would resend.
                         TimerActivate(tp, TcpTimerKind.TT_ENOBUFS, EnobufsRetryUs);
                     }
                     break;

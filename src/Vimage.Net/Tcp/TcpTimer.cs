@@ -379,7 +379,7 @@ public static partial class Tcp
                 Timer2Msl(tp);
                 break;
             case TcpTimerKind.TT_ENOBUFS:
-                Output(tp);
+                TimerEnobufs(tp);
                 break;
         }
     }

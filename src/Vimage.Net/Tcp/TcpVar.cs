@@ -119,6 +119,14 @@ public sealed class Tcpcb : ICcConnection
     public uint irs;
     public uint last_ack_sent;
 
+    /// <summary>
+    /// The highest ACK number and window edge ip_output accepted (written by the output drainer without the lock,
+    /// read under it; irs until then): an ACK or window update a full interface queue refused is sent again only
+    /// while no later segment has carried as much.
+    /// </summary>
+    internal uint t_ackout;
+    internal uint t_advout;
+
     public uint _snd_cwnd;
     public uint _snd_ssthresh;
     public uint _snd_recover;
