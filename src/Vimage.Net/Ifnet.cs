@@ -137,18 +137,21 @@ public sealed class Ifnet
         return output(this, m, in dst);
     }
 
-    /// <summary>if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down.</summary>
-    public void Transmit(Mbuf m)
+    /// <summary>
+    /// if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down (ENETDOWN,
+    /// as ether_output says) or the driver's queue is full (ENOBUFS, iflib_if_transmit). Returns 0 or that errno.
+    /// </summary>
+    public int Transmit(Mbuf m)
     {
         if (!IsUp || !IsRunning || IsDetached)
         {
             Count(IfCounter.IFCOUNTER_OQDROPS);
             m.Free();
-            return;
+            return Errno.ENETDOWN;
         }
 
         Bpf.Tap(m.Data, Direction.Out);
-        Driver.Transmit(this, m);
+        return Driver.Transmit(this, m);
     }
 
     /// <summary>Counts a frame that left the interface (drivers call this once it is on the wire).</summary>

@@ -81,7 +81,7 @@ public static class EtherLayer
     /// <summary>
     /// ether_output: the family's resolver fills in the destination station (ARP for AF_INET; it may hold the
     /// packet until the answer comes), then the header goes on and the frame is transmitted. Returns 0 or an errno
-    /// (the mbuf is consumed either way).
+    /// (ENOBUFS from a full driver queue; the mbuf is consumed either way).
     /// </summary>
     public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
     {
@@ -107,8 +107,7 @@ public static class EtherLayer
         }
 
         Prepend(ifp, m, mac, family.EtherType);
-        ifp.Transmit(m);
-        return 0;
+        return ifp.Transmit(m); // ether_output_frame: if_transmit's errno (ENOBUFS) goes back to the protocol
     }
 
     /// <summary>Registers the netisr protocol that receives frames of <paramref name="ethertype"/> (ether_demux's table).</summary>

@@ -58,11 +58,7 @@ internal sealed class LoopbackDevice(int unit) : VirtualNic
 public static partial class LoopbackIo
 {
     /// <summary>looutput: no link header, no resolution; the frame goes straight to the (self-peered) driver.</summary>
-    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
-    {
-        ifp.Transmit(m);
-        return 0;
-    }
+    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst) => ifp.Transmit(m);
 
     /// <summary>if_simloop's netisr_queue: the IP version nibble picks NETISR_IP or NETISR_IPV6 (too short: IP, which counts it).</summary>
     public static void Input(Ifnet ifp, Mbuf m)
