@@ -148,9 +148,13 @@ public class TcpTimerTests
             Assert.True(s.Available > rcvbuf - 1448 && s.Available <= rcvbuf);
             clock.Advance(c.Tcpcb.t_timers[(int)TcpTimerKind.TT_PERSIST] - clock.NowUs - 1000); // to just before the first probe
             long probes = T(net.A, TcpStat.tcps_sndprobe), persist = T(net.A, TcpStat.tcps_persisttimeo);
+            long received = T(net.A, TcpStat.tcps_rcvtotal);
             Assert.Equal(probes, T(net.A, TcpStat.tcps_sndprobe));
             clock.Advance(2000);
             Assert.True(Frames.WaitFor(() => T(net.A, TcpStat.tcps_sndprobe) == probes + 1, Wait)); // a one-byte probe past the window
+            // The receiver's answer may run on a queue worker (direct dispatch falls back when the peer is busy): time
+            // must not move on before it is processed, or the persist timer is re-armed from the later time.
+            Assert.True(Frames.WaitFor(() => T(net.A, TcpStat.tcps_rcvtotal) > received, Wait));
             Assert.True(Frames.WaitFor(() => c.Tcpcb.TimerActive(TcpTimerKind.TT_PERSIST), Wait)); // still closed: probing goes on
             clock.Advance(400_000 + 1000); // backed off, at most persmax
             Assert.True(Frames.WaitFor(() => T(net.A, TcpStat.tcps_sndprobe) == probes + 2, Wait));
