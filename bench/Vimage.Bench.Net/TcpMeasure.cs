@@ -4,7 +4,7 @@ using System.Runtime.ExceptionServices;
 namespace Vimage.Bench.Net;
 
 /// <summary>Bytes/s of one bulk window (all streams), with the sender's segment counters and the process's allocations.</summary>
-internal sealed record BulkResult(long Bytes, double Seconds, long Allocated, long Segments, long Retransmitted)
+internal sealed record BulkResult(long Bytes, double Seconds, long Allocated, long Segments, long Retransmitted, string Counters)
 {
     public double Gbps => Bytes * 8 / Seconds / 1e9;
 
@@ -74,16 +74,19 @@ internal static class TcpMeasure
         long Sum() => received.Sum(r => Volatile.Read(ref r.Value));
         long b0 = Sum(), a0 = GC.GetTotalAllocatedBytes(precise: true);
         (long s0, long x0) = side.Segments();
+        IReadOnlyDictionary<string, long> c0 = side.Counters();
         var window = Stopwatch.StartNew();
         Thread.Sleep(measure);
         long b1 = Sum(), a1 = GC.GetTotalAllocatedBytes(precise: true);
         double seconds = window.Elapsed.TotalSeconds;
         (long s1, long x1) = side.Segments();
+        IReadOnlyDictionary<string, long> c1 = side.Counters();
         Volatile.Write(ref stop, true);
         threads.ForEach(t => t.Join());
         Array.ForEach(servers, s => s.Dispose());
         Rethrow(failure, "bulk");
-        return new BulkResult(b1 - b0, seconds, a1 - a0, s1 - s0, x1 - x0);
+        string counters = string.Join(", ", c1.Where(kv => kv.Value != c0.GetValueOrDefault(kv.Key)).Select(kv => $"{kv.Key} {kv.Value - c0.GetValueOrDefault(kv.Key):N0}"));
+        return new BulkResult(b1 - b0, seconds, a1 - a0, s1 - s0, x1 - x0, counters);
     }
 
     /// <summary>

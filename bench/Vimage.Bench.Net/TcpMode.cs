@@ -10,12 +10,13 @@ namespace Vimage.Bench.Net;
 /// </summary>
 internal static class TcpMode
 {
-    public const string Usage = "usage: Vimage.Bench.Net tcp [--seconds N] [--warmup S] [--count N] [--idle-connections N] [--connections N] [--idle S] [--rows bulk,rr,memory,cps,many] [--no-baseline] [--alloc-trace]";
+    public const string Usage = "usage: Vimage.Bench.Net tcp [--seconds N] [--warmup S] [--count N] [--idle-connections N] [--connections N] [--idle S] [--rows bulk,rr,memory,cps,many] [--tso 0|1] [--no-baseline] [--alloc-trace]";
 
     public static int Run(string[] args)
     {
         int count = 10_000, idleConnections = 5_000, connections = 100_000;
         double idleSeconds = 3;
+        int tso = 1;
         string[] only = ["bulk", "rr", "memory", "cps", "many"];
         bool TcpOption(string[] a, ref int i)
         {
@@ -32,6 +33,9 @@ internal static class TcpMode
                     break;
                 case "--idle-connections" when isInt && v > 0:
                     idleConnections = v;
+                    break;
+                case "--tso" when isInt && v is 0 or 1:
+                    tso = v;
                     break;
                 case "--connections" when isInt && v is >= 0 and <= 100_000:
                     connections = v;
@@ -62,7 +66,7 @@ internal static class TcpMode
         Console.WriteLine($"bulk: send()/recv() of {TcpMeasure.Chunk >> 10} KiB, {options.WarmupSeconds:0.##} s warm-up then {options.Seconds:0.##} s measured; request/response: " +
             $"{latencyWarmup} + {count} round trips of {TcpMeasure.Message} B, TCP_NODELAY; idle memory: {idleConnections:N0} connections; many: {connections:N0} connections; idle CPU over {idleSeconds:0.##} s");
         using AllocTrace? tracer = options.Trace ? new AllocTrace() : null;
-        var vimage = new TcpVimage();
+        var vimage = new TcpVimage(tso: tso);
         Console.WriteLine($"vimage: {vimage.Description}");
         TcpLinux? linux = BenchCli.CreateBaseline<TcpLinux>(options.Baseline, TcpLinux.TryCreate, l => l.Description, out string baselineNote);
         if (linux is null)
@@ -113,7 +117,7 @@ internal static class TcpMode
             {
                 // A fresh pair of vnets: no TIME_WAIT left from the rows above holds ports or wakes the timer wheel.
                 vimage.Dispose();
-                vimage = new TcpVimage("2");
+                vimage = new TcpVimage("2", tso);
                 // Linux first: Vimage's 100,000 TIME_WAITs (managed tcpcbs) expiring would skew its heap difference.
                 var (vn, ln) = Both(vimage, linux, s => TcpMeasure.Idle(s, 5205, Math.Min(connections, s.MaxConnections), idle), PrintIdle, ref baselineNote, linuxFirst: true);
                 static string Many(IdleResult r) => $"{r.Connections:N0}: open {r.OpenSeconds:0.0} s, {Bytes(r.PerConnection)}/conn, idle CPU {Pct(r.IdleCpuEstablished)}, {r.CleanCloses:N0} clean closes";
@@ -199,7 +203,8 @@ internal static class TcpMode
 
     private static void PrintBulk(string side, BulkResult r) =>
         Console.WriteLine($"  {side} bulk: {r.Gbps:0.00} Gbit/s ({r.Bytes:N0} B in {r.Seconds:0.00} s), {r.Segments:N0} segments sent by A ({r.Retransmitted:N0} retransmitted), " +
-            $"{r.Allocated:N0} B allocated ({r.AllocPerSegment:0.###} B/segment, whole process); load {MachineInfo.LoadAverage()}");
+            $"{r.Allocated:N0} B allocated ({r.AllocPerSegment:0.###} B/segment, whole process); load {MachineInfo.LoadAverage()}" +
+            (r.Counters.Length > 0 ? $"\n    counters over the window: {r.Counters}" : ""));
 
     private static void PrintLatency(string side, LatencyResult r) =>
         Console.WriteLine($"  {side} request/response: {r.Count} samples, lost {r.Lost}, min {InetMeasure.Us(r.Percentile(0))}, median {InetMeasure.Us(r.MedianUs)}, " +

@@ -56,5 +56,8 @@ internal abstract class TcpSide : IDisposable
     /// <summary>Data segments A sent and retransmitted so far (0, 0 where the stack does not say).</summary>
     public abstract (long Sent, long Retransmitted) Segments();
 
+    /// <summary>Every counter this stack keeps for the pair (name → value; none where it does not say), for per-row deltas.</summary>
+    public virtual IReadOnlyDictionary<string, long> Counters() => new Dictionary<string, long>();
+
     public abstract void Dispose();
 }

@@ -17,12 +17,16 @@ internal sealed class TcpVimage : TcpSide
     private readonly Vnet _va;
     private readonly Vnet _vb;
     private readonly Ifnet _a;
+    private readonly Ifnet _b;
 
-    /// <summary>Vnets <c>vtcp-a{suffix}</c> and <c>vtcp-b{suffix}</c> (a fresh pair has no TIME_WAIT left from an earlier row).</summary>
-    public TcpVimage(string suffix = "")
+    /// <summary>
+    /// Vnets <c>vtcp-a{suffix}</c> and <c>vtcp-b{suffix}</c> (a fresh pair has no TIME_WAIT left from an earlier row),
+    /// with net.inet.tcp.tso = <paramref name="tso"/> in both.
+    /// </summary>
+    public TcpVimage(string suffix = "", int tso = 1)
     {
         (_va, _vb) = VnetPair.Create("vtcp-a" + suffix, "vtcp-b" + suffix);
-        (_a, Ifnet b) = VnetPair.Epair(_va, _vb, a =>
+        (_a, _b) = VnetPair.Epair(_va, _vb, a =>
         {
             InAddrs.Add(a, Clients[0], 24);
             InAddrs.Add(a, Clients[1], 24);
@@ -32,10 +36,12 @@ internal sealed class TcpVimage : TcpSide
         Sysctl.Set("net.inet.ip.portrange.first", "10000", _va);
         Sysctl.Set("net.inet.ip.portrange.last", "65535", _va);
         Sysctl.Set("kern.ipc.soacceptqueue", "4096");
+        Sysctl.Set("net.inet.tcp.tso", tso.ToString(System.Globalization.CultureInfo.InvariantCulture), _va);
+        Sysctl.Set("net.inet.tcp.tso", tso.ToString(System.Globalization.CultureInfo.InvariantCulture), _vb);
         Description = _va != _vb
-            ? $"{_a.Name} 192.0.2.1/24 + 192.0.2.3/24 in vnet {_va.Name} <-> {b.Name} 192.0.2.2/24 in vnet {_vb.Name}; TcpSocket, cc {Sysctl.Get("net.inet.tcp.cc.algorithm", _va)}, " +
-              $"sendspace/recvspace {Sysctl.Get("net.inet.tcp.sendspace", _va)}/{Sysctl.Get("net.inet.tcp.recvspace", _va)} (autotuned), MTU {_a.Mtu}"
-            : $"{_a.Name} and {b.Name} both in vnet0 (non-VIMAGE build: traffic goes through lo0)";
+            ? $"{_a.Name} 192.0.2.1/24 + 192.0.2.3/24 in vnet {_va.Name} <-> {_b.Name} 192.0.2.2/24 in vnet {_vb.Name}; TcpSocket, cc {Sysctl.Get("net.inet.tcp.cc.algorithm", _va)}, " +
+              $"sendspace/recvspace {Sysctl.Get("net.inet.tcp.sendspace", _va)}/{Sysctl.Get("net.inet.tcp.recvspace", _va)} (autotuned), MTU {_a.Mtu}, net.inet.tcp.tso {tso}"
+            : $"{_a.Name} and {_b.Name} both in vnet0 (non-VIMAGE build: traffic goes through lo0)";
     }
 
     public override string Name => "vimage";
@@ -89,6 +95,25 @@ internal sealed class TcpVimage : TcpSide
 
     public override (long Sent, long Retransmitted) Segments()
         => (Tcp.Fetch(_va, TcpStat.tcps_sndpack), Tcp.Fetch(_va, TcpStat.tcps_sndrexmitpack));
+
+    /// <summary>netstat -s -p tcp of A and of B (every TcpStat, "A." / "B." prefixed) and both epair ends' counters.</summary>
+    public override IReadOnlyDictionary<string, long> Counters()
+    {
+        var c = new Dictionary<string, long>();
+        foreach (TcpStat f in Enum.GetValues<TcpStat>())
+        {
+            c["A." + f] = Tcp.Fetch(_va, f);
+            c["B." + f] = _va == _vb ? 0 : Tcp.Fetch(_vb, f);
+        }
+
+        foreach (IfCounter f in Enum.GetValues<IfCounter>())
+        {
+            c["A." + f] = _a.Counter(f);
+            c["B." + f] = _b.Counter(f);
+        }
+
+        return c;
+    }
 
     public override void Dispose()
     {
