@@ -81,12 +81,13 @@ internal static class TcpMeasure
         double seconds = window.Elapsed.TotalSeconds;
         (long s1, long x1) = side.Segments();
         IReadOnlyDictionary<string, long> c1 = side.Counters();
+        string conns = Environment.GetEnvironmentVariable("VIMAGE_TCP_DEBUG") is null ? "" : side.Connections();
         Volatile.Write(ref stop, true);
         threads.ForEach(t => t.Join());
         Array.ForEach(servers, s => s.Dispose());
         Rethrow(failure, "bulk");
         string counters = string.Join(", ", c1.Where(kv => kv.Value != c0.GetValueOrDefault(kv.Key)).Select(kv => $"{kv.Key} {kv.Value - c0.GetValueOrDefault(kv.Key):N0}"));
-        return new BulkResult(b1 - b0, seconds, a1 - a0, s1 - s0, x1 - x0, counters);
+        return new BulkResult(b1 - b0, seconds, a1 - a0, s1 - s0, x1 - x0, counters + conns);
     }
 
     /// <summary>

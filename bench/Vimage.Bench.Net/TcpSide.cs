@@ -59,5 +59,8 @@ internal abstract class TcpSide : IDisposable
     /// <summary>Every counter this stack keeps for the pair (name → value; none where it does not say), for per-row deltas.</summary>
     public virtual IReadOnlyDictionary<string, long> Counters() => new Dictionary<string, long>();
 
+    /// <summary>Each open connection's state, one line each (empty where the stack does not say).</summary>
+    public virtual string Connections() => "";
+
     public abstract void Dispose();
 }

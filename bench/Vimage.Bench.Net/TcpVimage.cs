@@ -115,6 +115,32 @@ internal sealed class TcpVimage : TcpSide
         return c;
     }
 
+    /// <summary>Each established connection's tcpcb and socket buffers (VIMAGE_TCP_DEBUG, diagnosis only).</summary>
+    public override string Connections()
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (Vnet v in _va == _vb ? [_va] : new[] { _va, _vb })
+        {
+            InPcb[] pcbs;
+            using (Curvnet.Set(v))
+            {
+                pcbs = Tcp.TcbInfo.Snapshot();
+            }
+
+            foreach (InPcb inp in pcbs)
+            {
+                if (inp.Ppcb is Tcpcb tp && tp.t_state == TcpState.TCPS_ESTABLISHED)
+                {
+                    sb.Append($"\n    {v.Name} {inp.Ends}: cwnd {tp.snd_cwnd} ssthresh {tp.snd_ssthresh} snd_wnd {tp.snd_wnd} rcv_wnd {tp.rcv_wnd} " +
+                        $"flight {tp.snd_max - tp.snd_una} nxt-una {tp.snd_nxt - tp.snd_una} srtt {tp.t_srtt}us rxtcur {tp.t_rxtcur}us dupacks {tp.t_dupacks_} flags {tp.t_flags} " +
+                        $"snd cc/hiwat/mbcnt {inp.Socket.Snd.Cc}/{inp.Socket.Snd.Hiwat}/{inp.Socket.Snd.MbCnt} rcv {inp.Socket.Rcv.Cc}/{inp.Socket.Rcv.Hiwat}/{inp.Socket.Rcv.MbCnt} segq {tp.t_segq.Count}");
+                }
+            }
+        }
+
+        return sb.ToString();
+    }
+
     public override void Dispose()
     {
         if (!_a.IsDetached && _va.State == VnetState.Live)
