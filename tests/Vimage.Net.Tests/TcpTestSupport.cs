@@ -7,8 +7,9 @@ using Vimage.Net.Tcp;
 namespace Vimage.Net.Tests;
 
 /// <summary>
-/// A pfil hook on a vnet's inbound IPv4 path that drops the TCP segments a predicate picks (the loss a test needs,
-/// exactly where it needs it), counting what it dropped. Unlinked on Dispose.
+/// A pfil hook on a vnet's inbound (or outbound) IPv4 path that drops the TCP segments a predicate picks (the loss a
+/// test needs, exactly where it needs it), counting what it dropped. Outbound, ip_output returns EACCES for a dropped
+/// segment (ip_output_pfil), so tcp_output backs its sequence advance out. Unlinked on Dispose.
 /// </summary>
 internal sealed class TcpDropHook : IDisposable
 {
@@ -17,7 +18,7 @@ internal sealed class TcpDropHook : IDisposable
     private int _dropped;
 
     /// <summary>Sees (source port, destination port, flags, payload length); true drops the segment.</summary>
-    public TcpDropHook(Vnet vnet, Func<ushort, ushort, TcpFlags, int, bool> drop)
+    public TcpDropHook(Vnet vnet, Func<ushort, ushort, TcpFlags, int, bool> drop, PfilDir dir = PfilDir.In)
     {
         _vnet = vnet;
         _hook = (m, ifp, dir, hop) =>
@@ -43,7 +44,7 @@ internal sealed class TcpDropHook : IDisposable
         };
         using (Curvnet.Set(vnet))
         {
-            PfilHeads.Link(_hook, PfilDir.In);
+            PfilHeads.Link(_hook, dir);
         }
     }
 

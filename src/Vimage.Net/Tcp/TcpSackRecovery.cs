@@ -58,8 +58,10 @@ public static partial class Tcp
             if (sackRecovery)
             {
                 // The first hole goes now (cwnd one segment above the pipe), then the pipe follows ssthresh.
+                // snd_nxt stays where it is (tcp_input.c: sack_newdata = snd_nxt): bytes an ENOBUFS backed out lie
+                // between it and snd_max, above the highest SACK block, so no hole covers them; tcp_output sends them
+                // once the holes are done. Moving snd_nxt to snd_max skipped them until a retransmission timeout.
                 Stat(TcpStat.tcps_sack_recovery_episode);
-                tp.snd_nxt = tp.snd_max;
                 tp.snd_cwnd = sb.Pipe(tp.snd_una, tp.snd_max) + (uint)maxseg;
                 Output(tp);
                 tp.snd_cwnd = tp.snd_ssthresh;
