@@ -133,8 +133,16 @@ internal sealed class TcpVimage : TcpSide
                 {
                     sb.Append($"\n    {v.Name} {inp.Ends}: cwnd {tp.snd_cwnd} ssthresh {tp.snd_ssthresh} snd_wnd {tp.snd_wnd} rcv_wnd {tp.rcv_wnd} " +
                         $"flight {tp.snd_max - tp.snd_una} nxt-una {tp.snd_nxt - tp.snd_una} srtt {tp.t_srtt}us rxtcur {tp.t_rxtcur}us dupacks {tp.t_dupacks_} flags {tp.t_flags} " +
-                        $"snd cc/hiwat/mbcnt {inp.Socket.Snd.Cc}/{inp.Socket.Snd.Hiwat}/{inp.Socket.Snd.MbCnt} rcv {inp.Socket.Rcv.Cc}/{inp.Socket.Rcv.Hiwat}/{inp.Socket.Rcv.MbCnt} segq {tp.t_segq.Count}");
+                        $"snd cc/hiwat/mbcnt {inp.Socket.Snd.Cc}/{inp.Socket.Snd.Hiwat}/{inp.Socket.Snd.MbCnt} rcv {inp.Socket.Rcv.Cc}/{inp.Socket.Rcv.Hiwat}/{inp.Socket.Rcv.MbCnt} segq {tp.t_segq.Count} outq {tp.t_outq.Count}");
                 }
+            }
+        }
+
+        foreach (Ifnet ifp in new[] { _a, _b })
+        {
+            if (ifp.Driver is Vimage.Net.Iflib.IflibContext ctx)
+            {
+                sb.Append($"\n    {ifp.Name}: rx rings in use {string.Join(",", ctx.RxQueues.Select(q => q.Ring.InUse))}, tx mp_ring stalls {string.Join(",", ctx.TxQueues.Select(q => q.Ring.Stalls))}");
             }
         }
 

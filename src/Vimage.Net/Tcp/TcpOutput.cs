@@ -690,6 +690,9 @@ internal sealed class TcpOutQueue
     private int _count;
     private bool _draining;
 
+    /// <summary>Segments waiting for ip_output (a snapshot, for diagnostics).</summary>
+    public int Count => Volatile.Read(ref _count);
+
     public void Push(in PendingSegment p)
     {
         lock (_gate)
