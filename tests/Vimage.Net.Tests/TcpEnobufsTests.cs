@@ -32,8 +32,6 @@ public class TcpEnobufsTests
 
         // Deferred dispatch: each side's input runs on its RX task, so a sender can outrun it and fill the ring.
         using var dispatch = new DispatchScope("deferred");
-        // Wire-sized segments: with TSO a few 64 KiB segments would not fill the ring the test is about.
-        using var knobs = new SysctlScope().Set("net.inet.tcp.tso", 0, net.A);
         const ushort port = 7090;
         const int streams = 8, bytes = 1 << 20;
         using TcpSocket listener = Listen(net, port);
