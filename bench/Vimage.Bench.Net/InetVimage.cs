@@ -3,6 +3,7 @@ using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Bench.Net;
 

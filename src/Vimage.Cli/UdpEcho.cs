@@ -3,6 +3,7 @@ using System.Text;
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli;
 

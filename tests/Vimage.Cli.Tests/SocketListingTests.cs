@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Tcp;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli.Tests;
 

@@ -1,5 +1,6 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
+using Vimage.Net.Udp;
 using Xunit.Abstractions;
 
 namespace Vimage.Net.Tests;

@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Stack;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 

@@ -4,6 +4,7 @@ using Vimage.Net.Dummynet;
 using Vimage.Net.Inet;
 using Vimage.Net.Ipfw;
 using Vimage.Net.Pfil;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 

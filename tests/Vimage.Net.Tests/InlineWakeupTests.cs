@@ -1,6 +1,7 @@
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 

@@ -2,6 +2,7 @@ using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Ipfw;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 

@@ -5,6 +5,7 @@ using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 using Vimage.Net.Tap;
+using Vimage.Net.Udp;
 using Socket = System.Net.Sockets.Socket;
 
 namespace Vimage.Net.Tests;
@@ -83,7 +84,7 @@ public sealed class KernelInteropTests
         try
         {
             ifp = Attach(ns, vnet);
-            long sentBefore = Udp.Fetch(vnet, UdpStat.udps_opackets); // vnet0 is shared without VIMAGE
+            long sentBefore = Udp.Udp.Fetch(vnet, UdpStat.udps_opackets); // vnet0 is shared without VIMAGE
             using UdpSocket echo = UdpSocket.Create(vnet);
             echo.Bind(InAddr.Any, 7);
             var server = Task.Run(() =>
@@ -91,7 +92,7 @@ public sealed class KernelInteropTests
                 byte[] buffer = new byte[2048];
                 for (int i = 0; i < 3; i++)
                 {
-                    Vimage.Net.Inet.UdpReceiveResult got = echo.Receive(buffer, 10_000);
+                    Vimage.Net.Udp.UdpReceiveResult got = echo.Receive(buffer, 10_000);
                     echo.SendTo(buffer.AsSpan(0, got.BytesReceived), got.RemoteAddress, got.RemotePort);
                 }
             });
@@ -111,7 +112,7 @@ public sealed class KernelInteropTests
             }
 
             Assert.True(server.Wait(10_000));
-            Assert.Equal(3, Udp.Fetch(vnet, UdpStat.udps_opackets) - sentBefore);
+            Assert.Equal(3, Udp.Udp.Fetch(vnet, UdpStat.udps_opackets) - sentBefore);
         }
         finally
         {

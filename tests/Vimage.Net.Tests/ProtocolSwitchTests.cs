@@ -4,6 +4,7 @@ using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Route;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 
@@ -65,7 +66,7 @@ public sealed class ProtocolSwitchTests
 
         Assert.Equal(Errno.EPROTONOSUPPORT, Assert.Throws<NetSocketException>(() => Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 99)).Errno);
         using Socket udp = Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, 0);
-        Assert.Same(Udp.Protosw, udp.Proto);
+        Assert.Same(Udp.Udp.Protosw, udp.Proto);
         Assert.Equal((int)SockType.SOCK_DGRAM, udp.GetOption(SoOption.SO_TYPE));
     }
 
@@ -196,7 +197,7 @@ public sealed class ProtocolSwitchTests
     {
         using var net = StackFixture.Create("sockopt");
         using Socket so = Socket.Create(net.A, SaFamily.AF_INET, SockType.SOCK_DGRAM, IpProto.Udp);
-        Assert.Equal(Udp.RecvSpace, so.GetOption(SoOption.SO_RCVBUF));
+        Assert.Equal(Udp.Udp.RecvSpace, so.GetOption(SoOption.SO_RCVBUF));
         so.SetOption(SoOption.SO_RCVBUF, 4096);
         Assert.Equal(4096, so.Rcv.Hiwat);
         so.SetOption(SoOption.SO_RCVLOWAT, 1 << 20);

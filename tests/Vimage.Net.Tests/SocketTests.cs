@@ -2,6 +2,7 @@ using System.Text;
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 
@@ -184,8 +185,8 @@ public class SocketTests
         Assert.Equal(4, inB.ReceiveFrom(buffer, out InAddr from, out _, Wait));
         Assert.Equal(net.AddrA, from);
         Assert.Equal(0, inA.Available);
-        Assert.Equal(1, Udp.SocketCount(net.B));
-        Assert.Equal(2, Udp.SocketCount(net.A));
+        Assert.Equal(1, Udp.Udp.SocketCount(net.B));
+        Assert.Equal(2, Udp.Udp.SocketCount(net.A));
         Assert.Equal(2, net.A.SocketCount);
         Assert.Equal(1, net.B.SocketCount);
 
@@ -283,7 +284,7 @@ public class SocketTests
             Assert.Equal("sendto: Network is unreachable", e.Message);
         }
 
-        e = Assert.Throws<NetSocketException>(() => so.SendTo(new byte[Udp.MaxDgram + 1], net.AddrB, 9));
+        e = Assert.Throws<NetSocketException>(() => so.SendTo(new byte[Udp.Udp.MaxDgram + 1], net.AddrB, 9));
         Assert.Equal(Errno.EMSGSIZE, e.Errno);
         e = Assert.Throws<NetSocketException>(() => so.SendTo("x"u8, net.Broadcast, 9));
         Assert.Equal(Errno.EACCES, e.Errno); // no SO_BROADCAST
@@ -296,7 +297,7 @@ public class SocketTests
     {
         using var net = StackFixture.Create("rcvbuf");
         using var so = UdpSocket.Create(net.B);
-        Assert.Equal(Udp.DefaultRecvSpace, so.ReceiveBufferSize);
+        Assert.Equal(Udp.Udp.DefaultRecvSpace, so.ReceiveBufferSize);
         Assert.Equal(42080, so.ReceiveBufferSize);
         Assert.Equal(9216, so.SendBufferSize);
         Assert.Equal(Errno.EINVAL, Assert.Throws<NetSocketException>(() => so.ReceiveBufferSize = 0).Errno);
@@ -406,13 +407,13 @@ public class SocketTests
             received++;
         }
 
-        long noport = Udp.Fetch(net.B, UdpStat.udps_noport);
+        long noport = Udp.Udp.Fetch(net.B, UdpStat.udps_noport);
         server.Close(); // while datagrams keep arriving: wait until some reached the closed port
-        Assert.True(Frames.WaitFor(() => Udp.Fetch(net.B, UdpStat.udps_noport) >= noport + 100, Wait));
+        Assert.True(Frames.WaitFor(() => Udp.Udp.Fetch(net.B, UdpStat.udps_noport) >= noport + 100, Wait));
         stop.Cancel();
         await Task.WhenAll(senders);
         Assert.Empty(errors);
         MbufLeak.AssertBack(baseline);
-        Assert.Equal(0, Udp.SocketCount(net.B));
+        Assert.Equal(0, Udp.Udp.SocketCount(net.B));
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Vimage.Core;
 using Vimage.Net.Inet;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 
@@ -95,7 +96,7 @@ internal sealed class StackFixture : IDisposable
         }
     }
 
-    public static long FetchUdp(Vnet v, UdpStat field) => Udp.Fetch(v, field);
+    public static long FetchUdp(Vnet v, UdpStat field) => Udp.Udp.Fetch(v, field);
 
     public long IcmpOut(Vnet v, byte type) => In(v, () => Icmp.FetchOutHist(type));
 

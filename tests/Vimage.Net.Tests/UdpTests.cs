@@ -5,6 +5,7 @@ using Vimage.Core;
 using Vimage.Net.Bpf;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
+using Vimage.Net.Udp;
 
 namespace Vimage.Net.Tests;
 

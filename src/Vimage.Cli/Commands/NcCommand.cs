@@ -3,6 +3,7 @@ using Vimage.Net;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 using Vimage.Net.Tcp;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using Vimage.Core;
 using Vimage.Net.Inet;
 using Vimage.Net.Tcp;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli.Commands;
 

@@ -3,6 +3,7 @@ using Vimage.Core;
 using Vimage.Net.Arp;
 using Vimage.Net.Inet;
 using Vimage.Net.Tcp;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Vimage.Net.Inet;
 using Vimage.Net.Tcp;
+using Vimage.Net.Udp;
 
 namespace Vimage.Cli.Commands;
 

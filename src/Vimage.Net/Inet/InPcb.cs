@@ -158,6 +158,31 @@ public sealed class InPcbInfo
         }
     }
 
+    /// <summary>in_pcbladdr: the source address for <paramref name="dst"/> (ENETUNREACH without a route).</summary>
+    public static int SelectSource(InAddr dst, out InAddr src)
+    {
+        src = InAddr.Any;
+        if (!InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
+        {
+            src = dst; // ourselves: the host route's address
+            return 0;
+        }
+
+        Rtentry? route = Routes.Lookup(dst);
+        if (route is null)
+        {
+            return Errno.ENETUNREACH;
+        }
+
+        src = InAddrs.SourceFor(route.Interface, dst);
+        if (src.IsAny)
+        {
+            src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
+        }
+
+        return src.IsAny ? Errno.EADDRNOTAVAIL : 0;
+    }
+
     /// <summary>
     /// in_pcbconnect: picks the source address for <paramref name="dst"/> when the PCB has none (in_pcbladdr), binds
     /// an ephemeral port when it is unbound, then fixes the 4-tuple (<see cref="Connect"/>). Returns 0 or an errno.
@@ -168,7 +193,7 @@ public sealed class InPcbInfo
         InAddr local = ends.Local;
         if (local.IsAny)
         {
-            int e = Udp.SelectSource(dst, out local);
+            int e = SelectSource(dst, out local);
             if (e != 0)
             {
                 return e;

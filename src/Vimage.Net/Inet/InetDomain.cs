@@ -105,11 +105,10 @@ public static partial class InetDomain
         }
     }
 
-    /// <summary>in_proto.c's inetsw: the protocols every vnet's inet domain has (the table is global, set once).</summary>
+    /// <summary>in_proto.c's inetsw: ICMP and raw IP, which every vnet's inet domain has (the table is global, set once); UDP and TCP register themselves.</summary>
     [Vimage.Core.VnetSysinit(Vimage.Core.SiSub.SI_SUB_PROTO_DOMAININIT, Vimage.Core.SiOrder.SI_ORDER_FIRST)]
     private static void in_proto_init()
     {
-        Register(Udp.Protosw);
         Register(RawIp.IcmpEntry);
         Register(RawIp.Wildcard);
         IpProtocols.RegisterDefault(RawIp.Wildcard.Input!);

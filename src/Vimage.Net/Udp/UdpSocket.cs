@@ -1,8 +1,9 @@
 using System.Threading.Tasks.Sources;
 using Vimage.Core;
+using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 
-namespace Vimage.Net.Inet;
+namespace Vimage.Net.Udp;
 
 /// <summary>
 /// socket(AF_INET, SOCK_DGRAM, 0) with IPv4-typed calls: a thin view of a <see cref="Socket"/> of the UDP

@@ -1,6 +1,7 @@
 using Vimage.Core;
+using Vimage.Net.Inet;
 
-namespace Vimage.Net.Inet;
+namespace Vimage.Net.Udp;
 
 #pragma warning disable CA1707 // FreeBSD's field names: netstat -s and users know them.
 

@@ -1,6 +1,7 @@
+using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 
-namespace Vimage.Net.Inet;
+namespace Vimage.Net.Udp;
 
 /// <summary>
 /// udp_usrreqs (netinet/udp_usrreq.c): UDP's user requests on the shared socket and inpcb layers. Bind and

@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Vimage.Core;
+using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 
-namespace Vimage.Net.Inet;
+namespace Vimage.Net.Udp;
 
 /// <summary>
 /// UDP (netinet/udp_usrreq.c): udp_input with its checks and PCB lookup, udp_multi_input for broadcast and
@@ -17,6 +18,10 @@ public static partial class Udp
 
     /// <summary>inetsw's UDP entry (udp_usrreqs with udp_input and udp_ctlinput).</summary>
     public static readonly UdpProtosw Protosw = new();
+
+    /// <summary>in_proto.c's UDP line: UDP registers itself with the inet domain, as TCP does.</summary>
+    [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAININIT, SiOrder.SI_ORDER_SECOND)]
+    private static void udp_proto_init() => InetDomain.Register(Protosw);
 
     internal static readonly IpProtocolInput InputHandler = Input;
     internal static readonly IcmpHandler CtlInputHandler = CtlInput;
@@ -202,31 +207,6 @@ public static partial class Udp
         return dst;
     }
 
-    /// <summary>in_pcbladdr: the source address for <paramref name="dst"/> (ENETUNREACH without a route).</summary>
-    internal static int SelectSource(InAddr dst, out InAddr src)
-    {
-        src = InAddr.Any;
-        if (!InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
-        {
-            src = dst; // ourselves: the host route's address
-            return 0;
-        }
-
-        Rtentry? route = Routes.Lookup(dst);
-        if (route is null)
-        {
-            return Errno.ENETUNREACH;
-        }
-
-        src = InAddrs.SourceFor(route.Interface, dst);
-        if (src.IsAny)
-        {
-            src = InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any;
-        }
-
-        return src.IsAny ? Errno.EADDRNOTAVAIL : 0;
-    }
-
     /// <summary>
     /// udp_output: header, checksum over the pseudo-header (net.inet.udp.checksum), ip_output. Returns 0 or an errno;
     /// <paramref name="src"/> is the socket's bound address or Any to choose one.
@@ -235,7 +215,7 @@ public static partial class Udp
     {
         if (src.IsAny || src.IsBroadcast || src.IsMulticast || InAddrs.IsBroadcast(src))
         {
-            int error = SelectSource(dst, out src);
+            int error = InPcbInfo.SelectSource(dst, out src);
             if (error != 0)
             {
                 return error;

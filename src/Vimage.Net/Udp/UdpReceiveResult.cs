@@ -1,4 +1,6 @@
-namespace Vimage.Net.Inet;
+using Vimage.Net.Inet;
+
+namespace Vimage.Net.Udp;
 
 /// <summary>
 /// What recvfrom(2) returns for one datagram: the bytes copied, the sender, and MSG_TRUNC when the datagram did not
