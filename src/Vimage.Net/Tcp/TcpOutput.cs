@@ -70,9 +70,17 @@ public static partial class Tcp
         t_flushing = true;
         try
         {
-            for (int i = 0; i < dirty.Count; i++)
+            // Round robin, DrainBudget segments per connection and pass: with direct dispatch a queue refills while
+            // it drains (the peer's ACKs run on this thread and open the window), so draining one queue until empty
+            // left the other connections' windows waiting in theirs.
+            bool more = true;
+            while (more)
             {
-                Drain(dirty[i]);
+                more = false;
+                for (int i = 0; i < dirty.Count; i++)
+                {
+                    more |= Drain(dirty[i]);
+                }
             }
         }
         finally
@@ -82,17 +90,37 @@ public static partial class Tcp
         }
     }
 
-    private static void Drain(TcpOutQueue q)
+    /// <summary>Segments one connection sends per round of <see cref="FlushOutput"/> before the next one's turn.</summary>
+    private const int DrainBudget = 8;
+
+    /// <summary>
+    /// Sends up to <see cref="DrainBudget"/> of <paramref name="q"/>'s segments, unless another thread is draining
+    /// it. Returns true when segments are left for this thread's next round.
+    /// </summary>
+    private static bool Drain(TcpOutQueue q)
     {
         if (!q.TryBeginDrain())
         {
-            return;
+            return false;
         }
 
+        bool ended = false; // TryPop found the queue empty and ended the drain in the same step
+        int budget = DrainBudget;
         try
         {
-            while (q.TryPop(out PendingSegment p))
+            while (true)
             {
+                if (budget-- == 0)
+                {
+                    return true;
+                }
+
+                if (!q.TryPop(out PendingSegment p))
+                {
+                    ended = true;
+                    return false;
+                }
+
                 if (!p.Vnet.TryEnter())
                 {
                     p.M.Free();
@@ -126,7 +154,10 @@ public static partial class Tcp
         }
         finally
         {
-            q.EndDrain();
+            if (!ended)
+            {
+                q.EndDrain(); // budget spent or an exception: let the next drainer in (another may own it once ended)
+            }
         }
     }
 
