@@ -7,6 +7,7 @@ using Vimage.Net.Arp;
 using Vimage.Net.Inet;
 using Vimage.Net.Sockets;
 using Vimage.Net.Stack;
+using Vimage.Net.Udp;
 
 namespace Vimage.Fuzz.Targets;
 
@@ -201,10 +202,11 @@ internal sealed class FuzzStack
     {
         public string DriverName => "fuzz";
 
-        public void Transmit(Ifnet ifp, Mbuf m)
+        public int Transmit(Ifnet ifp, Mbuf m)
         {
             ifp.CountOutput(m.Length, (m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0);
             m.Free();
+            return 0;
         }
 
         public void Init(Ifnet ifp) => ifp.SetRunning(true);
