@@ -1,4 +1,5 @@
 using Vimage.Cli.Commands;
+using Vimage.Cli.Commands.Tcpdump;
 using Vimage.Fuzz.Engine;
 using Vimage.Net.Bpf;
 
@@ -31,6 +32,10 @@ internal sealed class PcapTarget : IFuzzTarget
 
     public string? Teardown() => null;
 
+    /// <summary>tcpdump's plain line and the option sets that decode and dump the most (-ttvveXX, -qxx, -vA).</summary>
+    private static readonly TcpdumpPrinter[] Printers =
+        [new(new TcpdumpFlags()), new(new TcpdumpFlags(T: 2, V: 2, E: true, BigX: 2)), new(new TcpdumpFlags(Q: true, X: 2)), new(new TcpdumpFlags(V: 1, A: 1))];
+
     private static void Read(Stream stream)
     {
         try
@@ -40,7 +45,10 @@ internal sealed class PcapTarget : IFuzzTarget
             {
                 _ = record.Timestamp;
                 _ = record.IsTruncated;
-                _ = TcpdumpCommand.Describe(record.Data, record.UnixMicroseconds);
+                foreach (TcpdumpPrinter printer in Printers)
+                {
+                    _ = printer.Format(record.Data, record.OriginalLength, record.UnixMicroseconds);
+                }
             }
         }
         catch (InvalidDataException)
