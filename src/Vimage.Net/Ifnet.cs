@@ -47,6 +47,9 @@ public sealed class Ifnet
 
     public int Mtu { get; internal set; } = 1500;
 
+    /// <summary>if_fib: the routing table its received packets are forwarded with (M_SETFIB in ether_input).</summary>
+    public int Fib { get; internal set; }
+
     public string Description { get; set; } = "";
 
     /// <summary>Set when the interface was made by a cloner (ifconfig X create).</summary>

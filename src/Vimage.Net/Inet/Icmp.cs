@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -130,8 +131,9 @@ public static partial class Icmp
         Stat(OutHist(type));
 
         InAddr from = ReplySource(ip.Destination, m);
+        int fib = Fibs.GetFib(m); // icmp_error: the error goes out in the offending packet's fib
         m.Free();
-        int error = IpOutput.Send(reply, from, src, IpProto.Icmp);
+        int error = IpOutput.Send(reply, from, src, IpProto.Icmp, new IpOutputOptions { Fib = fib });
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);
@@ -175,7 +177,7 @@ public static partial class Icmp
         byte tos = ip.Tos;
         m.Adjust(hlen); // options are not reflected
         m.Flags &= ~(MbufFlags.Broadcast | MbufFlags.Multicast);
-        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos));
+        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos) { Fib = Fibs.GetFib(m) });
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);

@@ -168,7 +168,7 @@ public sealed class InPcbInfo
         InAddr local = ends.Local;
         if (local.IsAny)
         {
-            int e = Udp.SelectSource(dst, out local);
+            int e = Udp.SelectSource(dst, pcb.Socket.Fib, out local);
             if (e != 0)
             {
                 return e;

@@ -79,7 +79,7 @@ public static partial class IpOutput
         {
             error = Errno.EACCES;
         }
-        else if ((route = Routes.Lookup(dst)) is null)
+        else if ((route = Routes.Lookup(options.Fib, dst)) is null)
         {
             Ip.Stat(IpStat.ips_noroute);
             error = Errno.ENETUNREACH;

@@ -16,6 +16,9 @@ public sealed record Rtentry(InAddr Destination, int PrefixLength, InAddr Gatewa
     /// <summary>The path MTU as route get and netstat -rW show it: the route's, else the interface's (nh_mtu).</summary>
     public int EffectiveMtu => RouteMtu != 0 ? Math.Min(RouteMtu, Interface.Mtu) : Interface.Mtu;
 
+    /// <summary>rt_fibnum: the routing table the route is in.</summary>
+    public int Fib { get; init; }
+
     /// <summary>rt_weight (route add -weight), RT_DEFAULT_WEIGHT = 1.</summary>
     public int Weight { get; init; } = 1;
 
@@ -49,6 +52,9 @@ public readonly record struct RouteAttrs
 
     /// <summary>Flags to add (-proto1, -proto2, -xresolve...).</summary>
     public RtFlags Set { get; init; }
+
+    /// <summary>-fib N: the routing table (RT_DEFAULT_FIB when not given).</summary>
+    public int Fib { get; init; }
 
     /// <summary>-nostatic: the route is not marked RTF_STATIC.</summary>
     public bool NoStatic { get; init; }

@@ -178,7 +178,7 @@ public static partial class Udp
     /// in_pcbconnect_setup's address rules for a destination: INADDR_ANY means our first address and
     /// INADDR_BROADCAST the first broadcast-capable interface's subnet broadcast (when there is no route for it).
     /// </summary>
-    internal static InAddr RewriteDestination(InAddr dst)
+    internal static InAddr RewriteDestination(InAddr dst, int fib)
     {
         IReadOnlyList<InIfaddr> all = InAddrs.All;
         if (all.Count == 0)
@@ -191,7 +191,7 @@ public static partial class Udp
             return all[0].Address;
         }
 
-        if (dst.IsBroadcast && Routes.Lookup(dst) is null)
+        if (dst.IsBroadcast && Routes.Lookup(fib, dst) is null)
         {
             foreach (InIfaddr ia in all)
             {
@@ -206,7 +206,7 @@ public static partial class Udp
     }
 
     /// <summary>in_pcbladdr: the source address for <paramref name="dst"/> (ENETUNREACH without a route).</summary>
-    internal static int SelectSource(InAddr dst, out InAddr src)
+    internal static int SelectSource(InAddr dst, int fib, out InAddr src)
     {
         src = InAddr.Any;
         if (!InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
@@ -215,7 +215,7 @@ public static partial class Udp
             return 0;
         }
 
-        Rtentry? route = Routes.Lookup(dst);
+        Rtentry? route = Routes.Lookup(fib, dst);
         if (route is null)
         {
             return Errno.ENETUNREACH;
@@ -238,7 +238,7 @@ public static partial class Udp
     {
         if (src.IsAny || src.IsBroadcast || src.IsMulticast || InAddrs.IsBroadcast(src))
         {
-            int error = SelectSource(dst, out src);
+            int error = SelectSource(dst, options.Fib, out src);
             if (error != 0)
             {
                 return error;
