@@ -88,6 +88,11 @@ public sealed class Ifnet
         }
 
         m.ReceiveInterface = this;
+        if (Type != IfType.IFT_LOOP)
+        {
+            m.Fib = Fib; // ether_input's M_SETFIB(m, ifp->if_fib); if_simloop keeps the sender's
+        }
+
         Count(IfCounter.IFCOUNTER_IPACKETS);
         Count(IfCounter.IFCOUNTER_IBYTES, m.Length);
         if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0)

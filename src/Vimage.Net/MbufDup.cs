@@ -15,6 +15,7 @@ public static class MbufDup
         copy.SetData(m.Data);
         copy.Flags = m.Flags;
         copy.ReceiveInterface = m.ReceiveInterface;
+        copy.Fib = m.Fib;
         return copy;
     }
 }

@@ -152,6 +152,7 @@ public static partial class Icmp
         int length = Math.Min(m.Length, copy.TrailingSpace - 64);
         m.Data[..length].CopyTo(copy.Append(length));
         copy.ReceiveInterface = m.ReceiveInterface;
+        copy.Fib = m.Fib;
         copy.Flags = m.Flags;
         return copy;
     }

@@ -43,12 +43,12 @@ public static partial class Icmp
         var author = new IpHeader(m.Data).Source;
         var gateway = new InAddr(BinaryPrimitives.ReadUInt32BigEndian(icmp[4..]));
         var dst = new InAddr(BinaryPrimitives.ReadUInt32BigEndian(icmp[(HeaderLength + 16)..]));
-        if (m.ReceiveInterface is Ifnet ifp && VerifyRedirectGateway(author, dst, gateway, ifp.Fib) && InAddrs.IsOnLink(ifp, gateway))
+        if (m.ReceiveInterface is Ifnet ifp && VerifyRedirectGateway(author, dst, gateway, m.Fib) && InAddrs.IsOnLink(ifp, gateway))
         {
             try
             {
                 // rib_add_redirect(..., m->m_pkthdr.rcvif, RTF_GATEWAY, V_redirtimeout); ifaof_ifpforaddr found the ifa.
-                Routes.AddRedirect(dst, gateway, author, ifp, V_redirtimeout, ifp.Fib); // M_GETFIB(m)
+                Routes.AddRedirect(dst, gateway, author, ifp, V_redirtimeout, m.Fib); // M_GETFIB(m)
             }
             catch (Route.RouteException)
             {

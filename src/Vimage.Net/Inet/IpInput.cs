@@ -145,7 +145,7 @@ public static class IpForward
             return;
         }
 
-        Rtentry? route = Routes.Lookup(arrival.Fib, dst); // ip_tryforward/ip_forward: M_GETFIB(m), the receiving interface's
+        Rtentry? route = Routes.Lookup(m.Fib, dst); // ip_tryforward/ip_forward: M_GETFIB(m), the receiving interface's
         if (route is null)
         {
             Ip.Stat(IpStat.ips_noroute);

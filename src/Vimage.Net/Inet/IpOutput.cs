@@ -60,6 +60,11 @@ public static partial class IpOutput
     /// <summary>The source for a datagram leaving <paramref name="ifp"/>: its address for <paramref name="dst"/>, else our first.</summary>
     private static InAddr SourceFor(Ifnet ifp, InAddr dst)
     {
+        if (ifp.Type == IfType.IFT_LOOP && !InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
+        {
+            return dst; // the loopback route of one of our addresses: its nh_ifa is that address, as in_pcbladdr picks
+        }
+
         InAddr src = InAddrs.SourceFor(ifp, dst);
         return src.IsAny ? InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any : src;
     }
@@ -73,6 +78,7 @@ public static partial class IpOutput
         [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rtentry? route, out int error)
     {
         broadcast = InAddrs.IsBroadcast(dst);
+        m.Fib = options.Fib; // ip_output: M_SETFIB(m, fibnum)
         route = null;
         error = 0;
         if (broadcast && !options.AllowBroadcast)

@@ -57,8 +57,8 @@ public static partial class Fibs
         return 0;
     }
 
-    /// <summary>M_GETFIB of a received packet: its interface's fib (ether_input's M_SETFIB), 0 for a local one.</summary>
-    public static int GetFib(Mbuf m) => (m?.ReceiveInterface as Ifnet)?.Fib ?? RT_DEFAULT_FIB;
+    /// <summary>M_GETFIB.</summary>
+    public static int GetFib(Mbuf m) => m?.Fib ?? RT_DEFAULT_FIB;
 
     /// <summary>ifioctl's SIOCSIFFIB: EINVAL for a fib the vnet does not have.</summary>
     public static int SetInterfaceFib(Ifnet ifp, int fib)
