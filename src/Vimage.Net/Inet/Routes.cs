@@ -49,8 +49,11 @@ public static partial class Routes
     /// <summary>fib4_lookup in FIB 0.</summary>
     public static Rtentry? Lookup(InAddr dst) => Lookup(Fibs.RT_DEFAULT_FIB, dst);
 
-    /// <summary>fib4_lookup: the most specific route to <paramref name="dst"/> in <paramref name="fib"/>, or null.</summary>
-    public static Rtentry? Lookup(int fib, InAddr dst) => Snapshot(V_rt_tables, fib).Lookup(dst);
+    /// <summary>fib4_lookup: the most specific route to <paramref name="dst"/> in <paramref name="fib"/>, or null (a multipath route's first path).</summary>
+    public static Rtentry? Lookup(int fib, InAddr dst) => Snapshot(V_rt_tables, fib).Lookup(dst, 0);
+
+    /// <summary>fib4_lookup with a flow: a multipath route's path is chosen by <paramref name="flow"/>, in proportion to the weights.</summary>
+    public static Rtentry? Lookup(int fib, InAddr dst, uint flow) => Snapshot(V_rt_tables, fib).Lookup(dst, flow);
 
     /// <summary>route get: like lookup but ESRCH when there is none.</summary>
     public static Rtentry Get(InAddr dst, int fib = Fibs.RT_DEFAULT_FIB)
@@ -147,13 +150,22 @@ public static partial class Routes
         {
             InAddr key = Normalize(dst, prefixLength);
             RouteSnapshot table = Writable(fib);
-            Rtentry victim = table.Entries.FirstOrDefault(r => r.Destination == key && r.PrefixLength == prefixLength
-                                                                    && (gateway is not { } gw || (r.IsGateway && r.Gateway == gw)))
-                             ?? throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({key}/{prefixLength} not in table)");
-            Publish(fib, table.Without(r => r == victim));
-            ReleaseNhop(victim);
-            RtSock.RouteMessage(RtmType.RTM_DELETE, victim);
-            return victim;
+            // rib_del_route: with a gateway only that path goes; without one the whole route (every path of a multipath one).
+            Rtentry[] victims = table.Entries.Where(r => r.Destination == key && r.PrefixLength == prefixLength
+                                                         && (gateway is not { } gw || (r.IsGateway && r.Gateway == gw))).ToArray();
+            if (victims.Length == 0)
+            {
+                throw new RouteException(RouteError.NotInTable, $"route: writing to routing socket: No such process ({key}/{prefixLength} not in table)");
+            }
+
+            Publish(fib, table.Without(r => Array.IndexOf(victims, r) >= 0));
+            foreach (Rtentry victim in victims)
+            {
+                ReleaseNhop(victim);
+                RtSock.RouteMessage(RtmType.RTM_DELETE, victim);
+            }
+
+            return victims[0];
         }
     }
 
@@ -275,7 +287,7 @@ public static partial class Routes
         lock (WriteLock)
         {
             RouteSnapshot table = Writable(route.Fib);
-            if (table.Entries.Any(r => r.Destination == route.Destination && r.PrefixLength == route.PrefixLength))
+            if (table.Entries.Any(r => r.Destination == route.Destination && r.PrefixLength == route.PrefixLength && !MayJoin(r, route)))
             {
                 throw new RouteException(RouteError.Exists, $"route: writing to routing socket: File exists ({route.DestinationText})");
             }
@@ -308,7 +320,7 @@ internal sealed class RouteSnapshot
 {
     public static readonly RouteSnapshot Empty = new([]);
 
-    private readonly Dictionary<uint, Rtentry>?[] _byLength;
+    private readonly Dictionary<uint, Rtentry[]>?[] _byLength;
     private readonly int[] _lengths;
 
     private RouteSnapshot(Rtentry[] entries)
@@ -316,36 +328,40 @@ internal sealed class RouteSnapshot
     {
     }
 
-    private RouteSnapshot(Rtentry[] entries, Dictionary<uint, Rtentry>?[] byLength)
+    private RouteSnapshot(Rtentry[] entries, Dictionary<uint, Rtentry[]>?[] byLength)
     {
         Entries = entries;
         _byLength = byLength;
         _lengths = LengthsOf(byLength);
     }
 
-    private static Dictionary<uint, Rtentry>?[] Index(Rtentry[] entries)
+    private static Dictionary<uint, Rtentry[]>?[] Index(Rtentry[] entries)
     {
-        var byLength = new Dictionary<uint, Rtentry>?[33];
+        var byLength = new Dictionary<uint, Rtentry[]>?[33];
         foreach (Rtentry r in entries)
         {
-            (byLength[r.PrefixLength] ??= [])[r.Destination.Value] = r;
+            AddPath(byLength[r.PrefixLength] ??= [], r);
         }
 
         return byLength;
     }
 
-    private static int[] LengthsOf(Dictionary<uint, Rtentry>?[] byLength)
+    /// <summary>A route joins the nexthop group of its prefix (one path per gateway when multipath).</summary>
+    private static void AddPath(Dictionary<uint, Rtentry[]> table, Rtentry r)
+        => table[r.Destination.Value] = table.TryGetValue(r.Destination.Value, out Rtentry[]? group) ? [.. group, r] : [r];
+
+    private static int[] LengthsOf(Dictionary<uint, Rtentry[]>?[] byLength)
         => Enumerable.Range(0, 33).Where(l => byLength[l] is not null).OrderDescending().ToArray();
 
     public Rtentry[] Entries { get; }
 
-    public Rtentry? Lookup(InAddr dst)
+    public Rtentry? Lookup(InAddr dst, uint flow)
     {
         foreach (int length in _lengths)
         {
-            if (_byLength[length]!.TryGetValue(dst.Value & InAddr.MaskOf(length), out Rtentry? r))
+            if (_byLength[length]!.TryGetValue(dst.Value & InAddr.MaskOf(length), out Rtentry[]? group))
             {
-                return r;
+                return group.Length == 1 ? group[0] : Routes.SelectPath(group, flow);
             }
         }
 
@@ -355,18 +371,18 @@ internal sealed class RouteSnapshot
     public RouteSnapshot With(IEnumerable<Rtentry> added)
     {
         Rtentry[] more = [.. added];
-        var byLength = (Dictionary<uint, Rtentry>?[])_byLength.Clone();
+        var byLength = (Dictionary<uint, Rtentry[]>?[])_byLength.Clone();
         var copied = new bool[33];
         foreach (Rtentry r in more)
         {
             int length = r.PrefixLength;
             if (!copied[length])
             {
-                byLength[length] = byLength[length] is { } shared ? new Dictionary<uint, Rtentry>(shared) : [];
+                byLength[length] = byLength[length] is { } shared ? new Dictionary<uint, Rtentry[]>(shared) : [];
                 copied[length] = true;
             }
 
-            byLength[length]![r.Destination.Value] = r;
+            AddPath(byLength[length]!, r);
         }
 
         return new RouteSnapshot([.. Entries, .. more], byLength);

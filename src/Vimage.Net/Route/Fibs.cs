@@ -18,27 +18,24 @@ public static partial class Fibs
     /// <summary>ENOTCAPABLE: what sysctl_fibs answers to a smaller net.fibs.</summary>
     public const int ENOTCAPABLE = 93;
 
-    private static readonly AsyncLocal<int> ProcFib = new();
+    private static readonly object RtablesLock = new();
     private static int s_sysctlsRegistered;
-
-    [Vnet]
-    private static int s_rt_numfibs = 1;
 
     [Vnet]
     [Sysctl("net.add_addr_allfibs", SysctlFlags.RW | SysctlFlags.VNET, "Add new addresses to all fibs", Min = 0, Max = 1)]
     internal static int s_rt_add_addr_allfibs;
 
     /// <summary>V_rt_numfibs of the current vnet.</summary>
-    public static int NumFibs => Volatile.Read(ref V_rt_numfibs);
+    public static int NumFibs => FibNum.NumFibs;
 
     /// <summary>V_rt_add_addr_allfibs: a new address's routes go to every FIB, not only its interface's.</summary>
     public static bool AddAddrAllFibs => V_rt_add_addr_allfibs != 0;
 
     /// <summary>The caller's default FIB (p_fibnum, net.my_fibnum): what a new socket and route(8) use.</summary>
-    public static int Current => ProcFib.Value;
+    public static int Current => FibNum.Current;
 
     /// <summary>A FIB number the current vnet has (rt_numfibs bound checks).</summary>
-    public static bool IsValid(int fib) => (uint)fib < (uint)NumFibs;
+    public static bool IsValid(int fib) => FibNum.IsValid(fib);
 
     /// <summary>
     /// setfib(2) for the calling flow until the scope is disposed: EINVAL (and nothing changed) for a fib outside
@@ -52,8 +49,8 @@ public static partial class Fibs
             return Errno.EINVAL;
         }
 
-        scope = new FibScope(ProcFib.Value);
-        ProcFib.Value = fib;
+        scope = new FibScope(FibNum.Current);
+        FibNum.SetCurrent(fib);
         return 0;
     }
 
@@ -76,9 +73,9 @@ public static partial class Fibs
     /// <summary>sysctl_fibs: grows every family's tables to <paramref name="numfibs"/>; smaller is ENOTCAPABLE.</summary>
     public static int SetNumFibs(int numfibs)
     {
-        lock (ProcFib)
+        lock (RtablesLock)
         {
-            int current = V_rt_numfibs;
+            int current = FibNum.NumFibs;
             if (numfibs < current)
             {
                 return ENOTCAPABLE;
@@ -96,7 +93,7 @@ public static partial class Fibs
                     rib.Grow(numfibs); // grow_rtables, then the new tables are published
                 }
 
-                Volatile.Write(ref V_rt_numfibs, numfibs);
+                FibNum.SetNumFibs(numfibs);
             }
 
             return 0;
@@ -130,6 +127,6 @@ public static partial class Fibs
     /// <summary>Restores the previous default FIB.</summary>
     public readonly struct FibScope(int previous) : IDisposable
     {
-        public void Dispose() => ProcFib.Value = previous;
+        public void Dispose() => FibNum.SetCurrent(previous);
     }
 }

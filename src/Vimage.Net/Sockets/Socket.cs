@@ -1,6 +1,5 @@
 using System.Threading.Tasks.Sources;
 using Vimage.Core;
-using Vimage.Net.Route;
 
 namespace Vimage.Net.Sockets;
 
@@ -47,7 +46,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
 
     private Socket(Vnet vnet, Protosw proto, string objectName)
     {
-        Fib = Fibs.Current; // socreate: so_fibnum = td->td_proc->p_fibnum
+        Fib = FibNum.Current; // socreate: so_fibnum = td->td_proc->p_fibnum
         Vnet = vnet;
         Proto = proto;
         ObjectName = objectName;
@@ -230,7 +229,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
                 return;
             case SoOption.SO_SETFIB:
                 // sosetopt: a fib outside the vnet's net.fibs is EINVAL (rt_numfibs check).
-                ThrowOnError(InVnet(_ => Fibs.IsValid(value) ? 0 : Errno.EINVAL), "setsockopt");
+                ThrowOnError(InVnet(_ => FibNum.IsValid(value) ? 0 : Errno.EINVAL), "setsockopt");
 
                 Fib = value;
                 return;
