@@ -1,6 +1,6 @@
 using System.Globalization;
+using Vimage.Cli.Commands;
 using Vimage.Core;
-using Vimage.Net.Route;
 
 namespace Vimage.Cli.Tests;
 
@@ -121,4 +121,38 @@ public sealed class FibCommandTests
         Assert.Equal(1, nc.Exit);
         Assert.Equal("nc: setsockopt SO_SETFIB: Invalid argument\n", nc.Err);
     }
+
+    [Fact]
+    public async Task Route_monitor_with_fib_hears_that_fib_only()
+    {
+        using var cli = new CliFixture();
+        (string p, _) = Setup(cli);
+        Vnet vnet = Vnet.IsVimage ? cli.Jails.Find("fibj").Vnet : Vnet.Vnet0;
+        var output = new StringWriter { NewLine = "\n" };
+        TextWriter synced = TextWriter.Synchronized(output);
+        using var stop = new CancellationTokenSource();
+        var dispatcher = CommandDispatcher.CreateDefault();
+        Task<int> monitor = Task.Run(() =>
+            dispatcher.Run(new CommandContext(vnet, synced, TextWriter.Null, cli.Jails, stop.Token), ["route", "monitor", "-fib", "1"]));
+        RouteOptionTests.WaitFor(() =>
+        {
+            cli.Run(p + "route -q delete -fib 1 198.18.190.0/24");
+            cli.Ok(p + "route -q add -fib 1 198.18.190.0/24 -blackhole");
+            return output.ToString();
+        }, "198.18.190.0");
+
+        // Ordered after a fib 0 change: had the monitor heard fib 0, 203.0.113.0 would come before this delete.
+        int deletes = Deletes(output.ToString());
+        cli.Ok(p + "route -q add -fib 0 203.0.113.0/24 -blackhole");
+        cli.Ok(p + "route -q delete -fib 1 198.18.190.0/24");
+        RouteOptionTests.WaitFor(() => Deletes(output.ToString()) > deletes ? "seen" : "", "seen");
+        Assert.DoesNotContain("203.0.113.0", output.ToString());
+        cli.Ok(p + "route -q delete -fib 0 203.0.113.0/24");
+
+        stop.Cancel();
+        Assert.Same(monitor, await Task.WhenAny(monitor, Task.Delay(TimeSpan.FromSeconds(10))));
+        Assert.Equal(130, await monitor);
+    }
+
+    private static int Deletes(string text) => text.Split("RTM_DELETE").Length - 1;
 }

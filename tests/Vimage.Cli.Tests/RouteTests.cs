@@ -74,10 +74,10 @@ public sealed class RouteTests
         using var cli = new CliFixture();
         Setup(cli);
         cli.Ok("route add 198.51.100.0/24 192.0.2.2");
-        CliResult dup = cli.Run("route add 198.51.100.0/24 192.0.2.3");
+        CliResult dup = cli.Run("route add 198.51.100.0/24 192.0.2.2"); // the same gateway: another would be a second path (multipath)
         Assert.Equal(1, dup.Exit);
         Assert.Equal("", dup.Err); // rtmsg leaves EEXIST to newroute, which prints on stdout
-        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.3 fib 0: route already in table\n", dup.Out);
+        Assert.Equal("add net 198.51.100.0: gateway 192.0.2.2 fib 0: route already in table\n", dup.Out);
 
         CliResult unreachable = cli.Run("route add 10.20.0.0/16 10.9.9.9");
         Assert.Equal(1, unreachable.Exit);
@@ -88,7 +88,7 @@ public sealed class RouteTests
         Assert.Equal(1, none.Exit);
         Assert.Equal("route: route has not been found\n", none.Err);
 
-        CliResult quiet = cli.Run("route -q add 198.51.100.0/24 192.0.2.3");
+        CliResult quiet = cli.Run("route -q add 198.51.100.0/24 192.0.2.2");
         Assert.Equal(1, quiet.Exit);
         Assert.Equal("", quiet.Err);
         Assert.Equal("", quiet.Out);

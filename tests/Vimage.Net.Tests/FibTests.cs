@@ -14,20 +14,15 @@ public sealed class FibTests : IDisposable
 {
     private static readonly InAddr Local = InAddr.Parse("198.18.171.1"), Peer = InAddr.Parse("198.18.171.2");
 
+    private readonly EpairStack _stack = new("fibs", ("net.add_addr_allfibs", "0"));
     private readonly Vnet _vnet;
     private readonly Ifnet _ifp;
 
     public FibTests()
     {
-#if VIMAGE
-        _vnet = Vnet.Create("fibs");
-#else
-        _vnet = Vnet.Vnet0;
-#endif
+        (_vnet, _ifp) = (_stack.Vnet, _stack.Ifp);
         using (Curvnet.Set(_vnet))
         {
-            _ifp = Ifnets.Create("epair")[0];
-            _ifp.SetUp(true);
             if (Fibs.NumFibs < 2)
             {
                 Assert.Equal(0, Fibs.SetNumFibs(2));
@@ -35,18 +30,7 @@ public sealed class FibTests : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(_vnet))
-        {
-            Sysctl.Set("net.add_addr_allfibs", "0", _vnet);
-            Ifnets.DestroyCloned(_ifp);
-        }
-
-#if VIMAGE
-        _vnet.Destroy();
-#endif
-    }
+    public void Dispose() => _stack.Dispose();
 
     [Fact]
     public void Net_fibs_grows_at_run_time_and_never_shrinks()

@@ -13,36 +13,19 @@ public sealed class MultipathTests : IDisposable
 {
     private static readonly InAddr Net = InAddr.Parse("198.18.182.0"), Gw1 = InAddr.Parse("198.18.181.2"), Gw2 = InAddr.Parse("198.18.181.3");
 
+    private readonly EpairStack _stack = new("multipath", ("net.route.multipath", "1"));
     private readonly Vnet _vnet;
-    private readonly Ifnet _ifp;
 
     public MultipathTests()
     {
-#if VIMAGE
-        _vnet = Vnet.Create("multipath");
-#else
-        _vnet = Vnet.Vnet0;
-#endif
+        _vnet = _stack.Vnet;
         using (Curvnet.Set(_vnet))
         {
-            _ifp = Ifnets.Create("epair")[0];
-            _ifp.SetUp(true);
-            InAddrs.Add(_ifp, InAddr.Parse("198.18.181.1"), 24);
+            InAddrs.Add(_stack.Ifp, InAddr.Parse("198.18.181.1"), 24);
         }
     }
 
-    public void Dispose()
-    {
-        using (Curvnet.Set(_vnet))
-        {
-            Sysctl.Set("net.route.multipath", "1", _vnet);
-            Ifnets.DestroyCloned(_ifp);
-        }
-
-#if VIMAGE
-        _vnet.Destroy();
-#endif
-    }
+    public void Dispose() => _stack.Dispose();
 
     [Fact]
     public void Two_gateways_share_a_prefix_in_proportion_to_their_weights()

@@ -255,14 +255,12 @@ public sealed partial class RouteCommand
     /// </summary>
     private static int Monitor(CommandContext context, string[] args)
     {
+        int fib = -1; // RT_ALL_FIBS: without -fib the monitor hears every fib
         for (int j = 1; j < args.Length; j++)
         {
             if (args[j] == "-fib" && j + 1 < args.Length)
             {
-                if (ParseFibs(args[++j]) is not [0])
-                {
-                    throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
-                }
+                fib = ParseFibs(args[++j])[0]; // monitor: SO_SETFIB on the routing socket, the first fib of the list
             }
             else
             {
@@ -291,7 +289,11 @@ public sealed partial class RouteCommand
 
             while (reader.TryRead(out message))
             {
-                context.Out.Write(FormatRtMessage(message, DateTime.Now));
+                // rtsock: a route message reaches a socket of its fib only; interface messages reach every socket.
+                if (fib < 0 || message.Route is not { } route || route.Fib == fib)
+                {
+                    context.Out.Write(FormatRtMessage(message, DateTime.Now));
+                }
             }
 
             context.Out.Flush();

@@ -24,7 +24,7 @@ public static partial class Routes
         long expire = NetTimers.NowMs + (Math.Max(0, lifetimeSec) * 1000L);
         Rtentry added = Insert(new Rtentry(dst, 32, gateway, ifp, flags) { ExpireMs = Math.Max(1, expire), Fib = fib });
         RtStats.Inc(RtStat.rts_dynamic);
-        RtSock.RedirectMessage(new Rtentry(dst, 32, gateway, ifp, RtFlags.RTF_GATEWAY | RtFlags.RTF_UP), author.ToSockaddr());
+        RtSock.RedirectMessage(new Rtentry(dst, 32, gateway, ifp, RtFlags.RTF_GATEWAY | RtFlags.RTF_UP) { Fib = fib }, author.ToSockaddr());
         return added;
     }
 

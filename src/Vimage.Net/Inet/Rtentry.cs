@@ -16,9 +16,6 @@ public sealed record Rtentry(InAddr Destination, int PrefixLength, InAddr Gatewa
     /// <summary>The path MTU as route get and netstat -rW show it: the route's, else the interface's (nh_mtu).</summary>
     public int EffectiveMtu => RouteMtu != 0 ? Math.Min(RouteMtu, Interface.Mtu) : Interface.Mtu;
 
-    /// <summary>rt_fibnum: the routing table the route is in.</summary>
-    public int Fib { get; init; }
-
     /// <summary>rt_weight (route add -weight), RT_DEFAULT_WEIGHT = 1.</summary>
     public int Weight { get; init; } = 1;
 
