@@ -44,14 +44,23 @@ internal static class InetMeasure
     private static readonly long PaceTimeoutTicks = Stopwatch.Frequency / 100; // 10 ms: a busy 2-CPU machine deschedules for ms
 
     /// <summary>
-    /// <paramref name="warmup"/> unmeasured round trips, then up to <paramref name="count"/> measured ones (at most
-    /// <paramref name="cap"/> in all), each timed with Stopwatch around the whole call. <paramref name="roundTrip"/>
-    /// gets the sequence number and returns false when the reply did not come (counted as lost).
+    /// The least time the unmeasured round trips of <see cref="Latency"/> run (`--warmup`): 1,000 pings take ~2 ms
+    /// where the runtime promotes hot methods to optimized code only after ~100 ms of calls, so a count alone
+    /// measured partly unoptimized code. Both sides get the same warm-up.
+    /// </summary>
+    public static TimeSpan LatencyWarmupTime { get; set; }
+
+    /// <summary>
+    /// <paramref name="warmup"/> unmeasured round trips (and at least <see cref="LatencyWarmupTime"/> of them), then
+    /// up to <paramref name="count"/> measured ones (at most <paramref name="cap"/> in all), each timed with
+    /// Stopwatch around the whole call. <paramref name="roundTrip"/> gets the sequence number and returns false when
+    /// the reply did not come (counted as lost).
     /// </summary>
     public static LatencyResult Latency(Func<int, bool> roundTrip, int warmup, int count, TimeSpan cap, Func<string>? details = null)
     {
         int seq = 0;
-        for (int i = 0; i < warmup; i++)
+        long warmupEnd = Stopwatch.GetTimestamp() + (long)(LatencyWarmupTime.TotalSeconds * Stopwatch.Frequency);
+        for (int i = 0; i < warmup || Stopwatch.GetTimestamp() < warmupEnd; i++)
         {
             roundTrip(seq++);
         }

@@ -51,8 +51,11 @@ internal static class InetMode
         TimeSpan measure = TimeSpan.FromSeconds(seconds), warmup = TimeSpan.FromSeconds(warmupSeconds);
         TimeSpan cap = TimeSpan.FromSeconds(Math.Max(5, 2 * seconds)); // latency runs stop early on a very slow machine
         int latencyWarmup = Math.Min(1000, count);
+        // At least 2 s: on a loaded machine the runtime's background tier-up of the ping path lags by seconds, and
+        // the first dispatch mode measured would otherwise time unoptimized code (later modes inherit the tier-up).
+        InetMeasure.LatencyWarmupTime = TimeSpan.FromSeconds(Math.Max(2, warmupSeconds));
         Stopwatch total = BenchCli.PrintHeader(chain ? "Vimage.Bench.Net chain" : "Vimage.Bench.Net inet");
-        Console.WriteLine($"latency: {latencyWarmup} unmeasured + {count} measured sequential round trips each; rates: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; " +
+        Console.WriteLine($"latency: {latencyWarmup} (and at least {InetMeasure.LatencyWarmupTime.TotalSeconds:0.##} s of) unmeasured + {count} measured sequential round trips each; rates: {warmupSeconds:0.##} s warm-up, then {seconds:0.##} s measured; " +
             $"64-byte UDP payloads; SO_RCVBUF {ReceiveBuffer >> 10} KiB on the rate receivers");
 
         using AllocTrace? tracer = options.Trace ? new AllocTrace() : null;

@@ -6,8 +6,11 @@ public interface IIfDriver
     /// <summary>Short driver name for dev.&lt;name&gt;.&lt;unit&gt; sysctls ("epair", "lo", "tap").</summary>
     string DriverName { get; }
 
-    /// <summary>if_transmit: takes ownership of <paramref name="m"/> (queues it, sends it, or frees it and counts a drop).</summary>
-    void Transmit(Ifnet ifp, Mbuf m);
+    /// <summary>
+    /// if_transmit: takes ownership of <paramref name="m"/> (queues it, sends it, or frees it and counts a drop).
+    /// Returns 0, or the errno of a drop (ENOBUFS when the queue is full, ENETDOWN) for the protocol that sent it.
+    /// </summary>
+    int Transmit(Ifnet ifp, Mbuf m);
 
     /// <summary>Brought up: start moving packets (sets IFF_RUNNING).</summary>
     void Init(Ifnet ifp);

@@ -9,6 +9,7 @@ public enum IfFlags
     None = 0,
     IFF_UP = 0x1,
     IFF_BROADCAST = 0x2,
+    IFF_DEBUG = 0x4,
     IFF_LOOPBACK = 0x8,
     IFF_POINTOPOINT = 0x10,
 
@@ -17,7 +18,16 @@ public enum IfFlags
     IFF_NOARP = 0x80,
     IFF_PROMISC = 0x100,
     IFF_SIMPLEX = 0x800,
+    IFF_LINK0 = 0x1000,
+    IFF_LINK1 = 0x2000,
+    IFF_LINK2 = 0x4000,
     IFF_MULTICAST = 0x8000,
+
+    /// <summary>IFF_MONITOR: frames are captured (bpf) but neither processed nor sent.</summary>
+    IFF_MONITOR = 0x40000,
+
+    /// <summary>IFF_STATICARP: only static ARP entries; requests are still answered.</summary>
+    IFF_STATICARP = 0x80000,
 }
 
 /// <summary>if_type values used here (net/if_types.h).</summary>
@@ -45,4 +55,24 @@ public enum IfCounter
     IFCOUNTER_IQDROPS,
     IFCOUNTER_OQDROPS,
     IFCOUNTER_NOPROTO,
+}
+
+/// <summary>IFCAP_* interface capabilities (net/if.h, same values): if_capabilities and if_capenable.</summary>
+[Flags]
+public enum IfCap
+{
+    None = 0,
+    IFCAP_RXCSUM = 0x1,
+    IFCAP_TXCSUM = 0x2,
+    IFCAP_VLAN_MTU = 0x8,
+    IFCAP_TSO4 = 0x100,
+    IFCAP_TSO6 = 0x200,
+    IFCAP_LRO = 0x400,
+    IFCAP_LINKSTATE = 0x80000,
+    IFCAP_RXCSUM_IPV6 = 0x200000,
+    IFCAP_TXCSUM_IPV6 = 0x400000,
+
+    IFCAP_HWCSUM = IFCAP_RXCSUM | IFCAP_TXCSUM,
+    IFCAP_HWCSUM_IPV6 = IFCAP_RXCSUM_IPV6 | IFCAP_TXCSUM_IPV6,
+    IFCAP_TSO = IFCAP_TSO4 | IFCAP_TSO6,
 }

@@ -52,6 +52,24 @@ public sealed class Ifnet
 
     public string Description { get; set; } = "";
 
+    /// <summary>if_capabilities: the offloads the driver can do.</summary>
+    public IfCap Capabilities { get; internal set; }
+
+    /// <summary>if_capenable: the offloads turned on (ifconfig txcsum/-txcsum, tso/-tso, ...).</summary>
+    public IfCap CapEnable { get; internal set; }
+
+    /// <summary>
+    /// if_hwassist: the CSUM_* requests the driver carries out for ip_output, derived from <see cref="CapEnable"/>
+    /// by the driver (<see cref="CapsChanged"/>). ip_output computes in software what is requested and not here.
+    /// </summary>
+    public CsumFlags HwAssist { get; internal set; }
+
+    /// <summary>if_hw_tsomax: the largest packet (IP header included) the interface segments.</summary>
+    public int HwTsoMax { get; internal set; }
+
+    /// <summary>The driver's SIOCSIFCAP: recomputes <see cref="HwAssist"/> after <see cref="CapEnable"/> changed.</summary>
+    public Action<Ifnet>? CapsChanged { get; set; }
+
     /// <summary>Set when the interface was made by a cloner (ifconfig X create).</summary>
     public IfCloner? Cloner { get; internal set; }
 
@@ -127,18 +145,21 @@ public sealed class Ifnet
         return output(this, m, in dst);
     }
 
-    /// <summary>if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down.</summary>
-    public void Transmit(Mbuf m)
+    /// <summary>
+    /// if_transmit: the frame leaves through the driver; dropped (and counted) when the interface is down (ENETDOWN,
+    /// as ether_output says) or the driver's queue is full (ENOBUFS, iflib_if_transmit). Returns 0 or that errno.
+    /// </summary>
+    public int Transmit(Mbuf m)
     {
         if (!IsUp || !IsRunning || IsDetached)
         {
             Count(IfCounter.IFCOUNTER_OQDROPS);
             m.Free();
-            return;
+            return Errno.ENETDOWN;
         }
 
         Bpf.Tap(m.Data, Direction.Out);
-        Driver.Transmit(this, m);
+        return Driver.Transmit(this, m);
     }
 
     /// <summary>Counts a frame that left the interface (drivers call this once it is on the wire).</summary>
@@ -187,7 +208,63 @@ public sealed class Ifnet
         Mtu = mtu;
     }
 
+    /// <summary>
+    /// SIOCSIFCAP: turns <paramref name="on"/> on and <paramref name="off"/> off among what the driver can do
+    /// (anything else is ignored, as ifconfig's setifcap asks only for what if_capabilities has); TSO needs
+    /// TXCSUM (iflib: "tso4 requires txcsum"), so turning one on turns on both and turning TXCSUM off turns off
+    /// both. Returns the capabilities turned on or off beyond what was asked, for the driver's message.
+    /// </summary>
+    public IfCap SetCapabilities(IfCap on, IfCap off)
+    {
+        EnsureAttached();
+        IfCap before = CapEnable;
+        IfCap enable = (before | on) & ~off & Capabilities;
+        if ((on & IfCap.IFCAP_TSO4) != 0 && (enable & IfCap.IFCAP_TSO4) != 0)
+        {
+            enable |= IfCap.IFCAP_TXCSUM & Capabilities;
+        }
+        else if ((off & IfCap.IFCAP_TXCSUM) != 0)
+        {
+            enable &= ~IfCap.IFCAP_TSO4;
+        }
+
+        CapEnable = enable;
+        CapsChanged?.Invoke(this);
+        return (enable ^ before) & ~(on | off);
+    }
+
     public void SetPromiscuous(bool on) => SetFlag(IfFlags.IFF_PROMISC, on);
+
+    /// <summary>The flags ifconfig sets with setifflags beyond up/down and promisc (SIOCSIFFLAGS).</summary>
+    public const IfFlags UserFlags = IfFlags.IFF_DEBUG | IfFlags.IFF_NOARP | IfFlags.IFF_LINK0 | IfFlags.IFF_LINK1
+        | IfFlags.IFF_LINK2 | IfFlags.IFF_MONITOR | IfFlags.IFF_STATICARP;
+
+    /// <summary>ifconfig arp/-arp, debug, link0-2, monitor, staticarp: one of <see cref="UserFlags"/>.</summary>
+    public void SetUserFlag(IfFlags flag, bool on)
+    {
+        EnsureAttached();
+        if (flag == IfFlags.None || (flag & ~UserFlags) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flag), flag, "not a flag ifconfig sets");
+        }
+
+        SetFlag(flag, on);
+    }
+
+    /// <summary>
+    /// if_setlladdr (SIOCSIFLLADDR): a new link-level address of the interface's length (EINVAL otherwise, so
+    /// loopback has none to change). Frames are built from <see cref="Lladdr"/>, so the next one uses it.
+    /// </summary>
+    public void SetLladdr(ReadOnlySpan<byte> lladdr)
+    {
+        EnsureAttached();
+        if (lladdr.Length != Lladdr.Length || Lladdr.Length == 0)
+        {
+            throw new IfException(IfError.InvalidArgument, $"ifconfig: {Name}: link-level address of {lladdr.Length} bytes, the interface's are {Lladdr.Length}");
+        }
+
+        lladdr.CopyTo(Lladdr);
+    }
 
     /// <summary>Drivers set and clear IFF_RUNNING (IFF_DRV_RUNNING).</summary>
     public void SetRunning(bool running) => SetFlag(IfFlags.IFF_RUNNING, running);

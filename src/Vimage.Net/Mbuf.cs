@@ -63,6 +63,15 @@ public sealed class Mbuf
     /// <summary>M_BCAST / M_MCAST and friends.</summary>
     public MbufFlags Flags { get; set; }
 
+    /// <summary>m_pkthdr.csum_flags: offload requests on output, what was verified on input.</summary>
+    public CsumFlags CsumFlags { get; set; }
+
+    /// <summary>m_pkthdr.csum_data: on output, the offset of the checksum field from the transport header.</summary>
+    public int CsumData { get; set; }
+
+    /// <summary>m_pkthdr.tso_segsz: the payload of each segment a CSUM_TSO packet is cut into.</summary>
+    public int TsoSegsz { get; set; }
+
     /// <summary>m_nextpkt: links packets in a batch or queue.</summary>
     public Mbuf? NextPacket { get; set; }
 
@@ -85,6 +94,9 @@ public sealed class Mbuf
         FlowId = 0;
         HasFlowId = false;
         Flags = MbufFlags.None;
+        CsumFlags = CsumFlags.None;
+        CsumData = 0;
+        TsoSegsz = 0;
         NextPacket = null;
     }
 

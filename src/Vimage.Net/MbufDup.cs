@@ -14,6 +14,9 @@ public static class MbufDup
 
         copy.SetData(m.Data);
         copy.Flags = m.Flags;
+        copy.CsumFlags = m.CsumFlags; // m_dup copies the packet header
+        copy.CsumData = m.CsumData;
+        copy.TsoSegsz = m.TsoSegsz;
         copy.ReceiveInterface = m.ReceiveInterface;
         copy.Fib = m.Fib;
         return copy;

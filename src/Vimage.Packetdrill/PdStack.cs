@@ -76,6 +76,17 @@ internal sealed class PdStack
             return -1;
         }
 
+        if (InAddr.Read(packet[12..]).IsAny && InAddr.Read(packet[16..]).IsAny)
+        {
+            // packetdrill's zero tuple: it maps a socket's packets to live addresses only once the script listened
+            // or connected on it (run_packet.c), so an inbound segment for a socket that only bound goes from and to
+            // 0.0.0.0, which the stack would drop unseen (ips_cantforward) and the script would wait for an answer
+            // that never comes. Refused with the reason instead.
+            Console.Error.WriteLine("libvimage_packetdrill: netdev_send: packet from 0.0.0.0 to 0.0.0.0: packetdrill has no live "
+                + "addresses for the socket under test (an inbound packet before listen or connect); listen (and close) a socket first");
+            return -1;
+        }
+
         using (Curvnet.Set(Vnet))
         {
             var dst = InAddr.Read(packet[16..]);

@@ -26,7 +26,7 @@ internal sealed class PdTun : IIfDriver
         }
     }
 
-    public void Transmit(Ifnet ifp, Mbuf m)
+    public int Transmit(Ifnet ifp, Mbuf m)
     {
         byte[] packet = m.Data.ToArray();
         m.Free();
@@ -35,7 +35,7 @@ internal sealed class PdTun : IIfDriver
             if (_queue.Count >= MaxQueued)
             {
                 ifp.Count(IfCounter.IFCOUNTER_OQDROPS);
-                return;
+                return Errno.ENOBUFS;
             }
 
             _queue.Enqueue((packet, NetTimers.NowUs));
@@ -43,6 +43,7 @@ internal sealed class PdTun : IIfDriver
         }
 
         ifp.CountOutput(packet.Length, multicast: false);
+        return 0;
     }
 
     /// <summary>The next packet the stack sent, waiting up to <paramref name="realWaitMs"/> of real time for one.</summary>

@@ -161,7 +161,7 @@ public sealed class IfconfigTests
         Assert.Equal("ifconfig: bogus: bad value\n", cli.Run($"ifconfig {e}a bogus").Err); // taken for an address
         Assert.Equal("ifconfig: 'mtu' requires argument\n", cli.Run($"ifconfig {e}a mtu").Err);
         Assert.Equal("ifconfig: 'description' requires argument\n", cli.Run($"ifconfig {e}a description").Err);
-        Assert.Equal("ifconfig: -arp: not supported in Vimage\n", cli.Run($"ifconfig {e}a -arp").Err);
+        Assert.Equal("ifconfig: vlanhwtag: not supported in Vimage\n", cli.Run($"ifconfig {e}a vlanhwtag").Err);
 
         CliResult badAddress = cli.Run($"ifconfig {e}a inet 192.0.2.300/24");
         Assert.Equal(1, badAddress.Exit);

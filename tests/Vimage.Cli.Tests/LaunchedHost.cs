@@ -13,7 +13,8 @@ internal sealed class LaunchedHost : IDisposable
 {
     private readonly StringBuilder _log = new();
 
-    public LaunchedHost(string[]? options = null, int? descriptorLimit = null)
+    /// <param name="wrapper">A command the host runs under (<c>ip netns exec NS</c>: its TAP devices appear in NS).</param>
+    public LaunchedHost(string[]? options = null, int? descriptorLimit = null, string[]? wrapper = null)
     {
         Root = Path.Combine(Path.GetTempPath(), "vimage-host-test-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(Root);
@@ -22,6 +23,11 @@ internal sealed class LaunchedHost : IDisposable
         if (descriptorLimit is { } limit)
         {
             Prefix(start, "bash", "-c", $"ulimit -n {limit} && exec \"$@\"", "bash");
+        }
+
+        if (wrapper is [string program, .. string[] rest])
+        {
+            Prefix(start, program, rest);
         }
 
         Process = Process.Start(start)!;

@@ -48,6 +48,9 @@ public sealed class PingOptionTests
     [InlineData("ping -l x 127.0.0.1", "ping: invalid preload value: `x'")]
     [InlineData("ping -f -i 1 127.0.0.1", "ping: -f and -i: incompatible options")]
     [InlineData("ping -M x 127.0.0.1", "ping: invalid message: `x'")]
+    [InlineData("ping -M m -M t 127.0.0.1", "ping: ICMP_TSTAMP and ICMP_MASKREQ are exclusive.")]
+    [InlineData("ping -M t -s 65496 127.0.0.1", "ping: packet size too large: 65496 > 65495")]
+    [InlineData("ping -M m -s 65504 127.0.0.1", "ping: packet size too large: 65504 > 65503")]
     [InlineData("ping -C 8 127.0.0.1", "ping: invalid PCP: `8'")]
     [InlineData("ping -z 256 127.0.0.1", "ping: invalid TOS: `256'")]
     [InlineData("ping -p xz 127.0.0.1", "ping: patterns must be specified as hex digits")]
@@ -146,7 +149,6 @@ public sealed class PingOptionTests
     [Theory]
     [InlineData("ping -G 100 127.0.0.1", "ping: -G: sweeping ping")]
     [InlineData("ping -I 127.0.0.1 224.0.0.1", "ping: -I: multicast ping")]
-    [InlineData("ping -M m 127.0.0.1", "ping: -M: ICMP mask and timestamp")]
     [InlineData("ping -C 1 127.0.0.1", "ping: -C: VLAN priority")]
     [InlineData("ping -S 192.0.2.77 127.0.0.1", "ping: bind: Can't assign requested address")]
     public void Missing_features_exit_1_before_sending(string line, string message)
@@ -195,5 +197,64 @@ public sealed class PingOptionTests
         CliResult r = cli.Run("ping -c 1 -t 1 -D -s 2000 192.0.2.9");
         Assert.Equal(2, r.Exit);
         Assert.Contains("ping: sendto: Message too long", r.Err);
+    }
+
+    /// <summary>ping -R prints the route of the first reply one address a line, then "(same route)" (pr_pack).</summary>
+    [Fact]
+    public void Record_route_is_printed_as_pr_pack_does()
+    {
+        using var cli = new CliFixture();
+        CliResult r = cli.Run("ping -c 2 -i 0.1 -R 127.0.0.1");
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Matches(@"\n64 bytes from 127\.0\.0\.1: icmp_seq=0 ttl=64 time=[0-9.]+ ms\nRR: \t127\.0\.0\.1\n\t127\.0\.0\.1\n", r.Out);
+        Assert.Matches(@"\n64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=[0-9.]+ ms\t\(same route\)\n", r.Out);
+    }
+
+    /// <summary>ping -R between two vnet jails: the far end, then our own address (both recorded on input).</summary>
+    [SkippableFact]
+    public void Record_route_between_jails_shows_both_ends()
+    {
+        Skip.IfNot(Vimage.Core.Vnet.IsVimage, "vnet jails need VIMAGE");
+        using var cli = new CliFixture();
+        string e = cli.NewEpair();
+        cli.Ok($"jail -c name=rra vnet vnet.interface={e}a");
+        cli.Ok($"jail -c name=rrb vnet vnet.interface={e}b");
+        cli.Ok($"jexec rra ifconfig {e}a inet 192.0.2.1/24 up");
+        cli.Ok($"jexec rrb ifconfig {e}b inet 192.0.2.2/24 up");
+        CliResult r = cli.Run("jexec rra ping -c 1 -R 192.0.2.2");
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.Matches(@"\n64 bytes from 192\.0\.2\.2: icmp_seq=0 ttl=64 time=[0-9.]+ ms\nRR: \t192\.0\.2\.2\n\t192\.0\.2\.1\n", r.Out);
+    }
+
+    /// <summary>ping -M t: ICMP timestamp request, the reply's three times as pr_ntime prints them.</summary>
+    [Fact]
+    public void Timestamp_request_is_answered()
+    {
+        using var cli = new CliFixture();
+        CliResult r = cli.Run("ping -c 1 -M t 127.0.0.1");
+        Assert.True(r.Exit == 0, r.ToString());
+        Assert.StartsWith("ICMP_TSTAMP\nPING 127.0.0.1 (127.0.0.1): 56 data bytes\n", r.Out);
+        Assert.Matches(@"\n76 bytes from 127\.0\.0\.1: icmp_seq=0 ttl=64 time=[0-9.]+ ms tso=\d\d:\d\d:\d\d tsr=\d\d:\d\d:\d\d tst=\d\d:\d\d:\d\d\n", r.Out);
+    }
+
+    /// <summary>ping -M m: no answer while net.inet.icmp.maskrepl is 0 (FreeBSD's default), the mask once it is 1.</summary>
+    [Fact]
+    public void Mask_request_needs_maskrepl()
+    {
+        using var cli = new CliFixture();
+        CliResult none = cli.Run("ping -c 1 -t 1 -M m 127.0.0.1");
+        Assert.Equal(2, none.Exit);
+        Assert.StartsWith("ICMP_MASKREQ\nPING 127.0.0.1", none.Out);
+        cli.Ok("sysctl net.inet.icmp.maskrepl=1");
+        try
+        {
+            CliResult r = cli.Run("ping -c 1 -M m 127.0.0.1");
+            Assert.True(r.Exit == 0, r.ToString());
+            Assert.Matches(@"\n68 bytes from 127\.0\.0\.1: icmp_seq=0 ttl=64 time=[0-9.]+ ms mask=255\.0\.0\.0\n", r.Out);
+        }
+        finally
+        {
+            cli.Ok("sysctl net.inet.icmp.maskrepl=0");
+        }
     }
 }

@@ -245,7 +245,7 @@ public class InlineWakeupTests
     /// Runs <paramref name="body"/> up to its first await, without the test's synchronization context (which would
     /// take its continuations), and checks that it is waiting there.
     /// </summary>
-    private static Task Started(Func<Task> body)
+    internal static Task Started(Func<Task> body)
     {
         SynchronizationContext? saved = SynchronizationContext.Current;
         SynchronizationContext.SetSynchronizationContext(null);
@@ -263,7 +263,7 @@ public class InlineWakeupTests
         return t;
     }
 
-    private static void Finished(Task t, int timeoutMs)
+    internal static void Finished(Task t, int timeoutMs)
     {
         Assert.True(Frames.WaitFor(() => t.IsCompleted, timeoutMs), "the task finishes");
         Assert.True(t.Status == TaskStatus.RanToCompletion, $"{t.Status}: {t.Exception}");
@@ -274,7 +274,7 @@ public class InlineWakeupTests
         public void Dispose() => SynchronizationContext.SetSynchronizationContext(saved);
     }
 
-    private sealed class KnobScope : IDisposable
+    internal sealed class KnobScope : IDisposable
     {
         private readonly int _saved = SoWakeups.s_inline_wakeup;
 

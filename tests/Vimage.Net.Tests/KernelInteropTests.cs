@@ -20,15 +20,35 @@ public sealed class KernelInteropTests
     [SkippableFact]
     public void TheKernelsPingGetsRepliesFromAVnet()
     {
+        string output = KernelPing("kernel-ping", ["-c", "3", "-i", "0.2", "-W", "2"], () => Icmp.FetchOutHist(IcmpType.EchoReply) >= 3);
+        Assert.Contains("3 received", output);
+    }
+
+    /// <summary>
+    /// Linux's ping -R: Linux records itself on output, the vnet records its address on input (ip_dooptions),
+    /// icmp_reflect returns the option in the reply and Linux records itself again on input: the route through
+    /// the vnet is printed (before, the reply carried no option and Linux printed no RR at all).
+    /// </summary>
+    [SkippableFact]
+    public void TheKernelsPingRecordRouteShowsTheVnet()
+    {
+        string output = KernelPing("kernel-ping-rr", ["-R", "-c", "1", "-W", "2"], () => true);
+        Assert.Contains("1 received", output);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(output, @"RR:\s+10\.77\.0\.1\s+10\.77\.0\.2\s+10\.77\.0\.1\s*\n"), output);
+    }
+
+    /// <summary>Runs Linux's ping to the vnet through a TAP in a namespace; returns its output once it succeeded.</summary>
+    private static string KernelPing(string vnetName, string[] pingArgs, Func<bool> check)
+    {
         TapEnvironment.SkipIfUnsupported();
         Skip.If(!File.Exists("/usr/bin/ping") && !File.Exists("/bin/ping"), "ping(8) is not installed (scripts/setup.sh installs iputils-ping)");
         using var ns = new TapNetns();
-        Vnet vnet = Vnet.IsVimage ? Vnet.Create("kernel-ping") : Vnet.Vnet0;
+        Vnet vnet = Vnet.IsVimage ? Vnet.Create(vnetName) : Vnet.Vnet0;
         Ifnet? ifp = null;
         try
         {
             ifp = Attach(ns, vnet);
-            var ping = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "ping", "-c", "3", "-i", "0.2", "-W", "2", VnetAddress])
+            var ping = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "ping", .. pingArgs, VnetAddress])
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -36,11 +56,12 @@ public sealed class KernelInteropTests
             string output = ping.StandardOutput.ReadToEnd() + ping.StandardError.ReadToEnd();
             Assert.True(ping.WaitForExit(20_000));
             Assert.True(ping.ExitCode == 0, output);
-            Assert.Contains("3 received", output);
             using (Curvnet.Set(vnet))
             {
-                Assert.True(Icmp.FetchOutHist(IcmpType.EchoReply) >= 3);
+                Assert.True(check(), output);
             }
+
+            return output;
         }
         finally
         {

@@ -15,7 +15,7 @@ internal sealed class StackFixture : IDisposable
     private readonly List<Vnet> _vnets = [];
     private readonly object? _savedIcmplim;
 
-    private StackFixture(string name)
+    private StackFixture(string name, Vimage.Net.Iflib.IflibQueueConfig? epair)
     {
         if (Vnet.IsVimage)
         {
@@ -41,7 +41,7 @@ internal sealed class StackFixture : IDisposable
 
         using (Curvnet.Set(A))
         {
-            IReadOnlyList<Ifnet> pair = Ifnets.Create("epair");
+            IReadOnlyList<Ifnet> pair = epair is null ? Ifnets.Create("epair") : Vimage.Net.Epair.EpairCloner.CreateWith(epair);
             (IfA, IfB) = (pair[0], pair[1]);
             if (B != A)
             {
@@ -82,7 +82,10 @@ internal sealed class StackFixture : IDisposable
     /// <summary>Whether <see cref="OutboundA"/> frames start with an Ethernet header.</summary>
     public bool OutboundIsEthernet => TwoVnets;
 
-    public static StackFixture Create(string name) => new(name);
+    public static StackFixture Create(string name) => new(name, null);
+
+    /// <summary>The two hosts over an epair with its own queue configuration (a tiny ring, to fill it).</summary>
+    public static StackFixture Create(string name, Vimage.Net.Iflib.IflibQueueConfig epair) => new(name, epair);
 
     public static T In<T>(Vnet v, Func<T> body)
     {

@@ -221,6 +221,12 @@ public class UdpTests
         tx.Bind(net.AddrA, 0);
         var captured = new ConcurrentQueue<byte[]>();
         Ifnet wire = net.OutboundA;
+
+        // With TXCSUM the sending interface's bpf sees the pseudo-header sum only, as on FreeBSD: turned off here
+        // (and back on, lo0 is shared without VIMAGE) so ip_output computes every checksum.
+        IfCap saved = wire.CapEnable;
+        wire.SetCapabilities(IfCap.None, IfCap.IFCAP_TXCSUM);
+        using var restore = new Restore(() => wire.SetCapabilities(saved, ~saved));
         using BpfSession session = wire.Bpf.Attach((frame, dir, ts) => captured.Enqueue(frame.ToArray()), Direction.Out);
 
         UdpPacket Capture(Func<UdpPacket, bool> match)
@@ -364,4 +370,10 @@ public class UdpTests
         }
 #endif
     }
+}
+
+/// <summary>Runs an action on Dispose.</summary>
+internal sealed class Restore(Action undo) : IDisposable
+{
+    public void Dispose() => undo();
 }

@@ -4,7 +4,8 @@
  * TCP exchanges through the interface with hand-built IPv4/TCP packets, checking every answer: a passive open
  * (SYN-ACK with FreeBSD's option order), data both ways with the delayed ACK on the virtual clock, the peer's FIN,
  * our FIN; an active open refused by RST (errno through the C library's errno, in Linux's numbering); a RST that
- * resets an established connection; a SYN to a closed port; and `sysctl` commands from a shell reaching the stack.
+ * resets an established connection; a SYN to a closed port and to a bound port that does not listen; a packet
+ * packetdrill sends from and to 0.0.0.0 refused; and `sysctl` commands from a shell reaching the stack.
  * Written for Vimage; the interface struct follows packetdrill.h's layout. Exit status 0 only if everything matched.
  *
  * usage: packetdrill-driver LIBRARY
@@ -387,6 +388,30 @@ static void rst_resets_established(void)
 	inject(&syn2);
 	REQUIRE(sniff(&out), "no RST from a closed port");
 	CHECK(out.flags == (RST | ACK) && out.seq == 0 && out.ack == 7001, "closed port answer flags %#x ack %u", out.flags, out.ack);
+
+	/* A port bound but not listening is closed too (tcp_input: TCPS_CLOSED -> dropwithreset); listen opens it. */
+	int bfd = ifc.socket(u, AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in b = sin_of(LOCAL, 9998);
+	REQUIRE(bfd >= 0 && ifc.bind(u, bfd, (struct sockaddr *)&b, sizeof(b)) == 0, "bind 9998");
+	struct seg syn3 = remote_syn(40003, 9998, 8000);
+	inject(&syn3);
+	REQUIRE(sniff(&out), "no RST from a bound port that does not listen");
+	CHECK(out.flags == (RST | ACK) && out.ack == 8001, "bound port answer flags %#x ack %u", out.flags, out.ack);
+	CHECK(ifc.listen(u, bfd, 1) == 0, "listen 9998");
+	syn3.seq = 9000;
+	inject(&syn3);
+	REQUIRE(sniff(&out), "no SYN-ACK after listen");
+	CHECK(out.flags == (SYN | ACK) && out.ack == 9001, "after listen flags %#x ack %u", out.flags, out.ack);
+	ifc.close(u, bfd);
+
+	/* packetdrill sends a socket's packets from and to 0.0.0.0 while it knows no live addresses for it (a TCP
+	 * packet before listen or connect): refused, so the script stops at that packet with a reason. */
+	uint8_t zpkt[40] = {0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6};
+	put16(zpkt + 20, 40004);
+	put16(zpkt + 22, 9998);
+	zpkt[32] = 5 << 4;
+	zpkt[33] = SYN;
+	CHECK(ifc.netdev_send(u, zpkt, 40) == -1, "a packet to 0.0.0.0 was taken");
 }
 
 static void sysctl_from_shell(void)
@@ -470,7 +495,7 @@ int main(int argc, char **argv)
 	fprintf(stderr, "active open refused by RST: %s\n", failures > before ? "FAILED" : "ok");
 	before = failures;
 	rst_resets_established();
-	fprintf(stderr, "RST on an established connection, closed port: %s\n", failures > before ? "FAILED" : "ok");
+	fprintf(stderr, "RST on an established connection, closed and bound-only ports: %s\n", failures > before ? "FAILED" : "ok");
 	before = failures;
 	if (getenv("VIMAGE_SYSCTL_SOCKET")) {
 		sysctl_from_shell();

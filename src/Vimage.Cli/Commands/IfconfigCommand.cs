@@ -191,7 +191,9 @@ public sealed class IfconfigCommand : ICommand, IUsageStatus
         if (parameters.Length > 0 && parameters[0] is "create" or "plumb")
         {
             // Everything is checked before the clone exists, so a bad line creates nothing.
-            IfconfigPlan plan = IfconfigPlan.Parse(context, parameters[1..]);
+            string[] rest = parameters[1..];
+            TapHostConfig? tap = IsTap(name) ? IfconfigTapCreate.Extract(context, ref rest) : null;
+            IfconfigPlan plan = IfconfigPlan.Parse(context, rest);
             plan.Validate(null);
             if (context.InJail && IsTap(name) && !TapLimits.JailsMayCreate)
             {
@@ -200,7 +202,7 @@ public sealed class IfconfigCommand : ICommand, IUsageStatus
                     $"ifconfig: SIOCIFCREATE2 ({name}): Operation not permitted (only the host creates TAP devices; it may allow jails with sysctl net.link.tap.jail_create=1)");
             }
 
-            IReadOnlyList<Ifnet> created = Ifnets.Create(name);
+            IReadOnlyList<Ifnet> created = tap is null ? Ifnets.Create(name) : [IfconfigTapCreate.Create(name, tap)];
             Ifnet first = created[0];
             if (first.Name != name)
             {
@@ -261,13 +263,9 @@ public sealed class IfconfigCommand : ICommand, IUsageStatus
         }
 
         string group = IfGroups.DriverGroup(ifp);
-        if (ifp.Type == IfType.IFT_LOOP)
+        if (ifp.CapEnable != IfCap.None)
         {
-            output.WriteLine("\toptions=680003<RXCSUM,TXCSUM,LINKSTATE,RXCSUM_IPV6,TXCSUM_IPV6>");
-        }
-        else if (group == "epair")
-        {
-            output.WriteLine("\toptions=8<VLAN_MTU>");
+            output.WriteLine($"\toptions={NetFormat.IfCapText(ifp.CapEnable)}");
         }
 
         if (ifp.Lladdr.Length == 6 && family is null or "ether")

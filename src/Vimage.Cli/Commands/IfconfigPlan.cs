@@ -48,9 +48,34 @@ internal sealed class IfconfigPlan
         Group,
         NoGroup,
         Fib,
+        Cap,
+        Flag,
+        Lladdr,
     }
 
-    private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null);
+    private readonly record struct Step(Kind Kind, string Text = "", int Number = 0, Jail? Jail = null, byte[]? Bytes = null);
+
+    /// <summary>basic_cmds' setifflags words other than up, down and promisc: the flag, and whether the word sets it.</summary>
+    private static readonly Dictionary<string, (IfFlags Flag, bool On)> FlagWords = new(StringComparer.Ordinal)
+    {
+        ["arp"] = (IfFlags.IFF_NOARP, false),
+        ["-arp"] = (IfFlags.IFF_NOARP, true),
+        ["debug"] = (IfFlags.IFF_DEBUG, true),
+        ["-debug"] = (IfFlags.IFF_DEBUG, false),
+        ["link0"] = (IfFlags.IFF_LINK0, true),
+        ["-link0"] = (IfFlags.IFF_LINK0, false),
+        ["link1"] = (IfFlags.IFF_LINK1, true),
+        ["-link1"] = (IfFlags.IFF_LINK1, false),
+        ["link2"] = (IfFlags.IFF_LINK2, true),
+        ["-link2"] = (IfFlags.IFF_LINK2, false),
+        ["monitor"] = (IfFlags.IFF_MONITOR, true),
+        ["-monitor"] = (IfFlags.IFF_MONITOR, false),
+        ["staticarp"] = (IfFlags.IFF_STATICARP, true),
+        ["-staticarp"] = (IfFlags.IFF_STATICARP, false),
+        ["normal"] = (IfFlags.IFF_LINK0, false),
+        ["compress"] = (IfFlags.IFF_LINK0, true),
+        ["noicmp"] = (IfFlags.IFF_LINK1, true),
+    };
 
     public static IfconfigPlan Parse(CommandContext context, string[] parameters)
     {
@@ -75,6 +100,19 @@ internal sealed class IfconfigPlan
                     break;
                 }
 
+                case "lladdr":
+                case "link":
+                case "ether":
+                    // af_link: the family word, then (unless the next word is a command) its address.
+                    if (j + 1 < parameters.Length && !IsKeyword(parameters[j + 1]))
+                    {
+                        plan._steps.Add(new Step(Kind.Lladdr, Bytes: ParseLladdr(parameters[++j])));
+                    }
+
+                    break;
+                case var flagWord when FlagWords.TryGetValue(flagWord, out var flag):
+                    plan._steps.Add(new Step(Kind.Flag, flagWord, (int)flag.Flag, Bytes: flag.On ? [1] : [0]));
+                    break;
                 case "metric":
                     ParseInt(Next(parameters, ref j, p), "metric");
                     break;
@@ -150,6 +188,9 @@ internal sealed class IfconfigPlan
                 case "-promisc":
                     plan._steps.Add(new Step(Kind.NoPromisc));
                     break;
+                case var word when CapOf(word) is { } cap:
+                    plan._steps.Add(new Step(Kind.Cap, word, (int)cap));
+                    break;
                 case "vnet":
                 {
                     string jailName = Next(parameters, ref j, p);
@@ -167,6 +208,10 @@ internal sealed class IfconfigPlan
                     break;
                 }
 
+                case "linuxname":
+                case "netns":
+                case "queues":
+                    throw new CommandException($"ifconfig: {p}: only with 'ifconfig tap create' (a Vimage extension)");
                 case "-vnet":
                     throw new UsageException("ifconfig: -vnet must be the only parameter: ifconfig IF -vnet JAIL");
                 case "destroy":
@@ -232,6 +277,13 @@ internal sealed class IfconfigPlan
             {
                 throw new CommandException($"ifconfig: SIOCSIFVNET: File exists (an interface named {finalName} is already in {step.Jail.Name})");
             }
+        }
+
+        if (ifp is not null && _steps.Exists(s => s.Kind == Kind.Lladdr && s.Bytes!.Length != ifp.Lladdr.Length))
+        {
+            // if_setlladdr's EINVAL for a length other than the interface's (and lo0 has none), reported by
+            // ifconfig's address step.
+            throw new CommandException("ifconfig: SIOCAIFADDR: Invalid argument");
         }
 
         IReadOnlyList<InIfaddr> mine = ifp is null ? [] : InAddrs.On(ifp).ToArray();
@@ -309,6 +361,24 @@ internal sealed class IfconfigPlan
                     break;
                 case Kind.NoGroup:
                     IfGroups.Remove(ifp, step.Text); // ENOENT is not an error (unsetifgroup)
+                    break;
+                case Kind.Cap:
+                    // setifcap: the bits go on or off among what the driver has (SIOCSIFCAP).
+                    _ = step.Text.StartsWith('-') ? ifp.SetCapabilities(IfCap.None, (IfCap)step.Number) : ifp.SetCapabilities((IfCap)step.Number, IfCap.None);
+                    break;
+                case Kind.Flag:
+                    ifp.SetUserFlag((IfFlags)step.Number, step.Bytes![0] != 0);
+                    break;
+                case Kind.Lladdr:
+                    ifp.SetLladdr(step.Bytes);
+                    if (ifp.IsUp)
+                    {
+                        foreach (InIfaddr ia in InAddrs.On(ifp).ToArray())
+                        {
+                            Vimage.Net.Arp.ArpLayer.Announce(ifp, ia.Address); // arp_handle_ifllchange
+                        }
+                    }
+
                     break;
                 case Kind.Fib:
                     // setiffib: warn() only, the line goes on and the exit status stays 0; SIOCSIFFIB is EINVAL
@@ -428,11 +498,11 @@ internal sealed class IfconfigPlan
         string bare = word.TrimStart('-');
         return bare switch
         {
-            "arp" or "staticarp" or "stickyarp" or "link0" or "link1" or "link2" or "monitor" or "debug" or "allmulti"
+            "stickyarp" or "allmulti"
                 or "txcsum" or "rxcsum" or "txcsum6" or "rxcsum6" or "tso" or "tso4" or "tso6" or "lro" or "vlanmtu"
                 or "vlanhwtag" or "vlanhwfilter" or "vlanhwtso" or "vlanhwcsum" or "polling" or "wol" or "wol_ucast"
-                or "wol_mcast" or "wol_magic" or "media" or "mediaopt" or "mode" or "instance" or "lladdr" or "ether"
-                or "link" or "tunnel" or "deletetunnel" or "tunnelfib" or "vhid" or "advbase" or "advskew" or "pass"
+                or "wol_mcast" or "wol_magic" or "media" or "mediaopt" or "mode" or "instance"
+                or "tunnel" or "deletetunnel" or "tunnelfib" or "vhid" or "advbase" or "advskew" or "pass"
                 or "state" or "vlan" or "vlandev" or "vlanpcp" or "vlanproto" or "laggport" or "laggproto" or "addm"
                 or "deletem" or "stp" or "span" or "label" or "maclabel" or "nomap" or "txrtlmt" or "hwrxtstmp" or "mextpg"
                 or "inet6" or "prefixlen" or "anycast" or "eui64" or "carp" or "vxlanid" or "gif"
@@ -440,6 +510,57 @@ internal sealed class IfconfigPlan
             _ => null,
         };
     }
+
+    /// <summary>ifconfig's capability parameters (setifcap's table), with or without the leading '-'.</summary>
+    private static IfCap? CapOf(string word) => word.TrimStart('-') switch
+    {
+        "rxcsum" => IfCap.IFCAP_RXCSUM,
+        "txcsum" => IfCap.IFCAP_TXCSUM,
+        "rxcsum6" => IfCap.IFCAP_RXCSUM_IPV6,
+        "txcsum6" => IfCap.IFCAP_TXCSUM_IPV6,
+        "tso4" => IfCap.IFCAP_TSO4,
+        "tso6" => IfCap.IFCAP_TSO6,
+        "tso" => IfCap.IFCAP_TSO,
+        "lro" => IfCap.IFCAP_LRO,
+        "vlanmtu" => IfCap.IFCAP_VLAN_MTU,
+        _ => null,
+    };
+
+    /// <summary>
+    /// af_link's link_getaddr: "random" (a locally administered unicast address) or hex bytes separated by ':'
+    /// or '.' (link_addr); more than sa_data holds is "malformed link-level address". A length the interface does
+    /// not have fails later, as SIOCSIFLLADDR does.
+    /// </summary>
+    private static byte[] ParseLladdr(string text)
+    {
+        if (text == "random")
+        {
+            byte[] mac = new byte[6];
+            Random.Shared.NextBytes(mac);
+            mac[0] = (byte)((mac[0] & 0xfc) | 0x02);
+            return mac;
+        }
+
+        var bytes = new List<byte>();
+        foreach (string part in text.Split(':', '.'))
+        {
+            if (part.Length is < 1 or > 2 || !byte.TryParse(part, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b))
+            {
+                return [.. bytes]; // link_addr stops at the first character that is neither a digit nor a separator
+            }
+
+            bytes.Add(b);
+        }
+
+        return bytes.Count > 14 ? throw new CommandException("ifconfig: malformed link-level address") : [.. bytes];
+    }
+
+    /// <summary>Is <paramref name="word"/> an ifconfig command rather than an address (cmd_lookup finds it).</summary>
+    private static bool IsKeyword(string word)
+        => FlagWords.ContainsKey(word) || CapOf(word) is not null || Unsupported(word) is not null || word is "up" or "down" or "mtu" or "metric" or "inet"
+            or "netmask" or "broadcast" or "alias" or "add" or "-alias" or "delete" or "remove" or "name" or "description"
+            or "descr" or "-description" or "-descr" or "promisc" or "-promisc" or "group" or "-group" or "pcp" or "-pcp"
+            or "fib" or "vnet" or "-vnet" or "destroy" or "unplumb" or "lladdr" or "link" or "ether";
 
     private static string Next(string[] parameters, ref int j, string keyword)
     {

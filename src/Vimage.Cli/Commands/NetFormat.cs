@@ -12,7 +12,8 @@ internal static class NetFormat
     [
         (0x1, "UP"), (0x2, "BROADCAST"), (0x4, "DEBUG"), (0x8, "LOOPBACK"), (0x10, "POINTOPOINT"), (0x40, "RUNNING"),
         (0x80, "NOARP"), (0x100, "PROMISC"), (0x200, "ALLMULTI"), (0x400, "OACTIVE"), (0x800, "SIMPLEX"),
-        (0x1000, "LINK0"), (0x2000, "LINK1"), (0x4000, "LINK2"), (0x8000, "MULTICAST"),
+        (0x1000, "LINK0"), (0x2000, "LINK1"), (0x4000, "LINK2"), (0x8000, "MULTICAST"), (0x20000, "PPROMISC"),
+        (0x40000, "MONITOR"), (0x80000, "STATICARP"),
     ];
 
     /// <summary>netstat's plural(): "" for 1, "s" otherwise.</summary>
@@ -27,12 +28,25 @@ internal static class NetFormat
     public static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 
     /// <summary>printb(): "8843&lt;UP,BROADCAST,RUNNING,SIMPLEX,MULTICAST&gt;".</summary>
-    public static string IfFlagsText(IfFlags flags)
+    public static string IfFlagsText(IfFlags flags) => BitsText((int)flags, IfFlagNames);
+
+    /// <summary>printb: the value in hex, then the names of its set bits.</summary>
+    private static string BitsText(int value, (int Bit, string Name)[] table)
     {
-        int value = (int)flags;
-        var names = IfFlagNames.Where(f => (value & f.Bit) != 0).Select(f => f.Name);
+        var names = table.Where(f => (value & f.Bit) != 0).Select(f => f.Name);
         return value.ToString("x", CultureInfo.InvariantCulture) + "<" + string.Join(',', names) + ">";
     }
+
+    /// <summary>IFCAPBITS (net/if.h) for the bits Vimage's drivers have, in bit order.</summary>
+    private static readonly (int Bit, string Name)[] IfCapNames =
+    [
+        ((int)IfCap.IFCAP_RXCSUM, "RXCSUM"), ((int)IfCap.IFCAP_TXCSUM, "TXCSUM"), ((int)IfCap.IFCAP_VLAN_MTU, "VLAN_MTU"),
+        ((int)IfCap.IFCAP_TSO4, "TSO4"), ((int)IfCap.IFCAP_TSO6, "TSO6"), ((int)IfCap.IFCAP_LRO, "LRO"),
+        ((int)IfCap.IFCAP_LINKSTATE, "LINKSTATE"), ((int)IfCap.IFCAP_RXCSUM_IPV6, "RXCSUM_IPV6"), ((int)IfCap.IFCAP_TXCSUM_IPV6, "TXCSUM_IPV6"),
+    ];
+
+    /// <summary>ifconfig's options= line: if_capenable in hex, then the names of its bits (printb).</summary>
+    public static string IfCapText(IfCap caps) => BitsText((int)caps, IfCapNames);
 
     /// <summary>ether_ntoa: 02:00:00:00:01:0a.</summary>
     public static string Mac(ReadOnlySpan<byte> mac)

@@ -8,9 +8,9 @@ namespace Vimage.Cli.Commands;
 
 /// <summary>
 /// ping(8) for IPv4, options parsed by getopt with FreeBSD 14's PING4OPTS: -c -i -W -t -m -s -l -q -Q -R -f -o -a -A
-/// -S -z -D -p
+/// -S -z -D -p -M m|t
 /// (and -4 -n -H -d -v, which change nothing here). -t bounds the whole run, final wait included. Options of
-/// features Vimage lacks (-C, sweeps, multicast, mask/timestamp requests) fail with exit 1 before
+/// features Vimage lacks (-C, sweeps, multicast) fail with exit 1 before
 /// anything is sent. Vimage's user owns the stacks, so root's rules apply (-f, -l, short -i, big -s).
 /// Exit 0 when a reply was heard, 2 when none was, 68 (EX_NOHOST) for a bad address, 64 for bad usage.
 /// </summary>
@@ -37,7 +37,14 @@ public sealed class PingCommand : ICommand
             throw new CommandException($"ping: cannot resolve {o.Source}: Unknown host", 68);
         }
 
+        TextWriter output = context.Out;
+        if (o.RequestType != IcmpType.Echo && !o.Quiet)
+        {
+            output.WriteLine(o.RequestType == IcmpType.MaskRequest ? "ICMP_MASKREQ" : "ICMP_TSTAMP");
+        }
+
         using PingSocket socket = PingSocket.Open(context.Vnet);
+        socket.RequestType = o.RequestType;
         socket.Tos = o.Tos;
         socket.DontFragment = o.DontFragment;
         if (o.Source is not null)
@@ -52,7 +59,6 @@ public sealed class PingCommand : ICommand
             }
         }
 
-        TextWriter output = context.Out;
         if (o.Pattern is not null)
         {
             socket.Pattern = o.Pattern;
@@ -64,6 +70,7 @@ public sealed class PingCommand : ICommand
 
         output.WriteLine(o.Source is null ? $"PING {dst} ({dst}): {o.PacketSize} data bytes" : $"PING {dst} ({dst}) from {src}: {o.PacketSize} data bytes");
         var rtts = new List<double>();
+        var ipOptions = new PingIpOptions();
         int received = 0, errors = 0;
         long sent = 0, ntransmitted = 0, missedMax = 0;
 
@@ -117,17 +124,18 @@ public sealed class PingCommand : ICommand
                 {
                     received++;
                     rtts.Add(reply.Rtt.TotalMilliseconds);
-                    if (o.Flood)
+                    if (!o.Quiet)
                     {
-                        if (!o.Quiet)
+                        if (o.Flood)
                         {
                             output.Write('\b');
                         }
-                    }
-                    else if (!o.Quiet)
-                    {
-                        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                            $"{reply.Bytes} bytes from {reply.From}: icmp_seq={reply.Sequence} ttl={reply.Ttl} time={reply.Rtt.TotalMilliseconds:0.000} ms{(o.Audible ? "\a" : "")}"));
+                        else
+                        {
+                            output.Write(ReplyLine(reply, o));
+                        }
+
+                        ipOptions.Print(output, reply.IpOptions, o.Flood);
                     }
 
                     if ((o.Once && received > 0) || (o.Count != 0 && received >= o.Count))
@@ -140,7 +148,8 @@ public sealed class PingCommand : ICommand
                     errors++;
                     if (!o.Quiet && !o.Quiet2)
                     {
-                        output.WriteLine($"{reply.Bytes} bytes from {reply.From}: {Describe(reply.IcmpType, reply.IcmpCode)}");
+                        output.Write($"{reply.Bytes} bytes from {reply.From}: {Describe(reply.IcmpType, reply.IcmpCode)}");
+                        ipOptions.Print(output, reply.IpOptions, o.Flood);
                     }
                 }
 
@@ -213,6 +222,36 @@ public sealed class PingCommand : ICommand
         return received > 0 ? 0 : 2;
     }
 
+    /// <summary>pr_pack's reply line (without its newline): time, then -M m's mask or -M t's three timestamps.</summary>
+    private static string ReplyLine(PingReply reply, PingOptions o)
+    {
+        string line = string.Create(CultureInfo.InvariantCulture,
+            $"{reply.Bytes} bytes from {reply.From}: icmp_seq={reply.Sequence} ttl={reply.Ttl}");
+        if (o.PacketSize >= PingSocket.TimestampLength)
+        {
+            line += string.Create(CultureInfo.InvariantCulture, $" time={reply.Rtt.TotalMilliseconds:0.000} ms");
+        }
+
+        if (o.Audible)
+        {
+            line += "\a";
+        }
+
+        return o.RequestType switch
+        {
+            IcmpType.MaskRequest => line + $" mask={reply.Mask}",
+            IcmpType.Timestamp => line + $" tso={NTime(reply.OriginateTime)} tsr={NTime(reply.ReceiveTime)} tst={NTime(reply.TransmitTime)}",
+            _ => line,
+        };
+    }
+
+    /// <summary>pr_ntime: milliseconds since midnight as HH:MM:SS.</summary>
+    private static string NTime(uint ms)
+    {
+        uint sec = ms / 1000;
+        return string.Create(CultureInfo.InvariantCulture, $"{sec / 3600:00}:{sec % 3600 / 60:00}:{sec % 3600 % 60:00}");
+    }
+
     private static string Describe(byte type, byte code) => (type, code) switch
     {
         (IcmpType.Unreach, IcmpCode.UnreachNet) => "Destination Net Unreachable",
@@ -230,7 +269,7 @@ public sealed class PingCommand : ICommand
 
     private sealed record PingOptions(string Host, long Count, double IntervalSeconds, int WaitTimeMs, byte Ttl, int PacketSize,
         bool Quiet, bool RecordRoute, double TimeoutSeconds, bool Flood, bool Once, bool Audible, bool Missed, bool Quiet2, long Preload,
-        byte Tos, bool DontFragment, byte[]? Pattern, string? Source)
+        byte Tos, bool DontFragment, byte[]? Pattern, string? Source, byte RequestType)
     {
         /// <summary>FreeBSD 14 ping's getopt string for IPv4 (PING4OPTS).</summary>
         public const string Optstring = "4AaC:c:DdfG:g:Hh:I:i:Ll:M:m:nop:QqRS:s:T:t:vW:z:";
@@ -247,7 +286,7 @@ public sealed class PingCommand : ICommand
             byte tos = 0;
             byte[]? pattern = null;
             string? source = null;
-            bool df = false;
+            bool df = false, mask = false, time = false;
             bool quiet = false, rr = false, flood = false, intervalSet = false, once = false, audible = false, missed = false, quiet2 = false;
             var getopt = new Getopt("ping", args, Optstring);
             for (int ch; (ch = getopt.Next()) != -1;)
@@ -303,12 +342,14 @@ public sealed class PingCommand : ICommand
                     case 'T':
                         throw Unsupported.Option("ping", ch, "multicast ping is not supported in Vimage");
                     case 'M':
-                        if (arg.Length == 0 || arg[0] is not ('m' or 'M' or 't' or 'T'))
+                        switch (arg.Length > 0 ? arg[0] : '\0')
                         {
-                            throw new UsageException($"ping: invalid message: `{(arg.Length > 0 ? arg[0] : ' ')}'");
+                            case 'M' or 'm': mask = true; break;
+                            case 'T' or 't': time = true; break;
+                            default: throw new UsageException($"ping: invalid message: `{(arg.Length > 0 ? arg[0] : ' ')}'");
                         }
 
-                        throw Unsupported.Option("ping", ch, "ICMP mask and timestamp requests are not supported in Vimage");
+                        break;
                     case 'z': tos = (byte)Long(arg, 0, 255, "TOS"); break;
                     case 'D': df = true; break;
                     case 'S': source = arg; break;
@@ -321,12 +362,20 @@ public sealed class PingCommand : ICommand
                 throw new UsageException(getopt.Operands.Length == 0 ? "ping: no host given" : "ping: too many arguments");
             }
 
+            if (mask && time)
+            {
+                throw new UsageException("ping: ICMP_TSTAMP and ICMP_MASKREQ are exclusive.");
+            }
+
+            byte requestType = mask ? IcmpType.MaskRequest : time ? IcmpType.Timestamp : IcmpType.Echo;
             if (flood && intervalSet)
             {
                 throw new UsageException("ping: -f and -i: incompatible options");
             }
 
-            int maxPayload = IpHeaderMax - (rr ? 60 : 20) - 8;
+            // ping.c's icmp_len: IP header, ICMP header, phdr_len (12 for -M t, 4 for -M m), 40 for -R.
+            int fields = mask ? Icmp.MaskLength - Icmp.HeaderLength : time ? Icmp.TimestampLength - Icmp.HeaderLength : 0;
+            int maxPayload = IpHeaderMax - (rr ? 60 : 20) - 8 - fields;
             if (size > maxPayload)
             {
                 throw new UsageException($"ping: packet size too large: {size} > {maxPayload}");
@@ -337,7 +386,7 @@ public sealed class PingCommand : ICommand
                 interval = 0.01; // FreeBSD floods at least every 10 ms, and at once after each reply
             }
 
-            return new PingOptions(host, count, interval, waitMs, ttl, size, quiet, rr, timeout, flood, once, audible, missed, quiet2, preload, tos, df, pattern, source);
+            return new PingOptions(host, count, interval, waitMs, ttl, size, quiet, rr, timeout, flood, once, audible, missed, quiet2, preload, tos, df, pattern, source, requestType);
         }
 
         private const int IpHeaderMax = 65535;

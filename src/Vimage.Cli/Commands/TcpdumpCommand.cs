@@ -4,15 +4,16 @@ using System.Threading.Channels;
 using Vimage.Core;
 using Vimage.Net;
 using Vimage.Net.Bpf;
-using Vimage.Net.Inet;
+using Vimage.Cli.Commands.Tcpdump;
 
 namespace Vimage.Cli.Commands;
 
 /// <summary>
-/// tcpdump(1), the capture part: tcpdump -i IF [-w file.pcap] [-c count] [--duration seconds] [expression], the
-/// expression a pcap-filter(7) subset compiled once (PcapFilter) and run on each packet by bpf_filter. With -w it writes
-/// a standard pcap file (readable by tcpdump -r and Wireshark); without it prints one line per packet. It runs
-/// until count packets, the duration, or the client going away.
+/// tcpdump(1): tcpdump -i IF | -r file [-AeqvxX] [-t...] [-s snaplen] [-w file.pcap] [-c count] [--duration seconds]
+/// [expression], the expression a pcap-filter(7) subset compiled once (PcapFilter) and run on each packet by
+/// bpf_filter. With -w it writes a standard pcap file (readable by tcpdump -r and Wireshark); without it prints each
+/// packet as tcpdump 4.99 does (TcpdumpPrinter). A capture runs until count packets, the duration, or the client going
+/// away; -r reads a pcap file to its end.
 /// </summary>
 public sealed class TcpdumpCommand : ICommand
 {
@@ -28,7 +29,7 @@ public sealed class TcpdumpCommand : ICommand
 
     public string Name => "tcpdump";
 
-    public string Usage => "tcpdump -i interface [-w file] [-c count] [--duration seconds] [expression]";
+    public string Usage => "tcpdump [-AenqtvxX] [-c count] [-i interface] [-r file] [-s snaplen] [-w file] [--duration seconds] [expression]";
 
     /// <summary>tcpdump's getopt string (FreeBSD's tcpdump 4.99).</summary>
     public const string Optstring = "aAb:B:c:C:dDeE:fF:G:hHi:I:j:JKlLm:M:nNOpqQ:r:s:StT:uUvV:w:W:xXy:Yz:Z:#";
@@ -38,9 +39,11 @@ public sealed class TcpdumpCommand : ICommand
 
     public int Run(CommandContext context, string[] args)
     {
-        string? ifname = null, file = null;
+        string? ifname = null, file = null, read = null;
         long count = 0;
         double duration = 0;
+        int snaplen = PcapFormat.DefaultSnapLength, t = 0, v = 0, x = 0, bigX = 0, a = 0;
+        bool ether = false, q = false;
         var getopt = new Getopt("tcpdump", args, Optstring, LongOptions);
         for (int ch; (ch = getopt.Next()) != -1;)
         {
@@ -48,8 +51,17 @@ public sealed class TcpdumpCommand : ICommand
             {
                 case 'i': ifname = getopt.Optarg; break;
                 case 'w': file = getopt.Optarg; break;
+                case 'r': read = getopt.Optarg; break;
                 case 'c': count = long.TryParse(getopt.Optarg, NumberStyles.None, CultureInfo.InvariantCulture, out long c) && c > 0 ? c : throw new UsageException("tcpdump: invalid packet count"); break;
+                case 's': snaplen = Snaplen(getopt.Optarg!); break;
                 case Getopt.LongOption: duration = double.TryParse(getopt.Optarg, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d > 0 && d <= MaxDurationSeconds ? d : throw new UsageException("tcpdump: invalid duration"); break;
+                case 'e': ether = true; break;
+                case 'q': q = true; break;
+                case 't': t++; break;
+                case 'v': v++; break;
+                case 'x': x++; break;
+                case 'X': bigX++; break;
+                case 'A': a++; break;
                 case 'n':
                 case 'l':
                 case 'p':
@@ -59,6 +71,7 @@ public sealed class TcpdumpCommand : ICommand
             }
         }
 
+        var printer = new TcpdumpPrinter(new TcpdumpFlags(t, v, ether, q, x, bigX, a));
         // The expression is the remaining words joined by spaces (copy_argv), compiled once (pcap_compile).
         BpfProgram? filter = null;
         if (getopt.Optind < args.Length)
@@ -71,6 +84,11 @@ public sealed class TcpdumpCommand : ICommand
             {
                 throw new CommandException("tcpdump: " + e.Message);
             }
+        }
+
+        if (read is not null)
+        {
+            return TcpdumpRead.Run(context, read, file, count, filter, printer);
         }
 
         if (ifname is null)
@@ -118,7 +136,7 @@ public sealed class TcpdumpCommand : ICommand
                 departing(ifp);
             }
 
-            long received = Capture(context, ifp, file, count, filter, done, out long captured, out long lost);
+            long received = Capture(context, ifp, file, count, filter, done, printer, snaplen, out long captured, out long lost);
             if (context.JailRemoved)
             {
                 return PingCommand.ExitKilled; // jail -r killed it: no summary
@@ -147,10 +165,10 @@ public sealed class TcpdumpCommand : ICommand
     /// count) and <paramref name="lost"/> of those found the output queue full.
     /// </summary>
     private static long Capture(CommandContext context, Ifnet ifp, string? file, long count, BpfProgram? filter, CancellationTokenSource done,
-        out long captured, out long lost)
+        TcpdumpPrinter printer, int snaplen, out long captured, out long lost)
     {
         long seen = 0, dropped = 0, tapped = 0;
-        PcapWriter? pcap = file is null ? null : OpenPcap(context, file);
+        PcapWriter? pcap = file is null ? null : OpenPcap(context, file, snaplen);
         if (pcap is not null)
         {
             using PcapWriter writer = pcap;
@@ -166,7 +184,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
-            Listening(context, ifp.Name);
+            Listening(context, ifp.Name, snaplen);
             done.Token.WaitHandle.WaitOne();
             writer.Flush();
         }
@@ -179,7 +197,7 @@ public sealed class TcpdumpCommand : ICommand
                 if (filter?.Matches(frame) != false && Interlocked.Increment(ref seen) is var n && (count == 0 || n <= count))
                 {
                     // Full: drop before formatting (no allocation for a packet nobody will see).
-                    if (lines.Reader.Count >= QueueLimit || !lines.Writer.TryWrite(Describe(frame, micros)))
+                    if (lines.Reader.Count >= QueueLimit || !lines.Writer.TryWrite(Print(printer, frame, snaplen, micros)))
                     {
                         Interlocked.Increment(ref dropped);
                     }
@@ -190,7 +208,7 @@ public sealed class TcpdumpCommand : ICommand
                     }
                 }
             });
-            Listening(context, ifp.Name);
+            Listening(context, ifp.Name, snaplen);
             try
             {
                 while (!done.IsCancellationRequested || lines.Reader.Count > 0)
@@ -222,86 +240,49 @@ public sealed class TcpdumpCommand : ICommand
     }
 
     /// <summary>Printed once the capture is attached (tcpdump prints it after pcap_activate): a caller may wait for it.</summary>
-    private static void Listening(CommandContext context, string ifname)
-        => context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length 262144 bytes");
+    private static void Listening(CommandContext context, string ifname, int snaplen)
+        => context.Err.WriteLine($"tcpdump: listening on {ifname}, link-type EN10MB (Ethernet), snapshot length {snaplen} bytes");
+
+    /// <summary>One packet's text, cut to the snapshot length as bpf would have cut it (the printer is not thread-safe).</summary>
+    private static string Print(TcpdumpPrinter printer, ReadOnlySpan<byte> frame, int snaplen, long micros)
+    {
+        lock (printer)
+        {
+            return printer.Format(frame[..Math.Min(frame.Length, snaplen)], frame.Length, micros);
+        }
+    }
+
+    /// <summary>-s: tcpdump's rules (0 means the default 262144; outside 0..262144 or not a number is an error).</summary>
+    private static int Snaplen(string text)
+    {
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) || n < 0 || n > PcapFormat.DefaultSnapLength)
+        {
+            throw new CommandException($"tcpdump: invalid snaplen {text} (must be >= 0 and <= {PcapFormat.DefaultSnapLength})");
+        }
+
+        return n == 0 ? PcapFormat.DefaultSnapLength : n;
+    }
 
     /// <summary>pcap_dump_open: a file that cannot be created is tcpdump's "PATH: strerror" and exit 1.</summary>
-    private static PcapWriter OpenPcap(CommandContext context, string path)
+    internal static PcapWriter OpenPcap(CommandContext context, string path, int snaplen)
     {
         try
         {
-            return path.Length > 0 ? new PcapWriter(context.ResolvePath(path)) : throw new FileNotFoundException();
+            return path.Length > 0 ? new PcapWriter(context.ResolvePath(path), snaplen) : throw new FileNotFoundException();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            string reason = e switch
-            {
-                _ when path.Length > 0 && Directory.Exists(context.ResolvePath(path)) => "Is a directory",
-                DirectoryNotFoundException or FileNotFoundException or ArgumentException => "No such file or directory",
-                UnauthorizedAccessException => "Permission denied",
-                PathTooLongException => "File name too long",
-                _ => "Input/output error",
-            };
-            throw new CommandException($"tcpdump: {path}: {reason}");
+            throw new CommandException($"tcpdump: {path}: {FileError(context, path, e)}");
         }
     }
 
-    /// <summary>A tcpdump -n style one-line summary.</summary>
-    public static string Describe(ReadOnlySpan<byte> frame, long micros)
+    /// <summary>The strerror text tcpdump prints for a file it cannot open.</summary>
+    internal static string FileError(CommandContext context, string path, Exception e) => e switch
     {
-        var time = DateTimeOffset.FromUnixTimeMilliseconds(micros / 1000).UtcDateTime;
-        string stamp = time.ToString("HH:mm:ss", CultureInfo.InvariantCulture) + "." + (micros % 1_000_000).ToString("D6", CultureInfo.InvariantCulture);
-        if (frame.Length < 14)
-        {
-            return $"{stamp} [|ether]";
-        }
-
-        ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
-        ReadOnlySpan<byte> p = frame[14..];
-        if (type == 0x0806 && p.Length >= 28)
-        {
-            ushort op = BinaryPrimitives.ReadUInt16BigEndian(p[6..]);
-            InAddr sender = InAddr.Read(p[14..]), target = InAddr.Read(p[24..]);
-            return op == 1
-                ? $"{stamp} ARP, Request who-has {target} tell {sender}, length {p.Length}"
-                : $"{stamp} ARP, Reply {sender} is-at {Mac(p.Slice(8, 6))}, length {p.Length}";
-        }
-
-        if (type != 0x0800 || p.Length < 20)
-        {
-            return $"{stamp} ethertype 0x{type:x4}, length {frame.Length}";
-        }
-
-        int hlen = (p[0] & 0xf) * 4;
-        InAddr src = InAddr.Read(p[12..]), dst = InAddr.Read(p[16..]);
-        int total = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
-        ReadOnlySpan<byte> l4 = p.Length > hlen ? p[hlen..] : [];
-        return p[9] switch
-        {
-            IpProto.Icmp when l4.Length >= 8 => $"{stamp} IP {src} > {dst}: ICMP {IcmpText(l4)}, length {total - hlen}",
-            IpProto.Udp when l4.Length >= 8 =>
-                $"{stamp} IP {src}.{BinaryPrimitives.ReadUInt16BigEndian(l4)} > {dst}.{BinaryPrimitives.ReadUInt16BigEndian(l4[2..])}: UDP, length {BinaryPrimitives.ReadUInt16BigEndian(l4[4..]) - 8}",
-            _ => $"{stamp} IP {src} > {dst}: ip-proto-{p[9]} {total - hlen}",
-        };
-    }
-
-    private static string IcmpText(ReadOnlySpan<byte> icmp) => icmp[0] switch
-    {
-        IcmpType.Echo => $"echo request, id {BinaryPrimitives.ReadUInt16BigEndian(icmp[4..])}, seq {BinaryPrimitives.ReadUInt16BigEndian(icmp[6..])}",
-        IcmpType.EchoReply => $"echo reply, id {BinaryPrimitives.ReadUInt16BigEndian(icmp[4..])}, seq {BinaryPrimitives.ReadUInt16BigEndian(icmp[6..])}",
-        IcmpType.Unreach => "unreachable",
-        IcmpType.TimeExceeded => "time exceeded in-transit",
-        _ => $"type {icmp[0]}",
+        _ when path.Length > 0 && Directory.Exists(context.ResolvePath(path)) => "Is a directory",
+        DirectoryNotFoundException or FileNotFoundException or ArgumentException => "No such file or directory",
+        UnauthorizedAccessException => "Permission denied",
+        PathTooLongException => "File name too long",
+        _ => "Input/output error",
     };
-
-    private static string Mac(ReadOnlySpan<byte> mac)
-    {
-        var parts = new string[6];
-        for (int i = 0; i < 6; i++)
-        {
-            parts[i] = mac[i].ToString("x2", CultureInfo.InvariantCulture);
-        }
-
-        return string.Join(':', parts);
-    }
 }

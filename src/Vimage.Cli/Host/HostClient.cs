@@ -348,9 +348,11 @@ public static class HostClient
         public void Grant(int size)
         {
             Volatile.Write(ref _size, Math.Clamp(size, 1, HostLimits.MaxRequest / 2));
-            _thread ??= new Thread(Run) { IsBackground = true, Name = "vimage stdin" };
-            if (!_thread.IsAlive && _thread.ThreadState == System.Threading.ThreadState.Unstarted)
+            // Started on the first grant. (Not "ThreadState == Unstarted": a background thread not yet started is
+            // Unstarted | Background, so that test never started the pump and stdin never reached the command.)
+            if (_thread is null)
             {
+                _thread = new Thread(Run) { IsBackground = true, Name = "vimage stdin" };
                 _thread.Start();
             }
 

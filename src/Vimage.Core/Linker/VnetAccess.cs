@@ -39,7 +39,7 @@ public static unsafe class VnetAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref T RefObject<T>(int index) where T : class?
     {
-        object?[]? refs = Curvnet.t_refs;
+        object?[]? refs = Curvnet.t_current?.Refs;
         if (refs is null || Checked)
         {
             refs = Curvnet.RequireCurrent().Refs!;

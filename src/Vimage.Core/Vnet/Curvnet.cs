@@ -13,14 +13,12 @@ public static class Curvnet
     [ThreadStatic]
     internal static Vnet? t_current;
 
-    // The current vnet's vnet_data_base and reference slots, cached per thread by Set/Restore so a generated V_x
-    // accessor is one thread-static load plus the variable's offset (FreeBSD: curthread->td_vnet->vnet_data_base).
-    // Zero / null when no vnet is current.
+    // The current vnet's vnet_data_base, cached per thread by Set/Restore so a generated V_x accessor is one
+    // thread-static load plus the variable's offset (FreeBSD: curthread->td_vnet->vnet_data_base). Zero when no
+    // vnet is current. Reference-type variables are reached through t_current.Refs instead of a second cached
+    // reference: each reference stored in a thread-static is a GC write barrier on every CURVNET_SET and RESTORE.
     [ThreadStatic]
     internal static nint t_base;
-
-    [ThreadStatic]
-    internal static object?[]? t_refs;
 
     [ThreadStatic]
     private static int t_depth;
@@ -58,15 +56,19 @@ public static class Curvnet
         Vnet? previous = t_current;
         if (Debug && previous is not null)
         {
-            VnetRecursionLog.Add(new VnetRecursion(caller, Path.GetFileName(file), line, previous, vnet));
+            LogRecursion(caller, file, line, previous, vnet);
         }
 
         t_current = vnet;
         t_base = vnet.DataBase;
-        t_refs = vnet.Refs;
         int depth = ++t_depth;
         return new CurvnetScope(previous, depth);
     }
+
+    // Out of line: the debug record's arguments would otherwise keep registers saved on every CURVNET_SET.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LogRecursion(string caller, string file, int line, Vnet previous, Vnet next)
+        => VnetRecursionLog.Add(new VnetRecursion(caller, Path.GetFileName(file), line, previous, next));
 
     // The scope carries its depth (a disposed scope carries 0), so an out-of-order or repeated RESTORE is caught
     // without a per-set ticket: each thread-static touched here costs on every inline hop.
@@ -83,7 +85,6 @@ public static class Curvnet
         // Re-read from the vnet, not from the scope: a vnet destroyed meanwhile has a zero base, so later accesses
         // throw instead of reaching a region that may already serve another vnet.
         t_base = previous?.DataBase ?? 0;
-        t_refs = previous?.Refs;
     }
 
     [System.Diagnostics.CodeAnalysis.DoesNotReturn]
@@ -105,7 +106,7 @@ public static class Curvnet
         }
 
         current.EnsureUsable();
-        if (t_base != current.DataBase || !ReferenceEquals(t_refs, current.Refs))
+        if (t_base != current.DataBase || current.Refs is null)
         {
             throw new InvalidOperationException($"curvnet cache does not match {current}");
         }

@@ -70,6 +70,12 @@ public static partial class ArpLayer
             }
         }
 
+        if (entry is null && (ifp.Flags & (IfFlags.IFF_NOARP | IfFlags.IFF_STATICARP)) != 0)
+        {
+            m.Free();
+            return Errno.EINVAL; // arpresolve_full: no entry, and none may be made on a -arp or staticarp interface
+        }
+
         entry ??= NewIncomplete(table, ifp, nextHop, now);
         if (entry is null)
         {
@@ -184,7 +190,7 @@ public static partial class ArpLayer
         }
 
         bool forUs = InAddrs.IsOn(ifp, targetIp);
-        if (!senderIp.IsAny)
+        if (!senderIp.IsAny && (ifp.Flags & IfFlags.IFF_STATICARP) == 0) // staticarp: in_arpinput goes to reply
         {
             LlEntry? entry = V_arptable.Find(ifp, senderIp);
             if (entry is not null)

@@ -128,6 +128,7 @@ public static partial class DnIo
 
         if (v.CorruptBit >= 0)
         {
+            MbufCsum.Complete(m); // the bit flips on the wire, after checksums: the receiver must verify
             Span<byte> data = m.Data;
             data[v.CorruptBit >> 3] ^= (byte)(1 << (v.CorruptBit & 7));
         }

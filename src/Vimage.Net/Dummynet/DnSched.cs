@@ -303,6 +303,7 @@ public sealed partial class DnPipe
     {
         if (v.CorruptBit >= 0 && p.M is { } m)
         {
+            MbufCsum.Complete(m); // the bit flips on the wire, after checksums: the receiver must verify
             Span<byte> data = m.Data;
             data[v.CorruptBit >> 3] ^= (byte)(1 << (v.CorruptBit & 7));
         }

@@ -50,6 +50,7 @@ public sealed class EpairCloner() : IfCloner("epair")
         {
             a.Attach(this);
             b.Attach(this);
+            a.CapsChanged();
         }
         catch
         {
@@ -101,9 +102,54 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
         Ifnet ifp = Ifnets.Attach($"epair{Unit}{side}", IfType.IFT_ETHER, Context, EpairCloner.NewMac(side),
             IfFlags.IFF_BROADCAST | IfFlags.IFF_SIMPLEX | IfFlags.IFF_MULTICAST);
         ifp.Cloner = cloner;
+        ifp.Capabilities = Caps;
+        ifp.CapEnable = Caps;
+        ifp.HwTsoMax = TsoMax;
+        ifp.CapsChanged = _ => CapsChanged();
         Interface = ifp;
         Context.Attach(ifp);
         Context.RxSpaceAvailable = () => Peer?.Context?.TxInterrupt();
+    }
+
+    /// <summary>
+    /// What each end can do: checksums and TSO/LRO need no work at all here, since the frame is handed to the peer
+    /// whole; a large segment or a partial checksum is only useful to a peer that takes it as it is.
+    /// </summary>
+    private const IfCap Caps = IfCap.IFCAP_VLAN_MTU | IfCap.IFCAP_HWCSUM | IfCap.IFCAP_TSO4 | IfCap.IFCAP_LRO;
+
+    /// <summary>if_hw_tsomax: IP_MAXPACKET, as most drivers advertise.</summary>
+    public const int TsoMax = 65535;
+
+    /// <summary>
+    /// SIOCSIFCAP on either end: if_hwassist of both ends again. An end offloads a checksum when its TXCSUM and its
+    /// peer's RXCSUM are on (the peer then trusts it without computing it) and TSO when its TSO4 and its peer's LRO
+    /// are on (the peer takes the large segment whole); otherwise ip_output does that work in software.
+    /// </summary>
+    internal void CapsChanged()
+    {
+        UpdateHwAssist(Interface, Peer?.Interface);
+        UpdateHwAssist(Peer?.Interface, Interface);
+    }
+
+    private static void UpdateHwAssist(Ifnet? ifp, Ifnet? peer)
+    {
+        if (ifp is null)
+        {
+            return;
+        }
+
+        IfCap peerCaps = peer?.CapEnable ?? IfCap.None;
+        CsumFlags assist = CsumFlags.None;
+        if ((ifp.CapEnable & IfCap.IFCAP_TXCSUM) != 0 && (peerCaps & IfCap.IFCAP_RXCSUM) != 0)
+        {
+            assist |= CsumFlags.CSUM_IP | CsumFlags.CSUM_TCP | CsumFlags.CSUM_UDP;
+            if ((ifp.CapEnable & IfCap.IFCAP_TSO4) != 0 && (peerCaps & IfCap.IFCAP_LRO) != 0)
+            {
+                assist |= CsumFlags.CSUM_TSO;
+            }
+        }
+
+        ifp.HwAssist = assist;
     }
 
     public void DetachIfAttached()
@@ -126,6 +172,7 @@ internal sealed class EpairEnd(int unit, char side) : VirtualNic
         }
 
         m.ReceiveInterface = null;
+        MbufCsum.TxToRx(m);
         return ctx.RxPost(m) ? 0 : MpRing.ENOBUFS;
     }
 

@@ -65,6 +65,15 @@ public static class EtherLayer
         }
 
         ushort type = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        IfFlags flags = ifp.Flags;
+        if ((flags & IfFlags.IFF_MONITOR) != 0 || ((flags & IfFlags.IFF_NOARP) != 0 && type == TypeArp))
+        {
+            // ether_input_internal: a monitoring interface stops after bpf; ether_demux: ARP is discarded
+            // when the interface has ARP disabled.
+            m.Free();
+            return;
+        }
+
         m.Adjust(HeaderLength);
         NetisrTable.Dispatch(Volatile.Read(ref NetisrByType[type]), ifp, m); // ether_demux; 0 (unregistered) counts ifi_noproto
     }
@@ -72,7 +81,7 @@ public static class EtherLayer
     /// <summary>
     /// ether_output: the family's resolver fills in the destination station (ARP for AF_INET; it may hold the
     /// packet until the answer comes), then the header goes on and the frame is transmitted. Returns 0 or an errno
-    /// (the mbuf is consumed either way).
+    /// (ENOBUFS from a full driver queue; the mbuf is consumed either way).
     /// </summary>
     public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
     {
@@ -84,6 +93,12 @@ public static class EtherLayer
             return Errno.EAFNOSUPPORT; // FreeBSD's ether_output default case
         }
 
+        if ((ifp.Flags & IfFlags.IFF_MONITOR) != 0)
+        {
+            m.Free();
+            return Errno.ENETDOWN; // ether_output: a monitoring interface sends nothing
+        }
+
         Span<byte> mac = stackalloc byte[6];
         int error = family.Resolve(ifp, m, in dst, mac);
         if (error != 0)
@@ -92,8 +107,7 @@ public static class EtherLayer
         }
 
         Prepend(ifp, m, mac, family.EtherType);
-        ifp.Transmit(m);
-        return 0;
+        return ifp.Transmit(m); // ether_output_frame: if_transmit's errno (ENOBUFS) goes back to the protocol
     }
 
     /// <summary>Registers the netisr protocol that receives frames of <paramref name="ethertype"/> (ether_demux's table).</summary>

@@ -81,8 +81,11 @@ public sealed partial class IflibContext : IIfDriver
         IflibSysctl.Register(this);
     }
 
-    /// <summary>iflib_if_transmit: picks a TX queue by flow and enqueues; ENOBUFS is a counted drop.</summary>
-    void IIfDriver.Transmit(Ifnet ifp, Mbuf m)
+    /// <summary>
+    /// iflib_if_transmit: picks a TX queue by flow and enqueues. A full ring is a counted drop that returns ENOBUFS to
+    /// the sender (ip_output passes it to TCP, which backs off instead of waiting for its retransmit timer).
+    /// </summary>
+    int IIfDriver.Transmit(Ifnet ifp, Mbuf m)
     {
         IflibQueueSet qs = EnterCurrent();
         try
@@ -91,22 +94,27 @@ public sealed partial class IflibContext : IIfDriver
             {
                 ifp.Count(IfCounter.IFCOUNTER_OQDROPS); // raced with destroy
                 m.Free();
-                return;
+                return Errno.ENETDOWN;
             }
 
             int qid = SelectTxQueue(qs, m);
             IflibTxQueue txq = qs.Tx[qid];
-            if (txq.Ring.Enqueue(m, TxBatchSize, TxAbdicate) != 0)
+            int error = txq.Ring.Enqueue(m, TxBatchSize, TxAbdicate);
+            if (error != 0)
             {
                 txq.CountDrop();
                 ifp.Count(IfCounter.IFCOUNTER_OQDROPS);
                 m.Free();
                 txq.CompletionTask.Enqueue();
+                return error;
             }
-            else if (TxAbdicate)
+
+            if (TxAbdicate)
             {
                 txq.CompletionTask.Enqueue();
             }
+
+            return 0;
         }
         finally
         {

@@ -8,6 +8,12 @@ public static partial class Icmp
 {
     public const int HeaderLength = 8;
 
+    /// <summary>ICMP_TSLEN: header, id and sequence, three timestamps.</summary>
+    public const int TimestampLength = 20;
+
+    /// <summary>ICMP_MASKLEN: header, id and sequence, the mask.</summary>
+    public const int MaskLength = 12;
+
     /// <summary>icmp_input: the datagram's data starts at its IP header.</summary>
     internal static void Input(Mbuf m, int hlen)
     {
@@ -46,11 +52,11 @@ public static partial class Icmp
                 icmp[0] = IcmpType.EchoReply;
                 Reflect(m, hlen);
                 return;
-            case IcmpType.EchoReply:
-            case IcmpType.Unreach:
-            case IcmpType.TimeExceeded:
-            case IcmpType.ParameterProblem:
-                IcmpListeners.Deliver(m, hlen); // ping and transport control input
+            case IcmpType.Timestamp when V_icmptstamprepl != 0:
+                AnswerTimestamp(m, hlen, icmpLength);
+                return;
+            case IcmpType.MaskRequest when V_icmpmaskrepl != 0 && icmpLength >= MaskLength:
+                AnswerMask(m, hlen);
                 return;
             case IcmpType.Redirect:
                 if (!Redirect(m, hlen))
@@ -62,9 +68,60 @@ public static partial class Icmp
                 IcmpListeners.Deliver(m, hlen);
                 return;
             default:
-                m.Free();
+                IcmpListeners.Deliver(m, hlen); // rip_input: ping, transport control input, raw ICMP sockets
                 return;
         }
+    }
+
+    /// <summary>icmp_input's ICMP_TSTAMP: receive and transmit times (ms since midnight UTC), then reflected.</summary>
+    private static void AnswerTimestamp(Mbuf m, int hlen, int icmpLength)
+    {
+        if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0 && V_icmpbmcastecho == 0)
+        {
+            Drop(m, IcmpStat.icps_bmcasttstamp);
+            return;
+        }
+
+        if (icmpLength < TimestampLength)
+        {
+            Drop(m, IcmpStat.icps_badlen);
+            return;
+        }
+
+        if (!RateAllows(BandLim.IcmpTstamp))
+        {
+            m.Free();
+            return;
+        }
+
+        Span<byte> icmp = m.Data[hlen..];
+        icmp[0] = IcmpType.TimestampReply;
+        uint now = IpOptions.IpTime();
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[12..], now); // icmp_rtime
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[16..], now); // icmp_ttime: "bogus, do later!" as in FreeBSD
+        Reflect(m, hlen);
+    }
+
+    /// <summary>
+    /// icmp_input's ICMP_MASKREQ (net.inet.icmp.maskrepl): the mask of the receiving interface's address for the
+    /// destination (or for the source, when sent to 0 or 255.255.255.255), or net.inet.icmp.maskfake.
+    /// </summary>
+    private static void AnswerMask(Mbuf m, int hlen)
+    {
+        var ip = new IpHeader(m.Data);
+        InAddr about = ip.Destination.IsAny || ip.Destination.IsBroadcast ? ip.Source : ip.Destination;
+        InIfaddr? ia = m.ReceiveInterface is Ifnet rcvif ? InAddrs.ForPeer(rcvif, about) : null;
+        if (ia is null)
+        {
+            IcmpListeners.Deliver(m, hlen);
+            return;
+        }
+
+        Span<byte> icmp = m.Data[hlen..];
+        icmp[0] = IcmpType.MaskReply;
+        uint mask = V_icmpmaskfake != 0 ? (uint)V_icmpmaskfake : InAddr.MaskOf(ia.PrefixLength);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[8..], mask);
+        Reflect(m, hlen);
     }
 
     /// <summary>
@@ -157,7 +214,10 @@ public static partial class Icmp
         return copy;
     }
 
-    /// <summary>icmp_reflect: sends the (already rewritten) message back to its source from our address.</summary>
+    /// <summary>
+    /// icmp_reflect: sends the (already rewritten) message back to its source from our address, with the request's
+    /// Record Route, Timestamp and Security options (icmp_send hands them to ip_output, which inserts them).
+    /// </summary>
     private static void Reflect(Mbuf m, int hlen)
     {
         var ip = new IpHeader(m.Data);
@@ -176,9 +236,11 @@ public static partial class Icmp
         Stat(IcmpStat.icps_reflect);
         Stat(OutHist(icmp[0]));
         byte tos = ip.Tos;
-        m.Adjust(hlen); // options are not reflected
+        Span<byte> options = stackalloc byte[IpOptions.MaxLength];
+        int optlen = hlen > IpHeader.MinLength ? IpOptions.CopyReflected(m.Data[IpHeader.MinLength..hlen], options) : 0;
+        m.Adjust(hlen); // ip_stripoptions, then the reply's own header from ip_output
         m.Flags &= ~(MbufFlags.Broadcast | MbufFlags.Multicast);
-        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos) { Fib = Fibs.GetFib(m) });
+        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos) { Fib = Fibs.GetFib(m) }, options[..optlen]);
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);
@@ -187,12 +249,27 @@ public static partial class Icmp
 
     /// <summary>
     /// icmp_reflect's choice of source: the address the packet was sent to when that is ours (and not a broadcast),
-    /// otherwise an address of the interface it arrived on.
+    /// otherwise (net.inet.icmp.reply_from_interface) or for a broadcast an address of the interface it arrived on,
+    /// otherwise the one ip_output picks on the way back.
     /// </summary>
     private static InAddr ReplySource(InAddr destination, Mbuf m)
-        => InAddrs.IsLocal(destination) && !InAddrs.IsBroadcast(destination)
-            ? destination
-            : m.ReceiveInterface is Ifnet rcvif ? InAddrs.First(rcvif) : InAddr.Any;
+    {
+        if (InAddrs.IsAddress(destination))
+        {
+            return destination;
+        }
+
+        if (m.ReceiveInterface is Ifnet rcvif && (V_icmp_rfi != 0 || InAddrs.IsLocal(destination, rcvif)))
+        {
+            InAddr first = InAddrs.First(rcvif);
+            if (!first.IsAny)
+            {
+                return first;
+            }
+        }
+
+        return InAddr.Any;
+    }
 
     private static void Drop(Mbuf m, IcmpStat reason)
     {

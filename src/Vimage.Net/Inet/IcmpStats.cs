@@ -35,6 +35,10 @@ public static class IcmpType
     public const byte Echo = 8;
     public const byte TimeExceeded = 11;
     public const byte ParameterProblem = 12;
+    public const byte Timestamp = 13;
+    public const byte TimestampReply = 14;
+    public const byte MaskRequest = 17;
+    public const byte MaskReply = 18;
 
     public static bool IsError(byte type) => type is Unreach or 4 or Redirect or TimeExceeded or ParameterProblem;
 }
@@ -87,6 +91,27 @@ public static partial class Icmp
     internal static int s_icmpbmcastecho;
 
     [Vnet]
+    [Sysctl("net.inet.icmp.tstamprepl", SysctlFlags.RW | SysctlFlags.VNET, "Respond to ICMP Timestamp packets", Min = 0, Max = 1)]
+    internal static int s_icmptstamprepl = 1;
+
+    [Vnet]
+    [Sysctl("net.inet.icmp.maskrepl", SysctlFlags.RW | SysctlFlags.VNET, "Reply to ICMP Address Mask Request packets", Min = 0, Max = 1)]
+    internal static int s_icmpmaskrepl;
+
+    [Vnet]
+    [Sysctl("net.inet.icmp.maskfake", SysctlFlags.RW | SysctlFlags.VNET, "Fake reply to ICMP Address Mask Request packets", Min = 0, Max = uint.MaxValue)]
+    internal static long s_icmpmaskfake;
+
+    [Vnet]
+    [Sysctl("net.inet.icmp.reply_from_interface", SysctlFlags.RW | SysctlFlags.VNET, "ICMP reply from incoming interface for non-local packets", Min = 0, Max = 1)]
+    internal static int s_icmp_rfi;
+
+    /// <summary>Accepted for FreeBSD's scripts; Vimage's mbufs carry no tags, so there is nothing to keep.</summary>
+    [Vnet]
+    [Sysctl("net.inet.icmp.error_keeptags", SysctlFlags.RW | SysctlFlags.VNET, "ICMP error response keeps copy of mbuf_tags of original packet", Min = 0, Max = 1)]
+    internal static int s_error_keeptags;
+
+    [Vnet]
     [Sysctl("net.inet.icmp.drop_redirect", SysctlFlags.RW | SysctlFlags.VNET, "Ignore ICMP redirects", Min = 0, Max = 1)]
     internal static int s_drop_redirect;
 
@@ -119,7 +144,7 @@ public static partial class Icmp
     [VnetSysinit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
     private static void icmp_vnet_init()
     {
-        V_icmp_rates = [new CounterRate(), new CounterRate(), new CounterRate()];
+        V_icmp_rates = [new CounterRate(), new CounterRate(), new CounterRate(), new CounterRate()];
     }
 
     [VnetSysuninit(SiSub.SI_SUB_PROTO_DOMAIN, SiOrder.SI_ORDER_FIFTH)]
@@ -160,6 +185,9 @@ internal enum BandLim
 
     /// <summary>BANDLIM_ICMP_ECHO: echo replies.</summary>
     IcmpEcho,
+
+    /// <summary>BANDLIM_ICMP_TSTAMP: timestamp replies.</summary>
+    IcmpTstamp,
 
     /// <summary>BANDLIM_RST_CLOSEDPORT: TCP RSTs answering segments to closed ports.</summary>
     TcpRstClosedPort,

@@ -172,6 +172,20 @@ public static partial class InAddrs
         return false;
     }
 
+    /// <summary>ifa_ifwithaddr_check: is <paramref name="address"/> one of the vnet's interface addresses.</summary>
+    public static bool IsAddress(InAddr address)
+    {
+        foreach (InIfaddr ia in V_in_ifaddrs)
+        {
+            if (ia.Address == address)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Is <paramref name="address"/> configured on <paramref name="ifp"/> itself.</summary>
     public static bool IsOn(Ifnet ifp, InAddr address)
     {
@@ -206,6 +220,28 @@ public static partial class InAddrs
             {
                 first = ia.Address;
             }
+        }
+
+        return first;
+    }
+
+    /// <summary>ifaof_ifpforaddr: the address of <paramref name="ifp"/> whose subnet holds <paramref name="peer"/>, else its first.</summary>
+    public static InIfaddr? ForPeer(Ifnet ifp, InAddr peer)
+    {
+        InIfaddr? first = null;
+        foreach (InIfaddr ia in V_in_ifaddrs)
+        {
+            if (ia.Interface != ifp)
+            {
+                continue;
+            }
+
+            if (ia.Contains(peer))
+            {
+                return ia;
+            }
+
+            first ??= ia;
         }
 
         return first;

@@ -113,6 +113,7 @@ public static partial class InetDomain
         Register(RawIp.IcmpEntry);
         Register(RawIp.Wildcard);
         IpProtocols.RegisterDefault(RawIp.Wildcard.Input!);
+        MbufCsum.DelayedCksum = InOffload.DelayedCksum;
     }
 
     /// <summary>pf_proto_unregister + ipproto_unregister (a module going away).</summary>

@@ -32,7 +32,8 @@ public static class IpInput
             return;
         }
 
-        if (!Checksum.IsValid(data[..hlen]))
+        if ((m.CsumFlags & (CsumFlags.CSUM_L3_CALC | CsumFlags.CSUM_L3_VALID)) != (CsumFlags.CSUM_L3_CALC | CsumFlags.CSUM_L3_VALID)
+            && !Checksum.IsValid(data[..hlen]))
         {
             Drop(m, IpStat.ips_badsum);
             return;
@@ -52,6 +53,12 @@ public static class IpInput
         }
 
         m.Truncate(length); // Ethernet padding
+        if (InOffload.SegmentOnInput(m))
+        {
+            InputSegments(ifp, m);
+            return;
+        }
+
         InAddr src = ip.Source, dst = ip.Destination;
         if (src.IsBroadcast || src.IsMulticast || (src.IsLoopback && ifp.Type != IfType.IFT_LOOP) || (dst.IsLoopback && ifp.Type != IfType.IFT_LOOP))
         {
@@ -65,6 +72,25 @@ public static class IpInput
         }
 
         AfterFilter(ifp, m);
+    }
+
+    /// <summary>A large segment (LRO-style, from an epair peer) cut before filters see it, each piece through ip_input again.</summary>
+    private static void InputSegments(Ifnet ifp, Mbuf m)
+    {
+        Mbuf? s = InOffload.Segment(m);
+        if (s is null)
+        {
+            ifp.Count(IfCounter.IFCOUNTER_IQDROPS); // no buffers for the pieces: dropped as a full input queue drops
+            return;
+        }
+
+        while (s is not null)
+        {
+            Mbuf? next = s.NextPacket;
+            s.NextPacket = null;
+            Input(ifp, s);
+            s = next;
+        }
     }
 
     /// <summary>ip_input past pfil: options, then local delivery or forwarding (dummynet's reinjection point).</summary>
@@ -91,6 +117,9 @@ public static class IpInput
     /// <summary>Local delivery: reassembly, then the protocol's input.</summary>
     internal static void Deliver(Mbuf m)
     {
+        // Delivered here: the output requests a peer left on it are moot (a protocol answering in this mbuf
+        // starts clean); what the interface verified (the L3/L4 results) stays for the protocol's input.
+        m.CsumFlags &= ~CsumFlags.TxMask;
         var ip = new IpHeader(m.Data);
         if (ip.IsFragment)
         {
@@ -189,7 +218,7 @@ public static class IpForward
             IpOptions.RecordRoute(m, InAddrs.SourceFor(route.Interface, nextHop));
         }
 
-        int length = m.Length;
+        int length = InOffload.WireLength(m); // a large segment is cut to its segments on the way out
         bool dontFragment = ip.DontFragment;
         bool fragmenting = length > route.EffectiveMtu; // nh_mtu: the route's MTU when it has one
 

@@ -16,8 +16,16 @@ public static partial class IpOutput
     /// the mbuf is consumed either way.
     /// </summary>
     public static int Send(Mbuf m, InAddr src, InAddr dst, byte protocol, IpOutputOptions options = default)
+        => Send(m, src, dst, protocol, options, default);
+
+    /// <summary>
+    /// ip_output with IP options (ip_insertoptions): as <see cref="Send(Mbuf, InAddr, InAddr, byte, IpOutputOptions)"/>,
+    /// the header followed by <paramref name="ipOptions"/> (a multiple of 4 bytes, at most 40).
+    /// </summary>
+    public static int Send(Mbuf m, InAddr src, InAddr dst, byte protocol, IpOutputOptions options, ReadOnlySpan<byte> ipOptions)
     {
-        int length = m.Length + IpHeader.MinLength;
+        int hlen = IpHeader.MinLength + ipOptions.Length;
+        int length = m.Length + hlen;
         if (length > IpHeader.MaxPacket)
         {
             Ip.Stat(IpStat.ips_odropped);
@@ -37,7 +45,7 @@ public static partial class IpOutput
             src = SourceFor(ifp, dst);
         }
 
-        if (m.LeadingSpace < IpHeader.MinLength + Mbuf.MaxLinkHdr)
+        if (m.LeadingSpace < hlen + Mbuf.MaxLinkHdr)
         {
             Ip.Stat(IpStat.ips_odropped);
             m.Free();
@@ -46,8 +54,15 @@ public static partial class IpOutput
 
         byte ttl = options.Ttl != 0 ? options.Ttl : (byte)Ip.DefaultTtl;
         ushort id = (ushort)Interlocked.Increment(ref V_ip_id);
-        Span<byte> header = m.Prepend(IpHeader.MinLength);
+        Span<byte> header = m.Prepend(hlen);
         IpHeader.Write(header, length, id, options.DontFragment ? IpHeader.FlagDontFragment : (ushort)0, ttl, protocol, src, dst, options.Tos);
+        if (!ipOptions.IsEmpty)
+        {
+            header[0] = (byte)(0x40 | (hlen >> 2));
+            ipOptions.CopyTo(header[IpHeader.MinLength..]);
+            new IpHeader(header).UpdateChecksum();
+        }
+        m.CsumFlags |= ifp.HwAssist & CsumFlags.CSUM_IP; // the header sum is written anyway (20 bytes); the flag spares the receiver
         Ip.Stat(IpStat.ips_localout);
         error = Transmit(m, ifp, route.NextHop(dst), broadcast, route.RouteMtu);
         if (error == Errno.ENETDOWN)
@@ -127,6 +142,11 @@ public static partial class IpOutput
             return Errno.ENETDOWN;
         }
 
+        if ((m.CsumFlags & CsumFlags.CSUM_TSO) != 0 && InOffload.MustSegment(m, ifp, NhMtu(ifp, routeMtu), PfilHeads.InetOut is not null))
+        {
+            return TransmitSegments(m, ifp, nextHop, broadcast, routeMtu);
+        }
+
         // if_output with an AF_INET next hop; any broadcast goes as 255.255.255.255 so the link layer needs no
         // subnet knowledge (ether_output's M_BCAST).
         InAddr hop = broadcast ? InAddr.Broadcast : nextHop;
@@ -141,6 +161,34 @@ public static partial class IpOutput
 
         return OutputToLink(m, ifp, hop, routeMtu);
     }
+
+    /// <summary>
+    /// A CSUM_TSO packet <paramref name="ifp"/> cannot take (or that filters must see as on the wire), cut in
+    /// software and sent segment by segment; the first error is returned.
+    /// </summary>
+    private static int TransmitSegments(Mbuf m, Ifnet ifp, InAddr nextHop, bool broadcast, int routeMtu)
+    {
+        Mbuf? s = InOffload.Segment(m);
+        if (s is null)
+        {
+            Ip.Stat(IpStat.ips_odropped);
+            return Errno.ENOBUFS;
+        }
+
+        int error = 0;
+        while (s is not null)
+        {
+            Mbuf? next = s.NextPacket;
+            s.NextPacket = null;
+            int e = Transmit(s, ifp, nextHop, broadcast, routeMtu);
+            error = error != 0 ? error : e;
+            s = next;
+        }
+
+        return error;
+    }
+
+    private static int NhMtu(Ifnet ifp, int routeMtu) => routeMtu > 0 && routeMtu < ifp.Mtu ? routeMtu : ifp.Mtu;
 
     /// <summary>
     /// ip_output past pfil for a packet dummynet held: the interface may have gone down meanwhile, so it is checked
@@ -161,8 +209,19 @@ public static partial class IpOutput
     private static int OutputToLink(Mbuf m, Ifnet ifp, InAddr hop, int routeMtu)
     {
         var dst = hop.ToSockaddr();
-        int mtu = routeMtu > 0 && routeMtu < ifp.Mtu ? routeMtu : ifp.Mtu; // nh_mtu
-        if (m.Length <= mtu)
+        int mtu = NhMtu(ifp, routeMtu);
+
+        // ip_output: what the interface does not offload is done here (in_delayed_cksum); a datagram to fragment
+        // has its transport checksum computed first, fragments cannot be offloaded.
+        bool fits = m.Length <= mtu || (m.CsumFlags & ifp.HwAssist & CsumFlags.CSUM_TSO) != 0;
+        if ((m.CsumFlags & CsumFlags.CSUM_DELAY_DATA & (fits ? ~ifp.HwAssist : ~CsumFlags.None)) != 0)
+        {
+            InOffload.DelayedCksum(m);
+            m.CsumFlags &= ~CsumFlags.CSUM_DELAY_DATA;
+        }
+
+        m.CsumFlags &= ~(CsumFlags.CSUM_IP & ~ifp.HwAssist);
+        if (fits)
         {
             return ifp.Output(m, in dst);
         }

@@ -30,7 +30,23 @@ public readonly record struct PingReply(
     TimeSpan Rtt,
     byte IcmpType,
     byte IcmpCode,
-    IReadOnlyList<InAddr>? RecordedRoute = null);
+    IReadOnlyList<InAddr>? RecordedRoute = null)
+{
+    /// <summary>The reply's IP options as received (pr_pack prints them), or null when it had none.</summary>
+    public byte[]? IpOptions { get; init; }
+
+    /// <summary>Mask reply (ping -M m): icmp_mask.</summary>
+    public InAddr Mask { get; init; }
+
+    /// <summary>Timestamp reply (ping -M t): icmp_otime, icmp_rtime, icmp_ttime (ms since midnight).</summary>
+    public uint OriginateTime { get; init; }
+
+    /// <inheritdoc cref="OriginateTime"/>
+    public uint ReceiveTime { get; init; }
+
+    /// <inheritdoc cref="OriginateTime"/>
+    public uint TransmitTime { get; init; }
+}
 
 /// <summary>
 /// What ping(8) does with its socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), in the vnet it was opened in: echo requests
@@ -66,6 +82,7 @@ public sealed class PingSocket : IDisposable
     private byte[] _pattern = [];
     private InAddr _source = InAddr.Any;
     private int _disposed;
+    private byte _requestType = IcmpType.Echo;
 
     private PingSocket(Socket so, ushort id)
     {
@@ -81,6 +98,26 @@ public sealed class PingSocket : IDisposable
 
     /// <summary>Replies (ours or not) dropped because the receive buffer was full.</summary>
     public long Dropped => _so.ReceiveDrops;
+
+    /// <summary>
+    /// ping -M: the request sent (ICMP_ECHO, ICMP_TSTAMP or ICMP_MASKREQ); the reply of the matching type is ours.
+    /// Timestamp and mask requests carry their fields (12 and 4 bytes, ping.c's phdr_len) before the data.
+    /// </summary>
+    public byte RequestType
+    {
+        get => _requestType;
+        set => _requestType = value is IcmpType.Echo or IcmpType.Timestamp or IcmpType.MaskRequest
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "ping sends echo, timestamp or mask requests");
+    }
+
+    /// <summary>Bytes between the ICMP header and the data for <see cref="RequestType"/> (ping.c's phdr_len).</summary>
+    public int RequestFieldsLength => _requestType switch
+    {
+        IcmpType.Timestamp => Icmp.TimestampLength - Icmp.HeaderLength,
+        IcmpType.MaskRequest => Icmp.MaskLength - Icmp.HeaderLength,
+        _ => 0,
+    };
 
     /// <summary>ping -z: the type of service of the requests (IP_TOS).</summary>
     public byte Tos { get; set; }
@@ -138,7 +175,7 @@ public sealed class PingSocket : IDisposable
 
         bool headerIncluded = recordRoute || DontFragment;
         int hlen = recordRoute ? IpHeader.MinLength + RecordRouteSpace : headerIncluded ? IpHeader.MinLength : 0;
-        int icmpLength = Icmp.HeaderLength + payloadSize;
+        int icmpLength = Icmp.HeaderLength + RequestFieldsLength + payloadSize;
         if (Math.Max(hlen, IpHeader.MinLength) + icmpLength > IpHeader.MaxPacket)
         {
             return Errno.EMSGSIZE;
@@ -275,13 +312,22 @@ public sealed class PingSocket : IDisposable
 
     private void WriteEcho(Span<byte> icmp, ushort sequence)
     {
-        icmp[0] = IcmpType.Echo;
+        icmp[0] = _requestType;
         icmp[1] = 0;
         icmp[2] = 0;
         icmp[3] = 0;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[4..], Identifier);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], sequence);
-        Span<byte> data = icmp[Icmp.HeaderLength..];
+        int fields = RequestFieldsLength;
+        icmp.Slice(Icmp.HeaderLength, fields).Clear();
+        if (_requestType == IcmpType.Timestamp)
+        {
+            // pinger(): icmp_otime from CLOCK_MONOTONIC, seconds modulo a day, in ms.
+            long ms = Environment.TickCount64;
+            BinaryPrimitives.WriteUInt32BigEndian(icmp[8..], (uint)(ms / 1000 % 86400 * 1000 + ms % 1000));
+        }
+
+        Span<byte> data = icmp[(Icmp.HeaderLength + fields)..];
         int start = 0;
         if (data.Length >= TimestampLength)
         {
@@ -310,16 +356,25 @@ public sealed class PingSocket : IDisposable
 
         ReadOnlySpan<byte> icmp = packet[hlen..];
         byte type = icmp[0];
-        if (type == IcmpType.EchoReply)
+        if (type == ReplyType)
         {
-            if (BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]) != Identifier)
+            int fields = RequestFieldsLength;
+            if (BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]) != Identifier || icmp.Length < Icmp.HeaderLength + fields)
             {
                 return false;
             }
 
             ushort sequence = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
+            ReadOnlySpan<byte> options = packet[IpHeader.MinLength..hlen];
             reply = new PingReply(PingReplyKind.EchoReply, InAddr.Read(packet[12..]), sequence, packet[8], icmp.Length,
-                RttFrom(icmp[Icmp.HeaderLength..]), type, icmp[1], RecordedRoute(packet[IpHeader.MinLength..hlen]));
+                RttFrom(icmp[(Icmp.HeaderLength + fields)..]), type, icmp[1], RecordedRoute(options))
+            {
+                IpOptions = options.IsEmpty ? null : options.ToArray(),
+                Mask = fields == 4 ? InAddr.Read(icmp[8..]) : default,
+                OriginateTime = fields == 12 ? BinaryPrimitives.ReadUInt32BigEndian(icmp[8..]) : 0,
+                ReceiveTime = fields == 12 ? BinaryPrimitives.ReadUInt32BigEndian(icmp[12..]) : 0,
+                TransmitTime = fields == 12 ? BinaryPrimitives.ReadUInt32BigEndian(icmp[16..]) : 0,
+            };
             return true;
         }
 
@@ -351,6 +406,14 @@ public sealed class PingSocket : IDisposable
             packet[8], icmp.Length, RttFrom(request[Icmp.HeaderLength..]), type, icmp[1]);
         return true;
     }
+
+    /// <summary>ping.c's icmp_type_rsp: the reply type that answers <see cref="RequestType"/>.</summary>
+    private byte ReplyType => _requestType switch
+    {
+        IcmpType.Timestamp => IcmpType.TimestampReply,
+        IcmpType.MaskRequest => IcmpType.MaskReply,
+        _ => IcmpType.EchoReply,
+    };
 
     private static TimeSpan RttFrom(ReadOnlySpan<byte> data)
     {

@@ -67,18 +67,15 @@ public static partial class Udp
         Span<byte> uh = p[hlen..];
         ushort sport = BinaryPrimitives.ReadUInt16BigEndian(uh);
         ushort dport = BinaryPrimitives.ReadUInt16BigEndian(uh[2..]);
-        if (uh[6] != 0 || uh[7] != 0)
-        {
-            ulong sum = Checksum.Sum(uh, Checksum.PseudoHeader(src, dst, IpProto.Udp, length));
-            if (Checksum.Finish(sum) != 0)
-            {
-                Drop(m, UdpStat.udps_badsum);
-                return;
-            }
-        }
-        else
+        bool verified = (m.CsumFlags & (CsumFlags.CSUM_DATA_VALID | CsumFlags.CSUM_PSEUDO_HDR)) == (CsumFlags.CSUM_DATA_VALID | CsumFlags.CSUM_PSEUDO_HDR);
+        if (uh[6] == 0 && uh[7] == 0)
         {
             Stat(UdpStat.udps_nosum);
+        }
+        else if (!verified && Checksum.Finish(Checksum.Sum(uh, Checksum.PseudoHeader(src, dst, IpProto.Udp, length))) != 0)
+        {
+            Drop(m, UdpStat.udps_badsum);
+            return;
         }
 
         InPcbInfo table = V_udbinfo;
@@ -261,8 +258,10 @@ public static partial class Udp
         data.CopyTo(uh[HeaderLength..]);
         if (V_udp_cksum != 0)
         {
-            ushort sum = Checksum.Finish(Checksum.Sum(uh, Checksum.PseudoHeader(src, dst, IpProto.Udp, length)));
-            BinaryPrimitives.WriteUInt16BigEndian(uh[6..], sum == 0 ? (ushort)0xffff : sum);
+            // udp_output: CSUM_UDP with the pseudo-header sum in uh_sum; ip_output or the interface completes it.
+            InOffload.WritePseudo(uh[InOffload.UdpSumOffset..], src, dst, IpProto.Udp, length);
+            m.CsumFlags = CsumFlags.CSUM_UDP;
+            m.CsumData = InOffload.UdpSumOffset;
         }
 
         Stat(UdpStat.udps_opackets);

@@ -14,6 +14,10 @@ public sealed class LoopbackCloner() : IfCloner("lo")
         Ifnet ifp = Ifnets.Attach($"lo{unit}", IfType.IFT_LOOP, ctx, [], IfFlags.IFF_LOOPBACK | IfFlags.IFF_MULTICAST);
         ifp.Mtu = 16384;
         ifp.Cloner = this;
+        ifp.Capabilities = LoopbackDevice.Caps;
+        ifp.CapEnable = LoopbackDevice.Caps;
+        ifp.CapsChanged = LoopbackDevice.CapsChanged;
+        LoopbackDevice.CapsChanged(ifp);
         device.Context = ctx;
         ctx.RxSpaceAvailable = ctx.TxInterrupt; // it is its own peer
         ctx.Attach(ifp);
@@ -35,9 +39,17 @@ internal sealed class LoopbackDevice(int unit) : VirtualNic
 
     public IflibContext? Context { get; set; }
 
+    /// <summary>if_loop's capabilities: IFCAP_HWCSUM | IFCAP_HWCSUM_IPV6 | IFCAP_LINKSTATE.</summary>
+    internal const IfCap Caps = IfCap.IFCAP_HWCSUM | IfCap.IFCAP_HWCSUM_IPV6 | IfCap.IFCAP_LINKSTATE;
+
+    /// <summary>loioctl's SIOCSIFCAP: LO_CSUM_FEATURES in if_hwassist while TXCSUM and RXCSUM are on (it is its own receiver).</summary>
+    internal static void CapsChanged(Ifnet ifp)
+        => ifp.HwAssist = (ifp.CapEnable & IfCap.IFCAP_HWCSUM) == IfCap.IFCAP_HWCSUM ? CsumFlags.CSUM_IP | CsumFlags.CSUM_TCP | CsumFlags.CSUM_UDP : CsumFlags.None;
+
     public override int TxdEncap(int qid, Mbuf m)
     {
         m.Flags |= MbufFlags.Loop;
+        MbufCsum.TxToRx(m); // looutput: what it was asked to offload counts as checked
         return Context!.RxPost(m) ? 0 : MpRing.ENOBUFS;
     }
 }
@@ -46,11 +58,7 @@ internal sealed class LoopbackDevice(int unit) : VirtualNic
 public static partial class LoopbackIo
 {
     /// <summary>looutput: no link header, no resolution; the frame goes straight to the (self-peered) driver.</summary>
-    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst)
-    {
-        ifp.Transmit(m);
-        return 0;
-    }
+    public static int Output(Ifnet ifp, Mbuf m, in Sockaddr dst) => ifp.Transmit(m);
 
     /// <summary>if_simloop's netisr_queue: the IP version nibble picks NETISR_IP or NETISR_IPV6 (too short: IP, which counts it).</summary>
     public static void Input(Ifnet ifp, Mbuf m)

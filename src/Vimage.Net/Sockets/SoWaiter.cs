@@ -5,10 +5,13 @@ namespace Vimage.Net.Sockets;
 
 /// <summary>
 /// One reusable wait of a stream socket's async calls (a sleeper on so_rcv or so_snd): armed under the socket lock,
-/// fired by sorwakeup / sowwakeup, a state change, close or cancellation. Its continuation always runs on the thread
-/// pool, never on the protocol thread that fired it (which may hold a connection's lock). One wait at a time.
+/// fired by sorwakeup / sowwakeup, a state change, close or cancellation. Its continuation never runs on the
+/// protocol thread while it fires (which may hold a connection's lock): fired during a user's send (data the send
+/// delivered inline, net.isr.dispatch=direct), it runs when that send returns, out of every lock, on the sender's
+/// thread (<see cref="SoWakeups"/>, the datagram receive's rules and net.isr.inline_wakeup); otherwise on the
+/// thread pool. One wait at a time.
 /// </summary>
-internal sealed class SoWaiter : IValueTaskSource
+internal sealed class SoWaiter : IValueTaskSource, IDeferredWakeup
 {
     private static readonly Action<object?> CancelCallback = static state => ((SoWaiter)state!).Fire();
 
@@ -35,10 +38,17 @@ internal sealed class SoWaiter : IValueTaskSource
     /// <summary>Ends the wait if one is armed (any thread; idempotent).</summary>
     public void Fire()
     {
-        if (Interlocked.Exchange(ref _armed, 0) == 1)
+        if (Interlocked.Exchange(ref _armed, 0) == 1 && !SoWakeups.TryDefer(this))
         {
+            _core.RunContinuationsAsynchronously = true;
             _core.SetResult(true);
         }
+    }
+
+    void IDeferredWakeup.CompleteDeferred()
+    {
+        _core.RunContinuationsAsynchronously = false;
+        _core.SetResult(true);
     }
 
     void IValueTaskSource.GetResult(short token)

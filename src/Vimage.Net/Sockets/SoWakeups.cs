@@ -6,7 +6,8 @@ namespace Vimage.Net.Sockets;
 /// <summary>
 /// sorwakeup for async receivers, done by the thread that delivered the data, with no thread-pool hop. A user's
 /// send opens a scope (<see cref="Enter"/>); datagrams it delivers inline (net.isr.dispatch=direct) to sockets with
-/// an awaiting <c>ReceiveAsync</c> are copied out at once, but their completions are only recorded here, and run
+/// an awaiting <c>ReceiveAsync</c> are copied out at once, and stream sockets' async waits (receive, send space)
+/// fired meanwhile are recorded too; their completions are only recorded here, and run
 /// when the send returns to the socket layer (<see cref="Exit"/>): outside every delivery lock, ring and vnet, so
 /// the code after the receiver's <c>await</c> cannot stall the stack it was woken by. That code runs on the
 /// sender's thread, inside its send call, as .NET's own sockets do with inline completions: it must not block
@@ -28,7 +29,7 @@ internal static partial class SoWakeups
     private static int t_scopes;
 
     [ThreadStatic]
-    private static Socket?[]? t_pending;
+    private static IDeferredWakeup?[]? t_pending;
 
     [ThreadStatic]
     private static int t_count;
@@ -57,14 +58,14 @@ internal static partial class SoWakeups
     /// Records <paramref name="so"/>'s completion for the end of the current send. False (the caller completes it
     /// on the thread pool) outside a send, with the list full, at the depth limit, or with the knob at 0.
     /// </summary>
-    public static bool TryDefer(Socket so)
+    public static bool TryDefer(IDeferredWakeup so)
     {
         if (t_scopes == 0 || t_inlineDepth >= Volatile.Read(ref s_inline_wakeup))
         {
             return false;
         }
 
-        Socket?[] pending = t_pending ??= new Socket?[Capacity];
+        IDeferredWakeup?[] pending = t_pending ??= new IDeferredWakeup?[Capacity];
         if (t_count == pending.Length)
         {
             return false;
@@ -77,18 +78,18 @@ internal static partial class SoWakeups
     // A stack: a continuation's own send may defer more while this loop runs; it flushes them itself.
     private static void Flush()
     {
-        Socket?[] pending = t_pending!;
+        IDeferredWakeup?[] pending = t_pending!;
         ExceptionDispatchInfo? first = null;
         while (t_count > 0)
         {
             int i = --t_count;
-            Socket so = pending[i]!;
+            IDeferredWakeup so = pending[i]!;
             pending[i] = null;
             t_inlineDepth++;
             try
             {
                 Interlocked.Increment(ref s_inline);
-                so.CompleteDeferredReceive();
+                so.CompleteDeferred();
             }
             catch (Exception e)
             {
@@ -102,4 +103,11 @@ internal static partial class SoWakeups
 
         first?.Throw();
     }
+}
+
+/// <summary>A completion <see cref="SoWakeups"/> runs at the end of the send that caused it, on the sender's thread.</summary>
+internal interface IDeferredWakeup
+{
+    /// <summary>Completes the wait with continuations run inline (outside every stack lock).</summary>
+    void CompleteDeferred();
 }

@@ -14,7 +14,7 @@ namespace Vimage.Net.Sockets;
 /// receive may be outstanding. Errors throw <see cref="NetSocketException"/> with FreeBSD's errno; a closed socket,
 /// or one whose vnet is gone, throws <see cref="ObjectDisposedException"/>.
 /// </summary>
-public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>
+public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceiveResult>, IDeferredWakeup
 {
     /// <summary>pr_attach's answer when the vnet is being torn down: socket creation fails with ObjectDisposedException.</summary>
     public const int EVnetGone = -2;
@@ -622,7 +622,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
     }
 
     /// <summary>SoWakeups' completion of a receive <see cref="AppendAddr"/> filled: the continuation runs here, inline.</summary>
-    internal void CompleteDeferredReceive()
+    void IDeferredWakeup.CompleteDeferred()
     {
         _core.RunContinuationsAsynchronously = false;
         _core.SetResult(_deferredResult);

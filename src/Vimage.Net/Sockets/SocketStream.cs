@@ -11,7 +11,8 @@ namespace Vimage.Net.Sockets;
 /// <para>
 /// Locking: the protocol calls the So* and Sb* methods with its connection lock held (INP_WLOCK, then the socket
 /// lock, FreeBSD's order); user calls never hold the socket lock while they call into the protocol. Wakeups pulse
-/// blocked threads and complete async waits, whose continuations run on the thread pool.
+/// blocked threads and complete async waits, whose continuations run on the thread pool, or, when a user's send on
+/// this thread fired them, on the sender's thread once that send has left the stack (<see cref="SoWakeups"/>).
 /// </para>
 /// </summary>
 public sealed partial class Socket
@@ -1049,19 +1050,27 @@ public sealed partial class Socket
     /// <summary>pr_send for a stream: the protocol copies into so_snd and sends; returns the bytes it took.</summary>
     private int ProtocolSend(ReadOnlySpan<byte> chunk)
     {
-        EnterVnet();
         int error;
         int taken;
+        SoWakeups.Enter();
         try
         {
-            using (Curvnet.Set(Vnet))
+            EnterVnet();
+            try
             {
-                error = Proto.SendStream(this, chunk, out taken);
+                using (Curvnet.Set(Vnet))
+                {
+                    error = Proto.SendStream(this, chunk, out taken);
+                }
+            }
+            finally
+            {
+                Vnet.Exit();
             }
         }
         finally
         {
-            Vnet.Exit();
+            SoWakeups.Exit(); // async waits this send fired continue here, out of the stack and its vnets
         }
 
         if (error != 0 && taken == 0)

@@ -45,6 +45,9 @@ public sealed class TapCloner() : IfCloner("tap")
     [ThreadStatic]
     private static TapDevice? t_adopt;
 
+    [ThreadStatic]
+    private static TapHostConfig? t_config;
+
     /// <summary>The host-side settings used by <c>Ifnets.Create("tap")</c> from now on (process-wide).</summary>
     public static TapHostConfig HostConfig
     {
@@ -83,14 +86,37 @@ public sealed class TapCloner() : IfCloner("tap")
         }
     }
 
+    /// <summary>
+    /// Makes <c>tapN</c> (<paramref name="unit"/>, or the lowest free unit when -1) in the current vnet with its
+    /// host side made as <paramref name="config"/> says instead of <see cref="HostConfig"/> (ifconfig tap create
+    /// linuxname NAME netns NS queues N). Nothing is left behind when it throws.
+    /// </summary>
+    public static Ifnet CreateWith(TapHostConfig config, int unit = -1)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        _ = Vimage.Core.Curvnet.Current ?? throw new InvalidOperationException("tap create needs a current vnet (Curvnet.Set)");
+        Ifnets.EnsureCloner("tap", static () => new TapCloner());
+        t_config = config;
+        try
+        {
+            return Ifnets.Create(unit < 0 ? "tap" : "tap" + unit)[0];
+        }
+        finally
+        {
+            t_config = null;
+        }
+    }
+
     protected internal override IReadOnlyList<Ifnet> Create(int unit)
     {
         TapDevice? adopted = t_adopt;
         t_adopt = null;
+        TapHostConfig config = t_config ?? HostConfig;
+        t_config = null;
         TapDevice device;
         if (adopted is null)
         {
-            TapHostConfig config = HostConfig;
             TapLimits.Reserve();
             try
             {

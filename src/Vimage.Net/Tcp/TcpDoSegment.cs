@@ -142,6 +142,7 @@ public static partial class Tcp
             // The peer's SYN: its ISS and the options both ends support.
             tp.irs = seq;
             tp.rcv_nxt = tp.rcv_adv = seq + 1;
+            tp.t_ackout = tp.t_advout = seq;
             if ((to.Flags & TcpOptFlags.TOF_SCALE) != 0 && (tp.t_flags & TcpCbFlags.TF_REQ_SCALE) != 0)
             {
                 tp.t_flags |= TcpCbFlags.TF_RCVD_SCALE;

@@ -46,7 +46,7 @@ public static partial class Tcp
         InAddr src = InAddr.Read(p[12..]);
         InAddr dst = InAddr.Read(p[16..]);
         ReadOnlySpan<byte> seg = p[hlen..];
-        if (!TcpHeader.ChecksumValid(seg, src, dst))
+        if (!CsumVerified(m) && !TcpHeader.ChecksumValid(seg, src, dst))
         {
             Drop(m, TcpStat.tcps_rcvbadsum);
             return;

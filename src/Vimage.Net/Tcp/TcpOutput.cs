@@ -25,24 +25,33 @@ public static partial class Tcp
     [ThreadStatic]
     private static bool t_flushing;
 
-    /// <summary>Queues a segment of <paramref name="tp"/> (IP payload) for ip_output after the locks are released.</summary>
+    /// <summary>
+    /// Queues a segment tcp_respond built for <paramref name="tp"/> (IP payload) for ip_output after the locks are
+    /// released, behind the connection's others; an error is only counted by the layer that dropped it.
+    /// </summary>
     private static void Enqueue(Tcpcb tp, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
-        => Enqueue(tp.t_outq, m, src, dst, options);
+        => Enqueue(tp.t_outq, new PendingSegment { M = m, Src = src, Dst = dst, Options = options });
+
+    /// <summary>Queues a segment of <paramref name="tp"/> whose sequence advance ip_output's error undoes (<see cref="OutputError"/>).</summary>
+    private static void Enqueue(Tcpcb tp, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options, uint seq, int len, TcpBackout backout, bool hasAck, uint advEdge)
+        => Enqueue(tp.t_outq, new PendingSegment
+        {
+            M = m, Tp = tp, Src = src, Dst = dst, Options = options, Seq = seq, Len = len, Backout = backout, Ack = tp.rcv_nxt, AdvEdge = advEdge, HasAck = hasAck,
+        });
 
     /// <summary>Queues a segment that belongs to no connection (a RST for a closed port, a SYN-ACK from the syncache).</summary>
     private static void Enqueue(Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
-        => Enqueue(t_loose ??= new TcpOutQueue(), m, src, dst, options);
+        => Enqueue(t_loose ??= new TcpOutQueue(), new PendingSegment { M = m, Src = src, Dst = dst, Options = options });
 
-    private static void Enqueue(TcpOutQueue q, Mbuf m, InAddr src, InAddr dst, IpOutputOptions options)
+    private static void Enqueue(TcpOutQueue q, PendingSegment p)
     {
-        q.Push(new PendingSegment { M = m, Vnet = Curvnet.Current!, Src = src, Dst = dst, Options = options });
+        p.Vnet = Curvnet.Current!;
+        q.Push(in p);
         List<TcpOutQueue> dirty = t_dirty ??= new List<TcpOutQueue>(16);
         if (dirty.Count == 0 || dirty[^1] != q)
         {
             dirty.Add(q);
         }
-
-        Stat(TcpStat.tcps_sndtotal);
     }
 
     /// <summary>
@@ -94,7 +103,19 @@ public static partial class Tcp
                 {
                     using (Curvnet.Set(p.Vnet))
                     {
-                        IpOutput.Send(p.M, p.Src, p.Dst, IpProto.Tcp, p.Options);
+                        int error = IpOutput.Send(p.M, p.Src, p.Dst, IpProto.Tcp, p.Options);
+                        if (error == 0)
+                        {
+                            Stat(TcpStat.tcps_sndtotal); // counted once ip_output took it, as tcp_output does
+                            if (p.Tp is { } sent && p.HasAck)
+                            {
+                                AckSent(sent, in p);
+                            }
+                        }
+                        else if (p.Tp is { } tp)
+                        {
+                            OutputError(tp, in p, error);
+                        }
                     }
                 }
                 finally
@@ -124,6 +145,7 @@ public static partial class Tcp
         int mss = offer == 0 ? V_tcp_mssdflt : offer;
         mss = Math.Min(mss, ours);
         tp.maxseg = Math.Max(mss, Math.Max(V_tcp_minmss, 64));
+        MssTso(tp);
     }
 
     /// <summary>tcp_mss's socket-buffer part, once the peer's MSS is known: so_snd and so_rcv rounded up to whole segments.</summary>
@@ -254,7 +276,8 @@ public static partial class Tcp
             }
 
             int maxseg = tp.t_maxseg;
-            if (len > maxseg)
+            bool tso = TsoAllowed(tp, len, sackHole, flags);
+            if (len > maxseg && !tso)
             {
                 len = maxseg;
                 sendalot = true;
@@ -315,7 +338,7 @@ public static partial class Tcp
                 return 0;
             }
 
-            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, sackHole, ref sendalot, now);
+            int error = SendSegment(tp, so, flags, off, (int)len, recwin, sbavail, sackHole, tso, ref sendalot, now);
             if (error != 0 || !sendalot)
             {
                 return error;
@@ -362,7 +385,7 @@ public static partial class Tcp
         return hole;
     }
 
-    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, int sackHole, ref bool sendalot, long now)
+    private static int SendSegment(Tcpcb tp, Socket so, TcpFlags flags, int off, int len, uint recwin, int sbavail, int sackHole, bool tso, ref bool sendalot, long now)
     {
         var to = default(TcpOpt);
         if ((flags & TcpFlags.TH_SYN) != 0)
@@ -396,7 +419,12 @@ public static partial class Tcp
             optlen += WriteSackBlocks(tp.t_sackreport, opt[optlen..], (to.Flags & TcpOptFlags.TOF_TS) != 0);
         }
 
-        if (len + optlen > tp.maxseg)
+        if (tso && !TsoLength(tp, optlen, off, sbavail, ref len, ref flags, ref sendalot))
+        {
+            tso = false;
+        }
+
+        if (!tso && len + optlen > tp.maxseg)
         {
             len = Math.Max(0, tp.maxseg - optlen);
             sendalot = true;
@@ -471,6 +499,7 @@ public static partial class Tcp
 
         uint seq = sackHole >= 0 ? tp.snd_una + (uint)off
             : len > 0 || (flags & (TcpFlags.TH_SYN | TcpFlags.TH_FIN)) != 0 || tp.TimerActive(TcpTimerKind.TT_PERSIST) ? tp.snd_nxt : tp.snd_max;
+        TcpBackout backout = BackoutFor(tp, flags, len, sackHole >= 0);
         uint ack = (flags & TcpFlags.TH_ACK) != 0 ? tp.rcv_nxt : 0;
         uint win = (flags & TcpFlags.TH_SYN) != 0 ? Math.Min(recwin, 65535u) : recwin >> tp.rcv_scale;
         if (win > 65535)
@@ -490,7 +519,7 @@ public static partial class Tcp
         PcbEnds e = tp.Inp.Ends;
         new TcpHeader(e.LocalPort, e.ForeignPort, seq, ack, hdrlen, flags, (ushort)win, 0).Write(seg);
         opt[..optlen].CopyTo(seg[TcpHeader.MinLength..]);
-        TcpHeader.SetChecksum(seg, e.Local, e.Foreign);
+        CsumRequest(m, seg, in e, tso, tp.maxseg - optlen);
 
         if (sackHole >= 0)
         {
@@ -566,7 +595,8 @@ public static partial class Tcp
         }
 
         IpOutputOptions ipo = OutOptions(tp);
-        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) });
+        Enqueue(tp, m, e.Local, e.Foreign, ipecn == 0 ? ipo : ipo with { Tos = (byte)((ipo.Tos & ~IPTOS_ECN_MASK) | ipecn) }, seq, len, backout,
+            (flags & TcpFlags.TH_ACK) != 0, tp.rcv_nxt + advertised);
         return 0;
     }
 
@@ -633,6 +663,19 @@ internal struct PendingSegment
 {
     public Mbuf M;
     public Vnet Vnet;
+
+    /// <summary>The connection it belongs to (null: a RST or SYN-ACK of no connection).</summary>
+    public Tcpcb? Tp;
+
+    /// <summary>Its first sequence number, data length and what an ip_output error undoes.</summary>
+    public uint Seq;
+    public int Len;
+    public TcpBackout Backout;
+
+    /// <summary>The ACK number and window right edge it carries (when it has TH_ACK).</summary>
+    public uint Ack;
+    public uint AdvEdge;
+    public bool HasAck;
     public InAddr Src;
     public InAddr Dst;
     public IpOutputOptions Options;

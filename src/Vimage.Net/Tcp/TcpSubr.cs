@@ -112,6 +112,9 @@ public static partial class Tcp
 
         if (errno != 0)
         {
+            // SetError wakes the waiters at once (FreeBSD's wake-up comes later, from tcp_close's soisdisconnected,
+            // under the same lock): the state a woken connect or receive reads must already be CLOSED.
+            tp.t_state = TcpState.TCPS_CLOSED;
             tp.So.SetError(errno);
         }
 

@@ -482,6 +482,7 @@ public static partial class Tcp
         EcnSyncacheSocket(tp, sc.Ecn);
         tp.iss = sc.Iss;
         tp.irs = sc.Irs;
+        tp.t_ackout = tp.t_advout = sc.Irs;
         tp.snd_una = tp.snd_up = sc.Iss;
         tp.snd_nxt = tp.snd_max = sc.Iss + 1;
         tp.snd_recover = sc.Iss + 1;

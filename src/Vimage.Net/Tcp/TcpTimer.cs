@@ -378,6 +378,9 @@ public static partial class Tcp
             case TcpTimerKind.TT_2MSL:
                 Timer2Msl(tp);
                 break;
+            case TcpTimerKind.TT_ENOBUFS:
+                TimerEnobufs(tp);
+                break;
         }
     }
 

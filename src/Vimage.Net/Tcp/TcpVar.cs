@@ -32,6 +32,9 @@ public enum TcpCbFlags : uint
     TF_FASTRECOVERY = 0x00100000,
     TF_WASFRECOVERY = 0x00200000,
     TF_FORCEDATA = 0x00800000,
+
+    /// <summary>TF_TSO: the route's interface segments for us (tcp_mss saw CSUM_TSO in its if_hwassist).</summary>
+    TF_TSO = 0x01000000,
     TF_CLOSED = 0x04000000,
     TF_CONGRECOVERY = 0x20000000,
     TF_WASCRECOVERY = 0x40000000,
@@ -45,6 +48,12 @@ public enum TcpTimerKind
     TT_PERSIST = 2,
     TT_KEEP = 3,
     TT_2MSL = 4,
+
+    /// <summary>
+    /// A full interface queue (ENOBUFS) left nothing in flight whose ACK would clock the backed-out data out again:
+    /// tcp_output runs again after a millisecond, as FreeBSD's RACK stack retries ENOBUFS from its pacing timer.
+    /// </summary>
+    TT_ENOBUFS = 5,
 }
 
 /// <summary>
@@ -62,7 +71,7 @@ public sealed class Tcpcb : ICcConnection
     /// <summary>TCPTV_REXMTMAX: 64 s.</summary>
     public const long TCPTV_REXMTMAX = 64_000_000;
 
-    internal const int TimerCount = 5;
+    internal const int TimerCount = 6;
 
     /// <summary>tcp_backoff[] (tcp_timer.c).</summary>
     internal static readonly int[] Backoff = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 512, 512, 512];
@@ -113,12 +122,23 @@ public sealed class Tcpcb : ICcConnection
     public uint irs;
     public uint last_ack_sent;
 
+    /// <summary>
+    /// The highest ACK number and window edge ip_output accepted (written by the output drainer without the lock,
+    /// read under it; irs until then): an ACK or window update a full interface queue refused is sent again only
+    /// while no later segment has carried as much.
+    /// </summary>
+    internal uint t_ackout;
+    internal uint t_advout;
+
     public uint _snd_cwnd;
     public uint _snd_ssthresh;
     public uint _snd_recover;
 
     /// <summary>t_maxseg: the peer's MSS limited by ours (options every segment carries are subtracted when sending).</summary>
     public int maxseg;
+
+    /// <summary>t_tsomax: the largest TSO packet (IP header included) the route's interface takes (if_hw_tsomax).</summary>
+    public int t_tsomax;
 
     public byte snd_scale_;
     public byte rcv_scale;
@@ -185,6 +205,14 @@ public sealed class Tcpcb : ICcConnection
 
     /// <summary>snd_holes, snd_fack and sackhint: the sender's SACK scoreboard (tcp_sack.c), used in SACK recovery.</summary>
     internal readonly SackScoreboard snd_holes = new();
+
+    /// <summary>
+    /// sackhint.recover_fs, prr_delivered, prr_out: Proportional Rate Reduction's state for one recovery episode
+    /// (RFC 6937; FreeBSD's tcp_do_prr_ack): the flight size when it began, bytes the peer got since, bytes we sent since.
+    /// </summary>
+    internal uint sackhint_recover_fs;
+    internal int sackhint_prr_delivered;
+    internal int sackhint_prr_out;
 
     /// <summary>t_segq: the reassembly queue (RFC 9293 §3.10.7.4).</summary>
     internal readonly TcpReassQueue t_segq = new();
