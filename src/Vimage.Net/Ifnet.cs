@@ -47,6 +47,9 @@ public sealed class Ifnet
 
     public int Mtu { get; internal set; } = 1500;
 
+    /// <summary>if_fib: the routing table its received packets are forwarded with (M_SETFIB in ether_input).</summary>
+    public int Fib { get; internal set; }
+
     public string Description { get; set; } = "";
 
     /// <summary>if_capabilities: the offloads the driver can do.</summary>
@@ -103,6 +106,11 @@ public sealed class Ifnet
         }
 
         m.ReceiveInterface = this;
+        if (Type != IfType.IFT_LOOP)
+        {
+            m.Fib = Fib; // ether_input's M_SETFIB(m, ifp->if_fib); if_simloop keeps the sender's
+        }
+
         Count(IfCounter.IFCOUNTER_IPACKETS);
         Count(IfCounter.IFCOUNTER_IBYTES, m.Length);
         if ((m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0)

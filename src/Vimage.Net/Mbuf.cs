@@ -48,6 +48,12 @@ public sealed class Mbuf
     /// <summary>m_pkthdr.rcvif: the interface it arrived on.</summary>
     public object? ReceiveInterface { get; set; }
 
+    /// <summary>
+    /// M_GETFIB / M_SETFIB: the routing table of the packet: the socket's on output, the receiving interface's on
+    /// input (ether_input); a looped packet keeps its sender's.
+    /// </summary>
+    public int Fib { get; set; }
+
     /// <summary>m_pkthdr.flowid, valid when <see cref="HasFlowId"/>.</summary>
     public uint FlowId { get; set; }
 
@@ -84,6 +90,7 @@ public sealed class Mbuf
         Offset = Math.Min(headroom, _buffer.Length);
         Length = 0;
         ReceiveInterface = null;
+        Fib = 0;
         FlowId = 0;
         HasFlowId = false;
         Flags = MbufFlags.None;

@@ -18,6 +18,7 @@ public static class MbufDup
         copy.CsumData = m.CsumData;
         copy.TsoSegsz = m.TsoSegsz;
         copy.ReceiveInterface = m.ReceiveInterface;
+        copy.Fib = m.Fib;
         return copy;
     }
 }

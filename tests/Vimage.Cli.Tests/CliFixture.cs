@@ -33,7 +33,7 @@ internal sealed class CliFixture : IDisposable
         using (Curvnet.Set(Vnet.Vnet0))
         {
             _interfacesBefore = [.. Ifnets.Current.Snapshot()];
-            _routesBefore = [.. Routes.All];
+            _routesBefore = [.. Routes.Of(Vnet.Vnet0)]; // every fib's
         }
     }
 
@@ -149,11 +149,11 @@ internal sealed class CliFixture : IDisposable
         using (Curvnet.Set(Vnet.Vnet0))
         {
             IpFw.Unload(); // kldunload: an ipfw command loads it in vnet0, which every test shares (a no-op otherwise)
-            foreach (Rtentry r in Routes.All.Where(r => !_routesBefore.Contains(r)).ToArray())
+            foreach (Rtentry r in Routes.Of(Vnet.Vnet0).Where(r => !_routesBefore.Contains(r)).ToArray())
             {
                 try
                 {
-                    Routes.Delete(r.Destination, r.PrefixLength);
+                    Routes.Delete(r.Destination, r.PrefixLength, null, r.Fib);
                 }
                 catch (RouteException)
                 {

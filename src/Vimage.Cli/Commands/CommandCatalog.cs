@@ -11,6 +11,7 @@ public static class CommandCatalog
             .Select(t => (ICommand)Activator.CreateInstance(t)!)
             .ToList();
         commands.Add(new JexecCommand(() => dispatcher!));
+        commands.Add(new SetfibCommand(() => dispatcher!));
         dispatcher = new CommandDispatcher(commands);
         return commands;
     }

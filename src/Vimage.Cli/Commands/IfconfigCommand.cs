@@ -296,6 +296,11 @@ public sealed class IfconfigCommand : ICommand, IUsageStatus
 
         // getifgroups: every group but "all".
         output.WriteLine("\tgroups: " + string.Join(' ', IfGroups.Of(ifp).Where(g => g != "all")));
+        if (ifp.Fib != 0 && family is null)
+        {
+            output.WriteLine(NetFormat.Invariant($"\tfib: {ifp.Fib}")); // iffib.c's fib_status: only a fib other than RT_DEFAULT_FIB
+        }
+
         if (ifp.Type == IfType.IFT_ETHER)
         {
             output.WriteLine(group == "epair" ? "\tmedia: Ethernet 10Gbase-T (10Gbase-T <full-duplex>)" : "\tmedia: Ethernet autoselect");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Vimage.Net;
 using Vimage.Net.Inet;
+using Vimage.Net.Route;
 
 namespace Vimage.Cli.Commands;
 
@@ -380,12 +381,13 @@ internal sealed class IfconfigPlan
 
                     break;
                 case Kind.Fib:
-                    // setiffib: warn() only, the line goes on and the exit status stays 0. Only FIB 0 exists.
+                    // setiffib: warn() only, the line goes on and the exit status stays 0; SIOCSIFFIB is EINVAL
+                    // for a fib at or above net.fibs.
                     if (step.Number < 0)
                     {
                         context.Err.WriteLine($"ifconfig: fib {step.Text} not valid: Invalid argument");
                     }
-                    else if (step.Number != 0)
+                    else if (Fibs.SetInterfaceFib(ifp, step.Number) != 0)
                     {
                         context.Err.WriteLine("ifconfig: ioctl (SIOCSIFFIB): Invalid argument");
                     }

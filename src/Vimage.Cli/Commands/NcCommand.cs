@@ -37,6 +37,9 @@ public sealed class NcCommand : ICommand, IUsageStatus
         public bool D, K, L, N, R, U, V, Z;
         public int TimeoutMs = Timeout.Infinite;
         public int RcvBuf, SndBuf;
+
+        /// <summary>-V rtable: the socket's fib (SO_SETFIB), -1 for the caller's.</summary>
+        public int Rtable = -1;
         public string? Source, SourcePort;
     }
 
@@ -65,7 +68,7 @@ public sealed class NcCommand : ICommand, IUsageStatus
                 case 'w': o.TimeoutMs = Strtonum(getopt.Optarg!, 0, int.MaxValue / 1000, "timeout") * 1000; break;
                 case 'I': o.RcvBuf = Strtonum(getopt.Optarg!, 1, 65536 << 14, "TCP receive window"); break;
                 case 'O': o.SndBuf = Strtonum(getopt.Optarg!, 1, 65536 << 14, "TCP send window"); break;
-                case 'V': Strtonum(getopt.Optarg!, 0, 0, "rtable"); break; // net.fibs is 1
+                case 'V': o.Rtable = Strtonum(getopt.Optarg!, 0, 255, "rtable"); break; // RT_TABLEID_MAX; SO_SETFIB checks net.fibs
                 case 'h': throw new UsageException("");
                 case Getopt.LongOption: throw new CommandException($"nc: --{getopt.LongName}: not supported in Vimage");
                 default: throw Unsupported.Option("nc", ch, ch switch
@@ -402,6 +405,18 @@ public sealed class NcCommand : ICommand, IUsageStatus
             if (o.SndBuf > 0)
             {
                 so.SetOption(SoOption.SO_SNDBUF, o.SndBuf);
+            }
+
+            if (o.Rtable >= 0)
+            {
+                try
+                {
+                    so.SetOption(SoOption.SO_SETFIB, o.Rtable);
+                }
+                catch (NetSocketException)
+                {
+                    throw new CommandException("nc: setsockopt SO_SETFIB: Invalid argument");
+                }
             }
         }
 

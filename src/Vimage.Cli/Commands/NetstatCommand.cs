@@ -213,7 +213,7 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
             }
             else
             {
-                CheckFib(o.Fib);
+                o.Fib = CheckFib(o.Fib);
                 if (o.Nhops)
                 {
                     PrintNhops(xo, o);
@@ -264,14 +264,35 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
         return 0;
     }
 
-    /// <summary>routepr/nhops_print: the FIB must exist (net.fibs, 1 when the OID is absent): "N: invalid fib", EX_USAGE.</summary>
-    private static void CheckFib(int fib)
+    /// <summary>
+    /// routepr/nhops_print: -1 (no -F, or -F -1) is the caller's fib (net.my_fibnum); the FIB must exist below the
+    /// vnet's net.fibs: "N: invalid fib", EX_USAGE.
+    /// </summary>
+    private static int CheckFib(int fib)
     {
-        int numfibs = Sysctl.Exists("net.fibs") && Sysctl.Get("net.fibs") is int n ? n : 1;
-        if (fib != -1 && (fib < 0 || fib > numfibs - 1))
+        if (fib == -1)
+        {
+            fib = Fibs.Current;
+        }
+
+        if (fib < 0 || fib > Fibs.NumFibs - 1)
         {
             throw new CommandException(NetFormat.Invariant($"netstat: {fib}: invalid fib"), CommandDispatcher.ExitUsage);
         }
+
+        return fib;
+    }
+
+    /// <summary>routepr's " (fib: N)" after the title, for any fib but 0.</summary>
+    private static void FibTitle(Xo xo, int fib)
+    {
+        if (fib > 0)
+        {
+            xo.Text(NetFormat.Invariant($" (fib: {fib})"));
+            xo.Field("fib", fib);
+        }
+
+        xo.Text("\n");
     }
 
     private static void Zero(Vnet vnet, string protocol)
@@ -308,9 +329,10 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
     private static void PrintRoutes(Xo xo, Options o)
     {
         xo.Open("route-information");
-        xo.Text("Routing tables\n");
+        xo.Text("Routing tables");
+        FibTitle(xo, Math.Max(o.Fib, 0));
         xo.Open("route-table");
-        IReadOnlyList<Rtentry> routes = Routes.Sorted(Routes.All);
+        IReadOnlyList<Rtentry> routes = Routes.Sorted(Routes.Table(Math.Max(o.Fib, 0)));
         if (o.Family is "" or "inet" && routes.Count > 0)
         {
             xo.OpenList("rt-family");
@@ -406,7 +428,8 @@ public sealed partial class NetstatCommand : ICommand, IUsageStatus
     private static void PrintNhops(Xo xo, Options o)
     {
         xo.Open("route-nhop-information");
-        xo.Text("Nexthop data\n");
+        xo.Text("Nexthop data");
+        FibTitle(xo, Math.Max(o.Fib, 0));
         xo.Open("nhop-table");
         IReadOnlyList<(int Index, Rtentry Route, int Refcount)> nhops = Routes.Nhops();
         if (o.Family is "" or "inet" && nhops.Count > 0)

@@ -108,9 +108,8 @@ public sealed partial class RouteCommand : ICommand
         }
     }
 
-    /// <summary>The FIB numbers fiboptlist_csv accepts: below net.fibs (1 when the OID is missing: only FIB 0 exists).</summary>
-    private static int NumFibs()
-        => Sysctl.Exists("net.fibs") && Sysctl.Get("net.fibs") is int n ? n : 1;
+    /// <summary>The FIB numbers fiboptlist_csv accepts: below the vnet's net.fibs.</summary>
+    private static int NumFibs() => Fibs.NumFibs;
 
     /// <summary>fiboptlist_csv: "N", "N,M", "N-M", "all", "default"; any FIB outside net.fibs is "invalid fib number".</summary>
     internal static List<int> ParseFibs(string text)
@@ -125,7 +124,7 @@ public sealed partial class RouteCommand : ICommand
 
         if (text == "default")
         {
-            fibs.Add(0);
+            fibs.Add(Fibs.Current); // defaultfib: net.my_fibnum
             return fibs;
         }
 
@@ -177,6 +176,7 @@ public sealed partial class RouteCommand : ICommand
         string? dest = null, gateway = null, netmask = null, ifpName = null;
         int prefixLength = -1;
         var attrs = new RouteAttrs();
+        List<int>? fibs = null;
         for (int j = 1; j < args.Length; j++)
         {
             string a = args[j];
@@ -244,11 +244,7 @@ public sealed partial class RouteCommand : ICommand
                     case "proxy":
                         throw new CommandException("route: -proxy: proxy ARP routes are not supported in Vimage (use arp -s ... pub)");
                     case "fib":
-                        if (ParseFibs(Value(args, ref j)) is not [0])
-                        {
-                            throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
-                        }
-
+                        fibs = ParseFibs(Value(args, ref j));
                         break;
                     case "ifa":
                         Value(args, ref j);
@@ -349,11 +345,51 @@ public sealed partial class RouteCommand : ICommand
             return 0;
         }
 
+        // newroute: one routing message per fib of the -fib list (the caller's fib without one), then one line
+        // for the fibs that took it ("fib 0,1" only when the list had several) and one per fib that did not.
+        fibs ??= [Fibs.Current];
+        var failed = new List<(int Fib, RouteError Error)>();
+        foreach (int fib in fibs)
+        {
+            RouteError? error = ChangeOne(context, command, dst, prefix, gateway, iface, blackhole, reject, ifpName, attrs with { Fib = fib });
+            if (error is { } e)
+            {
+                failed.Add((fib, e));
+            }
+        }
+
+        if (!flags.Quiet)
+        {
+            int[] done = fibs.Where(f => !failed.Exists(x => x.Fib == f)).ToArray();
+            if (done.Length > 0)
+            {
+                context.Out.WriteLine(fibs.Count > 1 ? $"{summary} fib {string.Join(',', done)}" : summary);
+            }
+
+            foreach ((int fib, RouteError error) in failed)
+            {
+                string reason = error switch
+                {
+                    RouteError.Exists => "route already in table",
+                    RouteError.NotInTable => "not in table",
+                    _ => Strerror(error),
+                };
+                context.Out.WriteLine($"{summary} fib {fib}: {reason}");
+            }
+        }
+
+        return failed.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>rtmsg_fib for one fib: null when the table took it, else the error (warned as rtmsg does).</summary>
+    private static RouteError? ChangeOne(CommandContext context, string command, InAddr dst, int prefix, string? gateway, bool iface,
+        bool blackhole, bool reject, string? ifpName, RouteAttrs attrs)
+    {
         try
         {
             if (command == "delete")
             {
-                Routes.Delete(dst, prefix, gateway is not null && InAddr.TryParse(gateway, out InAddr via) && !iface ? via : null);
+                Routes.Delete(dst, prefix, gateway is not null && InAddr.TryParse(gateway, out InAddr via) && !iface ? via : null, attrs.Fib);
             }
             else
             {
@@ -367,6 +403,8 @@ public sealed partial class RouteCommand : ICommand
                     Routes.Add(route);
                 }
             }
+
+            return null;
         }
         catch (RouteException e)
         {
@@ -383,26 +421,8 @@ public sealed partial class RouteCommand : ICommand
                     break;
             }
 
-            if (!flags.Quiet)
-            {
-                string reason = e.Error switch
-                {
-                    RouteError.Exists => "route already in table",
-                    RouteError.NotInTable => "not in table",
-                    _ => Strerror(e.Error),
-                };
-                context.Out.WriteLine($"{summary} fib 0: {reason}");
-            }
-
-            return 1;
+            return e.Error;
         }
-
-        if (!flags.Quiet)
-        {
-            context.Out.WriteLine(summary);
-        }
-
-        return 0;
     }
 
     private static string Strerror(RouteError error) => error switch

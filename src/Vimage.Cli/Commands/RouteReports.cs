@@ -60,6 +60,7 @@ public sealed partial class RouteCommand
     private static int Get(CommandContext context, string[] args)
     {
         string? target = null;
+        List<int>? fibs = null;
         for (int j = 1; j < args.Length; j++)
         {
             string a = args[j];
@@ -68,11 +69,7 @@ public sealed partial class RouteCommand
                 case "-net" or "-host" or "-inet" or "-4":
                     break;
                 case "-fib":
-                    if (ParseFibs(Value(args, ref j)) is not [0])
-                    {
-                        throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
-                    }
-
+                    fibs = ParseFibs(Value(args, ref j));
                     break;
                 case "-6" or "-inet6":
                     throw new CommandException("route: -inet6: IPv6 is not supported in Vimage");
@@ -108,14 +105,26 @@ public sealed partial class RouteCommand
             throw new CommandException($"route: bad address: {target.Split('/')[0]}");
         }
 
-        Rtentry? route = isDefault ? Routes.All.FirstOrDefault(r => r.PrefixLength == 0) : Routes.Lookup(dst);
-        if (route is null)
+        int status = 0;
+        foreach (int fib in fibs ?? [Fibs.Current])
         {
-            context.Err.WriteLine("route: route has not been found");
-            return 1;
+            Rtentry? route = isDefault ? Routes.Table(fib).FirstOrDefault(r => r.PrefixLength == 0) : Routes.Lookup(fib, dst);
+            if (route is null)
+            {
+                context.Err.WriteLine("route: route has not been found");
+                status = 1;
+                continue;
+            }
+
+            PrintGetmsg(context.Out, dst, route);
         }
 
-        TextWriter o = context.Out;
+        return status;
+    }
+
+    /// <summary>print_getmsg for an RTM_GET answer.</summary>
+    private static void PrintGetmsg(TextWriter o, InAddr dst, Rtentry route)
+    {
         o.WriteLine($"   route to: {RouteName(dst)}");
         o.WriteLine($"destination: {RouteName(route.Destination)}");
         if (!route.IsHost)
@@ -128,13 +137,12 @@ public sealed partial class RouteCommand
             o.WriteLine($"    gateway: {route.Gateway}");
         }
 
-        o.WriteLine("        fib: 0");
+        o.WriteLine(NetFormat.Invariant($"        fib: {route.Fib}"));
         o.WriteLine($"  interface: {route.Interface.Name}");
         o.WriteLine($"      flags: <{FlagNames(route)}>");
         o.WriteLine(" recvpipe  sendpipe  ssthresh  rtt,msec    mtu        weight    expire");
         o.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{0,8}  {0,8}  {0,8}  {0,8}  {route.EffectiveMtu,8}  {route.Weight,8}  {NetstatCommand.ExpireSeconds(route),8} "));
-        return 0;
     }
 
     /// <summary>route.c's routename() for AF_INET: "default" for 0.0.0.0, else dotted (names are never looked up).</summary>
@@ -166,6 +174,7 @@ public sealed partial class RouteCommand
     /// <summary>route flush [-inet|-4] [-fib N]: flushroutes_fib deletes every gateway route, printing each.</summary>
     private static int Flush(CommandContext context, string[] args, Flags flags)
     {
+        List<int>? fibs = null;
         for (int j = 1; j < args.Length; j++)
         {
             string a = args[j];
@@ -188,23 +197,30 @@ public sealed partial class RouteCommand
                         throw BadKeyword(a);
                     }
 
-                    if (ParseFibs(args[++j]) is not [0])
-                    {
-                        throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
-                    }
-
+                    fibs = ParseFibs(args[++j]);
                     break;
                 default:
                     throw BadKeyword(a);
             }
         }
 
+        foreach (int fib in fibs ?? [Fibs.Current])
+        {
+            FlushFib(context, flags, fib);
+        }
+
+        return 0;
+    }
+
+    /// <summary>flushroutes_fib: every gateway route of <paramref name="fib"/> goes, each printed.</summary>
+    private static void FlushFib(CommandContext context, Flags flags, int fib)
+    {
         if (flags.Verbose)
         {
             context.Out.WriteLine("Examining routing table from sysctl");
         }
 
-        foreach (Rtentry route in Routes.Sorted(Routes.All).Where(r => r.IsGateway))
+        foreach (Rtentry route in Routes.Sorted(Routes.Table(fib)).Where(r => r.IsGateway))
         {
             if (flags.DebugOnly)
             {
@@ -215,7 +231,7 @@ public sealed partial class RouteCommand
             {
                 try
                 {
-                    Routes.Delete(route.Destination, route.PrefixLength);
+                    Routes.Delete(route.Destination, route.PrefixLength, null, fib);
                 }
                 catch (RouteException)
                 {
@@ -226,11 +242,9 @@ public sealed partial class RouteCommand
             if (!flags.Quiet)
             {
                 string name = route.IsHost ? RouteName(route.Destination) : NetName(route.Destination);
-                context.Out.WriteLine(NetFormat.Invariant($"{Clip(name),-20} {Clip(route.Gateway.ToString()),-20} -fib {0,-3} done"));
+                context.Out.WriteLine(NetFormat.Invariant($"{Clip(name),-20} {Clip(route.Gateway.ToString()),-20} -fib {fib,-3} done"));
             }
         }
-
-        return 0;
     }
 
     private static string Clip(string s) => s.Length <= 20 ? s : s[..20];
@@ -241,14 +255,12 @@ public sealed partial class RouteCommand
     /// </summary>
     private static int Monitor(CommandContext context, string[] args)
     {
+        int fib = -1; // RT_ALL_FIBS: without -fib the monitor hears every fib
         for (int j = 1; j < args.Length; j++)
         {
             if (args[j] == "-fib" && j + 1 < args.Length)
             {
-                if (ParseFibs(args[++j]) is not [0])
-                {
-                    throw new CommandException($"route: invalid fib number: {args[j]}", CommandDispatcher.ExitUsage);
-                }
+                fib = ParseFibs(args[++j])[0]; // monitor: SO_SETFIB on the routing socket, the first fib of the list
             }
             else
             {
@@ -277,7 +289,11 @@ public sealed partial class RouteCommand
 
             while (reader.TryRead(out message))
             {
-                context.Out.Write(FormatRtMessage(message, DateTime.Now));
+                // rtsock: a route message reaches a socket of its fib only; interface messages reach every socket.
+                if (fib < 0 || message.Route is not { } route || route.Fib == fib)
+                {
+                    context.Out.Write(FormatRtMessage(message, DateTime.Now));
+                }
             }
 
             context.Out.Flush();

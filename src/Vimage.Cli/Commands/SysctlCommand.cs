@@ -295,6 +295,7 @@ public sealed class SysctlCommand : ICommand
                 SysctlError.NoSuchObject => "No such process",
                 SysctlError.AccessDenied => "Permission denied",
                 SysctlError.IsNode => "Is a directory",
+                SysctlError.NotCapable => "Capabilities insufficient",
                 _ => "Invalid argument",
             };
             Warn(context, f, output, $"sysctl: {item}{at}: {errno}", quietable: false);

@@ -23,6 +23,9 @@ public enum SysctlError
 
     /// <summary>EACCES: a handler refused the write in the current configuration.</summary>
     AccessDenied = 13,
+
+    /// <summary>ENOTCAPABLE: a handler refused a change it cannot make (net.fibs lowered).</summary>
+    NotCapable = 93,
 }
 
 public sealed class SysctlException(SysctlError error, string message) : Exception(message)

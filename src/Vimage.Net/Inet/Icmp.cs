@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Vimage.Net.Route;
 
 namespace Vimage.Net.Inet;
 
@@ -187,8 +188,9 @@ public static partial class Icmp
         Stat(OutHist(type));
 
         InAddr from = ReplySource(ip.Destination, m);
+        int fib = Fibs.GetFib(m); // icmp_error: the error goes out in the offending packet's fib
         m.Free();
-        int error = IpOutput.Send(reply, from, src, IpProto.Icmp);
+        int error = IpOutput.Send(reply, from, src, IpProto.Icmp, new IpOutputOptions { Fib = fib });
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);
@@ -207,6 +209,7 @@ public static partial class Icmp
         int length = Math.Min(m.Length, copy.TrailingSpace - 64);
         m.Data[..length].CopyTo(copy.Append(length));
         copy.ReceiveInterface = m.ReceiveInterface;
+        copy.Fib = m.Fib;
         copy.Flags = m.Flags;
         return copy;
     }
@@ -237,7 +240,7 @@ public static partial class Icmp
         int optlen = hlen > IpHeader.MinLength ? IpOptions.CopyReflected(m.Data[IpHeader.MinLength..hlen], options) : 0;
         m.Adjust(hlen); // ip_stripoptions, then the reply's own header from ip_output
         m.Flags &= ~(MbufFlags.Broadcast | MbufFlags.Multicast);
-        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos), options[..optlen]);
+        int error = IpOutput.Send(m, src, dst, IpProto.Icmp, new IpOutputOptions(Tos: tos) { Fib = Fibs.GetFib(m) }, options[..optlen]);
         if (error == Errno.ENETUNREACH)
         {
             Stat(IcmpStat.icps_noroute);

@@ -43,12 +43,12 @@ public static partial class Icmp
         var author = new IpHeader(m.Data).Source;
         var gateway = new InAddr(BinaryPrimitives.ReadUInt32BigEndian(icmp[4..]));
         var dst = new InAddr(BinaryPrimitives.ReadUInt32BigEndian(icmp[(HeaderLength + 16)..]));
-        if (m.ReceiveInterface is Ifnet ifp && VerifyRedirectGateway(author, dst, gateway) && InAddrs.IsOnLink(ifp, gateway))
+        if (m.ReceiveInterface is Ifnet ifp && VerifyRedirectGateway(author, dst, gateway, m.Fib) && InAddrs.IsOnLink(ifp, gateway))
         {
             try
             {
                 // rib_add_redirect(..., m->m_pkthdr.rcvif, RTF_GATEWAY, V_redirtimeout); ifaof_ifpforaddr found the ifa.
-                Routes.AddRedirect(dst, gateway, author, ifp, V_redirtimeout);
+                Routes.AddRedirect(dst, gateway, author, ifp, V_redirtimeout, m.Fib); // M_GETFIB(m)
             }
             catch (Route.RouteException)
             {
@@ -63,7 +63,7 @@ public static partial class Icmp
     /// verify_redirect_gateway (RFC 1122 3.2.2.2): the new gateway is on a connected network and not ours, and
     /// the redirect comes from the gateway we use for <paramref name="dst"/> today, on that gateway's interface.
     /// </summary>
-    private static bool VerifyRedirectGateway(InAddr author, InAddr dst, InAddr gateway)
+    private static bool VerifyRedirectGateway(InAddr author, InAddr dst, InAddr gateway, int fib)
     {
         InIfaddr? ifa = null;
         foreach (InIfaddr a in InAddrs.All)
@@ -80,7 +80,7 @@ public static partial class Icmp
         }
 
         return ifa is not null
-               && Routes.Lookup(dst) is { IsGateway: true } nh
+               && Routes.Lookup(fib, dst) is { IsGateway: true } nh
                && nh.Gateway == author
                && nh.Interface == ifa.Interface;
     }

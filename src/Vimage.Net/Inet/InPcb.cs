@@ -159,7 +159,7 @@ public sealed class InPcbInfo
     }
 
     /// <summary>in_pcbladdr: the source address for <paramref name="dst"/> (ENETUNREACH without a route).</summary>
-    public static int SelectSource(InAddr dst, out InAddr src)
+    public static int SelectSource(InAddr dst, int fib, out InAddr src)
     {
         src = InAddr.Any;
         if (!InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
@@ -168,7 +168,7 @@ public sealed class InPcbInfo
             return 0;
         }
 
-        Rtentry? route = Routes.Lookup(dst);
+        Rtentry? route = Routes.Lookup(fib, dst);
         if (route is null)
         {
             return Errno.ENETUNREACH;
@@ -193,7 +193,7 @@ public sealed class InPcbInfo
         InAddr local = ends.Local;
         if (local.IsAny)
         {
-            int e = SelectSource(dst, out local);
+            int e = SelectSource(dst, pcb.Socket.Fib, out local);
             if (e != 0)
             {
                 return e;

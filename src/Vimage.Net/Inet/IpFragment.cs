@@ -101,6 +101,7 @@ public static class IpFragment
             header.UpdateChecksum();
             fragment.Flags = m.Flags;
             fragment.ReceiveInterface = m.ReceiveInterface;
+            fragment.Fib = m.Fib;
             if (tail is null)
             {
                 head = fragment;

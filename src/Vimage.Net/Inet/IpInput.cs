@@ -174,7 +174,9 @@ public static class IpForward
             return;
         }
 
-        Rtentry? route = Routes.Lookup(dst);
+        // ip_tryforward/ip_forward: M_GETFIB(m), the receiving interface's; a multipath route's path by the flow.
+        uint flow = m.HasFlowId ? m.FlowId : Routes.FlowHash(ip.Source, dst, ip.Protocol, IpOutput.PortsOf(m.Data[Math.Min(ip.HeaderLength, m.Length)..], ip.Protocol));
+        Rtentry? route = Routes.Lookup(m.Fib, dst, flow);
         if (route is null)
         {
             Ip.Stat(IpStat.ips_noroute);

@@ -33,7 +33,8 @@ public static partial class IpOutput
             return Errno.EMSGSIZE;
         }
 
-        if (!TryRoute(m, dst, options, out bool broadcast, out Rtentry? route, out int error))
+        uint flow = m.HasFlowId ? m.FlowId : Routes.FlowHash(src, dst, protocol, PortsOf(m.Data, protocol));
+        if (!TryRoute(m, dst, options, flow, out bool broadcast, out Rtentry? route, out int error))
         {
             return error;
         }
@@ -72,9 +73,20 @@ public static partial class IpOutput
         return error;
     }
 
+    /// <summary>TCP and UDP ports (the transport header's first word) for the flow hash; 0 for other protocols.</summary>
+    internal static uint PortsOf(ReadOnlySpan<byte> transport, byte protocol)
+        => (protocol == IpProto.Tcp || protocol == IpProto.Udp) && transport.Length >= 4
+            ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(transport)
+            : 0;
+
     /// <summary>The source for a datagram leaving <paramref name="ifp"/>: its address for <paramref name="dst"/>, else our first.</summary>
     private static InAddr SourceFor(Ifnet ifp, InAddr dst)
     {
+        if (ifp.Type == IfType.IFT_LOOP && !InAddrs.IsBroadcast(dst) && InAddrs.IsLocal(dst))
+        {
+            return dst; // the loopback route of one of our addresses: its nh_ifa is that address, as in_pcbladdr picks
+        }
+
         InAddr src = InAddrs.SourceFor(ifp, dst);
         return src.IsAny ? InAddrs.All.FirstOrDefault()?.Address ?? InAddr.Any : src;
     }
@@ -84,17 +96,18 @@ public static partial class IpOutput
     /// without a route (ENETUNREACH, ips_noroute), for a blackhole (0: silently discarded, as RTF_BLACKHOLE says)
     /// or a reject route (EHOSTUNREACH).
     /// </summary>
-    private static bool TryRoute(Mbuf m, InAddr dst, IpOutputOptions options, out bool broadcast,
+    private static bool TryRoute(Mbuf m, InAddr dst, IpOutputOptions options, uint flow, out bool broadcast,
         [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Rtentry? route, out int error)
     {
         broadcast = InAddrs.IsBroadcast(dst);
+        m.Fib = options.Fib; // ip_output: M_SETFIB(m, fibnum)
         route = null;
         error = 0;
         if (broadcast && !options.AllowBroadcast)
         {
             error = Errno.EACCES;
         }
-        else if ((route = Routes.Lookup(dst)) is null)
+        else if ((route = Routes.Lookup(options.Fib, dst, flow)) is null)
         {
             Ip.Stat(IpStat.ips_noroute);
             error = Errno.ENETUNREACH;

@@ -5,4 +5,7 @@ public readonly record struct IpOutputOptions(byte Ttl = 0, byte Tos = 0, bool D
 {
     /// <summary>Leave the TTL to net.inet.ip.ttl.</summary>
     public const byte DefaultTtl = 0;
+
+    /// <summary>The routing table the datagram is routed with (M_SETFIB: the socket's so_fibnum, a reply's rcvif's fib).</summary>
+    public int Fib { get; init; }
 }

@@ -12,7 +12,8 @@ public static partial class IpOutput
     {
         var ip = new IpHeader(m.Data);
         InAddr dst = ip.Destination;
-        if (!TryRoute(m, dst, options, out bool broadcast, out Rtentry? route, out int error))
+        uint flow = m.HasFlowId ? m.FlowId : Routes.FlowHash(ip.Source, dst, ip.Protocol, PortsOf(m.Data[Math.Min(ip.HeaderLength, m.Length)..], ip.Protocol));
+        if (!TryRoute(m, dst, options, flow, out bool broadcast, out Rtentry? route, out int error))
         {
             return error;
         }

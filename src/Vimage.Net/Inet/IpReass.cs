@@ -391,6 +391,7 @@ public static partial class IpReass
         ip.FragmentField &= unchecked((ushort)~(IpHeader.FlagMoreFragments | IpHeader.OffsetMask));
         ip.UpdateChecksum();
         whole.ReceiveInterface = first.Buffer.ReceiveInterface;
+        whole.Fib = first.Buffer.Fib;
         whole.Flags = first.Buffer.Flags;
         Free(q.Fragments);
         Ip.Stat(IpStat.ips_reassembled);
@@ -413,6 +414,7 @@ public static partial class IpReass
 
         small.SetData(m.Data);
         small.ReceiveInterface = m.ReceiveInterface;
+        small.Fib = m.Fib;
         small.Flags = m.Flags;
         m.Free();
         return small;

@@ -128,7 +128,7 @@ public static partial class RawIp
     /// </summary>
     internal static int Output(InPcb pcb, ReadOnlySpan<byte> data, InAddr dst)
     {
-        var options = new IpOutputOptions(Ttl: pcb.Ttl, Tos: pcb.Tos, AllowBroadcast: (pcb.Socket.Options & SoOptions.SO_BROADCAST) != 0);
+        var options = new IpOutputOptions(Ttl: pcb.Ttl, Tos: pcb.Tos, AllowBroadcast: (pcb.Socket.Options & SoOptions.SO_BROADCAST) != 0) { Fib = pcb.Socket.Fib };
         Mbuf? m = MbufPool.GetFor(data.Length);
         if (m is null)
         {

@@ -25,7 +25,7 @@ public static partial class Routes
         lock (WriteLock)
         {
             var list = new List<(int, Rtentry, int)>();
-            foreach (Rtentry r in V_rt_table.Entries)
+            foreach (Rtentry r in V_rt_tables.SelectMany(t => t.Entries))
             {
                 if (V_nhops.TryGetValue(NhopKey.Of(r), out NhopSlot slot) && list.TrueForAll(x => x.Item1 != slot.Index))
                 {

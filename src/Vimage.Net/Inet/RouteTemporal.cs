@@ -18,13 +18,13 @@ public static partial class Routes
     /// <paramref name="ifp"/>, RTF_GATEWAY|RTF_HOST|RTF_DYNAMIC, gone after <paramref name="lifetimeSec"/> seconds.
     /// Counted in rts_dynamic; an existing route to the same host is EEXIST, as rib_action's add gives.
     /// </summary>
-    public static Rtentry AddRedirect(InAddr dst, InAddr gateway, InAddr author, Ifnet ifp, int lifetimeSec)
+    public static Rtentry AddRedirect(InAddr dst, InAddr gateway, InAddr author, Ifnet ifp, int lifetimeSec, int fib = Fibs.RT_DEFAULT_FIB)
     {
         RtFlags flags = RtFlags.RTF_UP | RtFlags.RTF_GATEWAY | RtFlags.RTF_HOST | RtFlags.RTF_DYNAMIC;
         long expire = NetTimers.NowMs + (Math.Max(0, lifetimeSec) * 1000L);
-        Rtentry added = Insert(new Rtentry(dst, 32, gateway, ifp, flags) { ExpireMs = Math.Max(1, expire) });
+        Rtentry added = Insert(new Rtentry(dst, 32, gateway, ifp, flags) { ExpireMs = Math.Max(1, expire), Fib = fib });
         RtStats.Inc(RtStat.rts_dynamic);
-        RtSock.RedirectMessage(new Rtentry(dst, 32, gateway, ifp, RtFlags.RTF_GATEWAY | RtFlags.RTF_UP), author.ToSockaddr());
+        RtSock.RedirectMessage(new Rtentry(dst, 32, gateway, ifp, RtFlags.RTF_GATEWAY | RtFlags.RTF_UP) { Fib = fib }, author.ToSockaddr());
         return added;
     }
 
@@ -50,7 +50,7 @@ public static partial class Routes
         {
             RemoveWhere(r => r.ExpireMs != 0 && r.ExpireMs <= now);
             long next = long.MaxValue;
-            foreach (Rtentry r in V_rt_table.Entries)
+            foreach (Rtentry r in V_rt_tables.SelectMany(t => t.Entries))
             {
                 if (r.ExpireMs != 0 && r.ExpireMs < next)
                 {

@@ -50,6 +50,9 @@ public readonly record struct RouteAttrs
     /// <summary>Flags to add (-proto1, -proto2, -xresolve...).</summary>
     public RtFlags Set { get; init; }
 
+    /// <summary>-fib N: the routing table (RT_DEFAULT_FIB when not given).</summary>
+    public int Fib { get; init; }
+
     /// <summary>-nostatic: the route is not marked RTF_STATIC.</summary>
     public bool NoStatic { get; init; }
 }

@@ -7,6 +7,9 @@ namespace Vimage.Net.Route;
 /// </summary>
 public abstract record Nhop(Ifnet Interface, RtFlags Flags)
 {
+    /// <summary>rt_fibnum / nh_fibnum: the routing table the route is in.</summary>
+    public int Fib { get; init; }
+
     public bool IsGateway => (Flags & RtFlags.RTF_GATEWAY) != 0;
 
     public bool IsBlackhole => (Flags & RtFlags.RTF_BLACKHOLE) != 0;

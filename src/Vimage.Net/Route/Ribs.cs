@@ -15,6 +15,9 @@ public interface IRib
 
     /// <summary>Routes through <paramref name="ifp"/> go with it (current vnet).</summary>
     void PurgeInterface(Ifnet ifp);
+
+    /// <summary>grow_rtables: the current vnet gets tables up to <paramref name="numfibs"/> (never fewer).</summary>
+    void Grow(int numfibs);
 }
 
 /// <summary>rt_tables: the routing table of each registered family, keyed by family.</summary>

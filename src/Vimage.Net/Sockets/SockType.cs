@@ -68,6 +68,9 @@ public enum SoOption
     SO_RCVLOWAT = 0x1004,
     SO_ERROR = 0x1007,
     SO_TYPE = 0x1008,
+
+    /// <summary>so_fibnum: the routing table the socket's traffic uses (setsockopt EINVAL outside net.fibs).</summary>
+    SO_SETFIB = 0x1014,
 }
 
 /// <summary>The boolean SOL_SOCKET options (so_options).</summary>

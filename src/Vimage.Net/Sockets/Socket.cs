@@ -46,6 +46,7 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
 
     private Socket(Vnet vnet, Protosw proto, string objectName)
     {
+        Fib = FibNum.Current; // socreate: so_fibnum = td->td_proc->p_fibnum
         Vnet = vnet;
         Proto = proto;
         ObjectName = objectName;
@@ -53,6 +54,9 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
 
     /// <summary>so_vnet.</summary>
     public Vnet Vnet { get; }
+
+    /// <summary>so_fibnum: the routing table of the socket's output (SO_SETFIB); inherited from the caller's fib.</summary>
+    public int Fib { get; private set; }
 
     /// <summary>so_proto.</summary>
     public Protosw Proto { get; }
@@ -223,6 +227,12 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
             case SoOption.SO_LINGER:
                 LingerSeconds = value;
                 return;
+            case SoOption.SO_SETFIB:
+                // sosetopt: a fib outside the vnet's net.fibs is EINVAL (rt_numfibs check).
+                ThrowOnError(InVnet(_ => FibNum.IsValid(value) ? 0 : Errno.EINVAL), "setsockopt");
+
+                Fib = value;
+                return;
             case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST or SoOption.SO_KEEPALIVE:
                 lock (_lock)
                 {
@@ -259,6 +269,8 @@ public sealed partial class Socket : IDisposable, IValueTaskSource<SocketReceive
                     return error;
                 case SoOption.SO_LINGER:
                     return _lingerSeconds;
+                case SoOption.SO_SETFIB:
+                    return Fib;
                 case SoOption.SO_REUSEADDR or SoOption.SO_REUSEPORT or SoOption.SO_BROADCAST or SoOption.SO_KEEPALIVE or SoOption.SO_ACCEPTCONN:
                     return (Options & (SoOptions)(int)option) != 0 ? 1 : 0;
                 default:

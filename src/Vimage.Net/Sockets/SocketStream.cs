@@ -219,7 +219,7 @@ public sealed partial class Socket
             linger = head._lingerSeconds;
         }
 
-        var so = new Socket(head.Vnet, head.Proto, head.ObjectName) { _listenHead = head, _lingerSeconds = linger };
+        var so = new Socket(head.Vnet, head.Proto, head.ObjectName) { _listenHead = head, _lingerSeconds = linger, Fib = head.Fib };
         so.Options = options;
         int error = head.Proto.Attach(so, head.Proto.Protocol);
         if (error != 0)

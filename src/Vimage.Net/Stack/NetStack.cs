@@ -36,6 +36,7 @@ public static partial class NetStack
         EtherLayer.RegisterType(EtherLayer.TypeArp, NetisrProto.NETISR_ARP);
         EtherLayer.RegisterFamily(SaFamily.AF_INET, EtherLayer.TypeIp, ArpLayer.ResolveInet);
         Ribs.Register(InetRib.Instance);
+        Fibs.RegisterSysctls();
 
         IfEvents.Attached += OnAttached;
         IfEvents.Departing += OnDeparting;

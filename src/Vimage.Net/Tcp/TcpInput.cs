@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Vimage.Net.Inet;
+using Vimage.Net.Route;
 using Vimage.Net.Sockets;
 
 namespace Vimage.Net.Tcp;
@@ -210,6 +211,7 @@ public static partial class Tcp
     private static void DropWithReset(Mbuf m, InAddr src, InAddr dst, in TcpHeader th, int dataLength)
     {
         bool linkCast = (m.Flags & (MbufFlags.Broadcast | MbufFlags.Multicast)) != 0;
+        int fib = Fibs.GetFib(m); // tcp_respond without a tcpcb: M_GETFIB of the segment
         m.Free();
         if ((th.Flags & TcpFlags.TH_RST) != 0 || linkCast || src.IsMulticast || dst.IsMulticast
             || src.IsBroadcast || dst.IsBroadcast || InAddrs.IsBroadcast(dst) || src.IsAny)
@@ -224,7 +226,7 @@ public static partial class Tcp
 
         if ((th.Flags & TcpFlags.TH_ACK) != 0)
         {
-            Respond(dst, th.DestinationPort, src, th.SourcePort, th.Ack, 0, TcpFlags.TH_RST);
+            Respond(dst, th.DestinationPort, src, th.SourcePort, th.Ack, 0, TcpFlags.TH_RST, fib);
             return;
         }
 
@@ -239,14 +241,14 @@ public static partial class Tcp
             seglen++;
         }
 
-        Respond(dst, th.DestinationPort, src, th.SourcePort, 0, th.Seq + seglen, TcpFlags.TH_RST | TcpFlags.TH_ACK);
+        Respond(dst, th.DestinationPort, src, th.SourcePort, 0, th.Seq + seglen, TcpFlags.TH_RST | TcpFlags.TH_ACK, fib);
     }
 
     /// <summary>
     /// tcp_respond without a tcpcb: a bare control segment (no options, window 0) from
     /// <paramref name="src"/>:<paramref name="sport"/> built in a pooled mbuf and queued for ip_output (sent when the caller flushes).
     /// </summary>
-    internal static int Respond(InAddr src, ushort sport, InAddr dst, ushort dport, uint seq, uint ack, TcpFlags flags)
+    internal static int Respond(InAddr src, ushort sport, InAddr dst, ushort dport, uint seq, uint ack, TcpFlags flags, int fib = Fibs.RT_DEFAULT_FIB)
     {
         Mbuf? m = MbufPool.GetFor(TcpHeader.MinLength);
         if (m is null)
@@ -258,7 +260,7 @@ public static partial class Tcp
         new TcpHeader(sport, dport, seq, ack, TcpHeader.MinLength, flags, 0, 0).Write(seg);
         TcpHeader.SetChecksum(seg, src, dst);
         Stat(TcpStat.tcps_sndctrl);
-        Enqueue(m, src, dst, default);
+        Enqueue(m, src, dst, new IpOutputOptions { Fib = fib });
         return 0;
     }
 

@@ -162,9 +162,9 @@ public static partial class Tcp
     }
 
     /// <summary>tcp_mssopt: the MSS we offer: the outgoing interface's MTU less 40 (net.inet.tcp.mssdflt without a route).</summary>
-    internal static int MssOpt(InAddr foreign)
+    internal static int MssOpt(InAddr foreign, int fib)
     {
-        Rtentry? rt = Routes.Lookup(foreign);
+        Rtentry? rt = Routes.Lookup(fib, foreign);
         int mss = rt is null ? V_tcp_mssdflt : rt.Interface.Mtu - IpHeader.MinLength - TcpHeader.MinLength;
         return Math.Max(mss, Math.Max(V_tcp_minmss, 64));
     }
@@ -172,7 +172,7 @@ public static partial class Tcp
     /// <summary>tcp_mss: t_maxseg from the peer's offer (mssdflt without one) and our MTU, at least net.inet.tcp.minmss.</summary>
     internal static void Mss(Tcpcb tp, int offer)
     {
-        int ours = MssOpt(tp.Inp.Ends.Foreign);
+        int ours = MssOpt(tp.Inp.Ends.Foreign, tp.So.Fib);
         int mss = offer == 0 ? V_tcp_mssdflt : offer;
         mss = Math.Min(mss, ours);
         tp.maxseg = Math.Max(mss, Math.Max(V_tcp_minmss, 64));
@@ -187,7 +187,7 @@ public static partial class Tcp
     }
 
     private static IpOutputOptions OutOptions(Tcpcb tp)
-        => new(Ttl: tp.Inp.Ttl, Tos: tp.Inp.Tos, DontFragment: V_path_mtu_discovery != 0);
+        => new(Ttl: tp.Inp.Ttl, Tos: tp.Inp.Tos, DontFragment: V_path_mtu_discovery != 0) { Fib = tp.So.Fib };
 
     /// <summary>tcp_ts_getticks + ts_offset: the timestamp clock (milliseconds), offset per connection (RFC 7323 §5.4).</summary>
     internal static uint TsNow(Tcpcb tp) => (uint)(NetTimers.NowUs / 1000) + tp.ts_offset;
@@ -422,7 +422,7 @@ public static partial class Tcp
         if ((flags & TcpFlags.TH_SYN) != 0)
         {
             to.Flags |= TcpOptFlags.TOF_MSS;
-            to.Mss = (ushort)Math.Min(MssOpt(tp.Inp.Ends.Foreign), 65535);
+            to.Mss = (ushort)Math.Min(MssOpt(tp.Inp.Ends.Foreign, tp.So.Fib), 65535);
             if ((tp.t_flags & TcpCbFlags.TF_REQ_SCALE) != 0 && (tp.t_state == TcpState.TCPS_SYN_SENT || (tp.t_flags & TcpCbFlags.TF_RCVD_SCALE) != 0))
             {
                 to.Flags |= TcpOptFlags.TOF_SCALE;

@@ -18,7 +18,7 @@ public static partial class Tcp
     /// <summary>tcp_maxmtu's capability part: TF_TSO and t_tsomax from the interface that reaches the peer.</summary>
     internal static void MssTso(Tcpcb tp)
     {
-        Rtentry? rt = Routes.Lookup(tp.Inp.Ends.Foreign);
+        Rtentry? rt = Routes.Lookup(tp.So.Fib, tp.Inp.Ends.Foreign);
         Ifnet? ifp = rt?.Interface;
         if (ifp is not null && (ifp.CapEnable & IfCap.IFCAP_TSO4) != 0 && (ifp.HwAssist & CsumFlags.CSUM_TSO) != 0 && ifp.HwTsoMax > 0)
         {

@@ -25,6 +25,9 @@ internal sealed class SyncacheEntry
     public long RxtTime;
     public int Rxmits;
     public byte Ttl;
+
+    /// <summary>sc_inc.inc_fibnum: the listener's so_fibnum (tcp_input sets inc_fibnum from it).</summary>
+    public int Fib;
     public byte Tos;
 
     /// <summary>sc_wnd: the window offered, from the listener's receive buffer.</summary>
@@ -289,6 +292,7 @@ public static partial class Tcp
             Irs = th.Seq,
             PeerMss = (to.Flags & TcpOptFlags.TOF_MSS) != 0 ? to.Mss : (ushort)0,
             Ttl = lp.Inp.Ttl,
+            Fib = lp.So.Fib,
             Tos = lp.Inp.Tos,
             Wnd = (uint)Math.Max(0, lp.So.ReceiveSpace),
             RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial),
@@ -333,7 +337,7 @@ public static partial class Tcp
     /// <summary>syncache_respond: the SYN-ACK with MSS, window scale, SACK-permitted and timestamps as negotiated.</summary>
     private static void SendSynAck(SyncacheEntry sc)
     {
-        var to = new TcpOpt { Flags = TcpOptFlags.TOF_MSS, Mss = (ushort)Math.Min(MssOpt(sc.Foreign), 65535) };
+        var to = new TcpOpt { Flags = TcpOptFlags.TOF_MSS, Mss = (ushort)Math.Min(MssOpt(sc.Foreign, sc.Fib), 65535) };
         if ((sc.Flags & TcpCbFlags.TF_REQ_SCALE) != 0)
         {
             to.Flags |= TcpOptFlags.TOF_SCALE;
@@ -368,7 +372,7 @@ public static partial class Tcp
         TcpHeader.SetChecksum(seg, sc.Local, sc.Foreign);
         sc.RxtTime = NetTimers.NowUs + MsToUs(V_tcp_rexmit_initial) * Tcpcb.SynBackoff[Math.Min(sc.Rxmits, Tcpcb.TCP_MAXRXTSHIFT)];
         Stat(TcpStat.tcps_sndctrl);
-        Enqueue(m, sc.Local, sc.Foreign, new IpOutputOptions(Ttl: sc.Ttl, Tos: sc.Tos, DontFragment: V_path_mtu_discovery != 0));
+        Enqueue(m, sc.Local, sc.Foreign, new IpOutputOptions(Ttl: sc.Ttl, Tos: sc.Tos, DontFragment: V_path_mtu_discovery != 0) { Fib = sc.Fib });
     }
 
     /// <summary>syncookie_lookup's reconstruction: the entry the cookie stands for (options from the cookie, timestamps from the ACK).</summary>
@@ -384,6 +388,7 @@ public static partial class Tcp
             Iss = th.Ack - 1,
             PeerMss = (ushort)opts.Mss,
             Ttl = lp.Inp.Ttl,
+            Fib = lp.So.Fib,
             Tos = lp.Inp.Tos,
             Wnd = (uint)Math.Max(0, lp.So.ReceiveSpace),
         };

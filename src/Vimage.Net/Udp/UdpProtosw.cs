@@ -70,7 +70,7 @@ public sealed class UdpProtosw() : InProtosw(SockType.SOCK_DGRAM, IpProto.Udp, P
         }
 
         InPcb pcb = PcbOf(so);
-        InAddr dst = Udp.RewriteDestination(InAddr.From(in nam));
+        InAddr dst = Udp.RewriteDestination(InAddr.From(in nam), so.Fib);
         return pcb.Info.PcbConnect(pcb, dst, nam.Port);
     }
 
@@ -113,9 +113,9 @@ public sealed class UdpProtosw() : InProtosw(SockType.SOCK_DGRAM, IpProto.Udp, P
             }
         }
 
-        InAddr dst = explicitDestination ? Udp.RewriteDestination(InAddr.From(in to)) : ends.Foreign;
+        InAddr dst = explicitDestination ? Udp.RewriteDestination(InAddr.From(in to), so.Fib) : ends.Foreign;
         ushort dport = explicitDestination ? to.Port : ends.ForeignPort;
-        var options = new IpOutputOptions(Ttl: pcb.Ttl, Tos: pcb.Tos, AllowBroadcast: (so.Options & SoOptions.SO_BROADCAST) != 0);
+        var options = new IpOutputOptions(Ttl: pcb.Ttl, Tos: pcb.Tos, AllowBroadcast: (so.Options & SoOptions.SO_BROADCAST) != 0) { Fib = so.Fib };
         return Udp.Output(data, ends.Local, ends.LocalPort, dst, dport, options);
     }
 

@@ -180,7 +180,7 @@ public static partial class Udp
     /// in_pcbconnect_setup's address rules for a destination: INADDR_ANY means our first address and
     /// INADDR_BROADCAST the first broadcast-capable interface's subnet broadcast (when there is no route for it).
     /// </summary>
-    internal static InAddr RewriteDestination(InAddr dst)
+    internal static InAddr RewriteDestination(InAddr dst, int fib)
     {
         IReadOnlyList<InIfaddr> all = InAddrs.All;
         if (all.Count == 0)
@@ -193,7 +193,7 @@ public static partial class Udp
             return all[0].Address;
         }
 
-        if (dst.IsBroadcast && Routes.Lookup(dst) is null)
+        if (dst.IsBroadcast && Routes.Lookup(fib, dst) is null)
         {
             foreach (InIfaddr ia in all)
             {
@@ -215,7 +215,7 @@ public static partial class Udp
     {
         if (src.IsAny || src.IsBroadcast || src.IsMulticast || InAddrs.IsBroadcast(src))
         {
-            int error = InPcbInfo.SelectSource(dst, out src);
+            int error = InPcbInfo.SelectSource(dst, options.Fib, out src);
             if (error != 0)
             {
                 return error;
