@@ -30,6 +30,7 @@ public sealed partial class ArchitectureTests
         ["Vimage.Net.Inet"] = 4,          // the AF_INET domain and its protocols
         ["Vimage.Net.Arp"] = 5,           // IPv4 over Ethernet
         ["Vimage.Net.Tcp.Cc"] = 4,        // congestion-control modules (mod_cc), beneath the tcpcb that calls them
+        ["Vimage.Net.Udp"] = 5,           // UDP, an inet protocol registering itself
         ["Vimage.Net.Tcp"] = 5,           // TCP, an inet protocol registering itself
         ["Vimage.Net.Ipfw"] = 5,          // the firewall: a pfil hook over IPv4, feeding dummynet
         ["Vimage.Net.Netdb"] = 5,         // libc's resolver side: the per-vnet hosts table (gethostbyname)

@@ -135,20 +135,20 @@ public sealed class IpfwTcpTests
     public void Tcp_destination_port_rule_refuses_one_port_and_lets_another_connect()
     {
         using var f = StackFixture.Create("fwtcp-ports");
-        using TcpSocket l80 = TcpConnectionTests.Listen(f, 80);
-        using TcpSocket l81 = TcpConnectionTests.Listen(f, 81);
+        using TcpSocket denied = TcpConnectionTests.Listen(f, 7180);
+        using TcpSocket allowed = TcpConnectionTests.Listen(f, 7181);
         IpFwChain b = LoadB(f);
         try
         {
-            // deny tcp from A to B 80: as "ipfw add 100 deny tcp from A to B 80"
+            // deny tcp from A to B 7180: as "ipfw add 100 deny tcp from A to B 7180"
             IpFwRule deny = b.Add(new IpFwRule
             {
                 Number = 100, Action = IpFwAction.Deny, Protocol = IpProto.Tcp, Source = IpFwAddr.Net(f.AddrA.Value, 32),
-                Destination = IpFwAddr.Net(f.AddrB.Value, 32), DestinationPorts = [new IpFwPortRange(80, 80)],
+                Destination = IpFwAddr.Net(f.AddrB.Value, 32), DestinationPorts = [new IpFwPortRange(7180, 7180)],
             }, 100);
             b.Add(new IpFwRule { Number = 200, Action = IpFwAction.Allow }, 100);
 
-            (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(f, l81, 81);
+            (TcpSocket c, TcpSocket s) = TcpConnectionTests.Pair(f, allowed, 7181);
             using (c)
             using (s)
             {
@@ -156,7 +156,7 @@ public sealed class IpfwTcpTests
             }
 
             Assert.Equal(0, deny.Counters.Packets);
-            ConnectTimesOut(f, 80);
+            ConnectTimesOut(f, 7180);
             Assert.True(deny.Counters.Packets >= 1);
         }
         finally
